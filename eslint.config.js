@@ -1,0 +1,42 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import vue from 'eslint-plugin-vue'
+
+export default tseslint.config(
+  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'models/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  ...vue.configs['flat/recommended'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parserOptions: { parser: tseslint.parser } },
+  },
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'vue/multi-word-component-names': 'off',
+    },
+  },
+  // Layering: shared code is imported by every process, so it must not depend on any of them.
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['node:*', 'electron', 'vue', 'pinia', '**/main/**', '**/renderer/**'] },
+      ],
+    },
+  },
+  // The renderer knows the bridge and nothing else.
+  {
+    files: ['src/renderer/**/*.{ts,vue}'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'electron', '**/main/**'] }],
+    },
+  },
+  // The engine runs in the CLI and the worker too: no electron there.
+  {
+    files: ['src/main/engine/**/*.ts', 'src/main/store/**/*.ts', 'src/main/formats/**/*.ts', 'src/main/jobs/**/*.ts', 'src/cli/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['electron'] }] },
+  },
+)

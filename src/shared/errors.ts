@@ -1,0 +1,62 @@
+/**
+ * Domain errors carry a stable `code` so the CLI, the IPC routes and the UI can show a clear message
+ * and a way out. `hint` says what the user can do about it.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'UNKNOWN_MODEL'
+  | 'MODEL_UNUSABLE'
+  | 'MODEL_FETCH_FAILED'
+  | 'CHECKSUM_MISMATCH'
+  | 'OFFLINE'
+  | 'IMAGE_UNREADABLE'
+  | 'IMAGE_TOO_LARGE'
+  | 'PARSE_ERROR'
+  | 'PATH_OUTSIDE_ROOT'
+  | 'PROJECT_TOO_NEW'
+  | 'ALREADY_EXISTS'
+  | 'DISK_FULL'
+  | 'CANCELLED'
+  | 'INTERNAL'
+
+export class CamlabelError extends Error {
+  readonly code: ErrorCode
+  readonly hint: string | undefined
+
+  constructor(code: ErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'CamlabelError'
+    this.code = code
+    this.hint = hint
+  }
+}
+
+/** A plain-object form of an error, safe to send over IPC or print as JSON. */
+export interface ErrorData {
+  code: ErrorCode
+  message: string
+  hint?: string
+}
+
+export function toErrorData(err: unknown): ErrorData {
+  if (err instanceof CamlabelError) {
+    return err.hint === undefined
+      ? { code: err.code, message: err.message }
+      : { code: err.code, message: err.message, hint: err.hint }
+  }
+  if (err instanceof Error && err.name === 'AbortError') return { code: 'CANCELLED', message: 'Cancelled' }
+  const e = err as { code?: string; message?: string }
+  if (e?.code === 'ENOSPC') {
+    return { code: 'DISK_FULL', message: 'The disk is full', hint: 'Free some space and try again; nothing was lost.' }
+  }
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }
+}
+
+/** Throws INVALID_ARGUMENT naming the parameter, what was expected and what came. */
+export function invalidParameter(name: string, expected: string, actual: unknown): CamlabelError {
+  return new CamlabelError(
+    'INVALID_ARGUMENT',
+    `Expected ${expected} for ${name} but received ${JSON.stringify(actual)}`,
+  )
+}
