@@ -1,0 +1,38 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { CamlabelError } from '../shared/errors.ts'
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/**
+ * Parses a command's arguments strictly; an unknown or malformed option becomes an
+ * INVALID_ARGUMENT error that names it and points at --help.
+ */
+export function parseCommandArgs<O extends Options>(argv: string[], options: O, command: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      (err as Error).message,
+      `Run 'camlabel ${command} --help' for the options.`,
+    )
+  }
+}
+
+/** Parses a number option, with a clear error naming the option when it is not one. */
+export function numberOption(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  range: [number, number] = [-Infinity, Infinity],
+): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < range[0] || n > range[1]) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `--${name} must be a number${Number.isFinite(range[0]) ? ` from ${range[0]} to ${range[1]}` : ''}, got '${value}'`,
+    )
+  }
+  return n
+}
