@@ -1,0 +1,46 @@
+/**
+ * The app's full route map and the types the bridge is typed with. Main registers one handler per
+ * entry, the preload refuses any name not in it.
+ */
+import type { z } from 'zod'
+import { routeMap } from './contract.ts'
+import { appRoutes } from './app.ts'
+import { projectRoutes } from './project.ts'
+import { galleryRoutes } from './gallery.ts'
+import { reviewRoutes } from './review.ts'
+import { jobRoutes } from './jobs.ts'
+import { exportRoutes } from './exports.ts'
+import type { AppEvent, AppEventOf, AppEventType } from './events.ts'
+
+export const ROUTES = routeMap([
+  ...appRoutes,
+  ...projectRoutes,
+  ...galleryRoutes,
+  ...reviewRoutes,
+  ...jobRoutes,
+  ...exportRoutes,
+] as const)
+
+export type Routes = typeof ROUTES
+export type RouteName = keyof Routes
+/** What the caller passes (defaults not yet applied). */
+export type RouteInput<N extends RouteName> = z.input<Routes[N]['input']>
+/** What the handler receives (after parsing, defaults applied). */
+export type RouteParsedInput<N extends RouteName> = z.output<Routes[N]['input']>
+export type RouteOutput<N extends RouteName> = z.output<Routes[N]['output']>
+
+export function isRouteName(name: unknown): name is RouteName {
+  return typeof name === 'string' && Object.hasOwn(ROUTES, name)
+}
+
+/** The bridge the preload (or the test host's shim) puts on `window.camlabel`. */
+export interface CamlabelBridge {
+  invoke<N extends RouteName>(route: N, input: RouteInput<N>): Promise<RouteOutput<N>>
+  on<T extends AppEventType>(type: T, callback: (event: AppEventOf<T>) => void): () => void
+  /** URL of a project image (`full`) or its thumbnail, served by the custom protocol. */
+  imageUrl(imageId: number, variant: 'full' | 'thumb'): string
+}
+
+export type { AppEvent, AppEventOf, AppEventType }
+export * from './contract.ts'
+export * from './common.ts'

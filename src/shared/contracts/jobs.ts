@@ -1,0 +1,22 @@
+/** Routes that start and cancel proposal jobs. Progress comes back as events (events.ts). */
+import { z } from 'zod'
+import { defineRoute } from './contract.ts'
+
+export const jobPropose = defineRoute(
+  'job.propose',
+  z.object({
+    model: z.string().min(1).optional(),
+    threshold: z.number().min(0.01).max(0.99).optional(),
+    /** 'missing': only images without proposals (a resumed job); 'all': recompute everything pending. */
+    scope: z.enum(['missing', 'all']).default('missing'),
+  }),
+  z.object({ jobId: z.string(), total: z.number().int() }),
+)
+
+export const jobCancel = defineRoute(
+  'job.cancel',
+  z.object({ jobId: z.string() }),
+  z.object({ cancelled: z.boolean() }),
+)
+
+export const jobRoutes = [jobPropose, jobCancel] as const
