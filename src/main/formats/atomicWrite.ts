@@ -1,0 +1,158 @@
+/**
+ * Atomic writes: content goes to a temporary file in the destination's folder, is flushed to disk
+ * (fsync), then renamed over the destination — a reader (or a crash) sees the old file or the new
+ * one, never half of one. An existing destination is kept unless `overwrite` is set. A full disk
+ * (ENOSPC) becomes DISK_FULL and leaves the old file intact; the temporary file is removed.
+ */
+import { randomBytes } from 'node:crypto'
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
+import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { CamlabelError } from '../../shared/errors.ts'
+
+/** Options of the atomic writers. */
+export interface AtomicOptions {
+  /** Replace an existing destination (default false: ALREADY_EXISTS). */
+  overwrite?: boolean
+}
+
+/** Maps file-system errors to domain errors with a way out. */
+export function fsError(err: unknown, what: string): CamlabelError {
+  if (err instanceof CamlabelError) return err
+  const e = err as NodeJS.ErrnoException
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
+    return new CamlabelError(
+      'DISK_FULL',
+      `The disk is full while writing ${what}`,
+      'Free some space and try again; the previous file is intact.',
+      { cause: err },
+    )
+  }
+  if (e?.code === 'EACCES' || e?.code === 'EPERM' || e?.code === 'EROFS') {
+    return new CamlabelError(
+      'INVALID_ARGUMENT',
+      `Not allowed to write ${what}: ${e.message}`,
+      'Choose a folder you can write to.',
+      { cause: err },
+    )
+  }
+  return new CamlabelError(
+    'INTERNAL',
+    `Could not write ${what}: ${e?.message ?? String(err)}`,
+    undefined,
+    { cause: err },
+  )
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function tempName(dest: string): string {
+  return path.join(
+    path.dirname(dest),
+    `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  )
+}
+
+/** Writes all of `data` to an open descriptor and fsyncs it. Exported for the DISK_FULL test on /dev/full. */
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  let off = 0
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off)
+  fsyncSync(fd)
+}
+
+/**
+ * Writes `data` to `dest` atomically.
+ * @throws CamlabelError ALREADY_EXISTS (dest exists, no overwrite), DISK_FULL, INVALID_ARGUMENT (permissions)
+ */
+export async function writeFileAtomic(
+  dest: string,
+  data: string | Uint8Array,
+  options: AtomicOptions = {},
+): Promise<void> {
+  const abs = path.resolve(dest)
+  if (!options.overwrite && (await exists(abs))) {
+    throw new CamlabelError(
+      'ALREADY_EXISTS',
+      `${abs} already exists`,
+      'Pass --overwrite to replace it, or choose another --out.',
+    )
+  }
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+  const tmp = tempName(abs)
+  try {
+    await mkdir(path.dirname(abs), { recursive: true })
+    const fd = openSync(tmp, 'wx')
+    try {
+      writeAllSync(fd, bytes)
+    } finally {
+      closeSync(fd)
+    }
+    await rename(tmp, abs)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw fsError(err, abs)
+  }
+}
+
+/**
+ * Writes a folder export atomically: `fill(tmpDir)` writes everything into a temporary sibling
+ * folder, which then replaces `dest` (the old folder is moved aside first and removed only once the
+ * new one is in place). On failure the temporary folder is removed and the old export is untouched.
+ * @throws CamlabelError ALREADY_EXISTS, DISK_FULL, INVALID_ARGUMENT
+ */
+export async function writeDirAtomic(
+  dest: string,
+  fill: (tmpDir: string) => Promise<void>,
+  options: AtomicOptions = {},
+): Promise<void> {
+  const abs = path.resolve(dest)
+  const present = await exists(abs)
+  if (present && !options.overwrite) {
+    throw new CamlabelError(
+      'ALREADY_EXISTS',
+      `${abs} already exists`,
+      'Pass --overwrite to replace it, or choose another --out.',
+    )
+  }
+  if (present && !(await stat(abs)).isDirectory()) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `${abs} exists and is not a folder`,
+      'Choose a folder path for --out.',
+    )
+  }
+  const tmp = tempName(abs)
+  try {
+    await mkdir(tmp, { recursive: true })
+    await fill(tmp)
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true })
+    throw fsError(err, abs)
+  }
+  const old = present ? tempName(abs) + '.old' : undefined
+  try {
+    if (old) await rename(abs, old)
+    await rename(tmp, abs)
+  } catch (err) {
+    if (old && !(await exists(abs))) await rename(old, abs).catch(() => undefined)
+    await rm(tmp, { recursive: true, force: true })
+    throw fsError(err, abs)
+  }
+  if (old) await rm(old, { recursive: true, force: true })
+}
+
+/**
+ * Writes one file inside a folder being filled by writeDirAtomic. Not fsynced one by one (a 100 000
+ * file export would crawl); the folder only becomes visible by the final rename.
+ */
+export async function writeFileInto(file: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFile(file, data)
+}

@@ -1,0 +1,246 @@
+/**
+ * COCO detection JSON: reader and writer. COCO boxes are `[x, y, width, height]` in pixels, with
+ * (x, y) the top-left corner — the same corner as Box's (x0, y0), and width = x1 - x0.
+ * Writer: categories get ids 1..n in class order (stable across exports), images and annotations
+ * ids 1..n in order; `area` is w*h, `iscrowd` 0; proposals carry `score`.
+ */
+import type { Box } from '../../shared/box.ts'
+import { CamlabelError } from '../../shared/errors.ts'
+import { writeFileAtomic, type AtomicOptions } from './atomicWrite.ts'
+import type { Dataset, Problem } from './dataset.ts'
+
+/** COCO bbox [x, y, w, h] → Box. */
+export function cocoToBox(bbox: readonly number[]): Box {
+  const [x, y, w, h] = bbox
+  return { x0: x, y0: y, x1: x + w, y1: y + h }
+}
+
+/** Box → COCO bbox [x, y, w, h], rounded to 2 decimals (hundredths of a pixel). */
+export function boxToCoco(b: Box): [number, number, number, number] {
+  return [round2(b.x0), round2(b.y0), round2(b.x1 - b.x0), round2(b.y1 - b.y0)]
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100
+}
+
+/** The COCO object camlabel writes. */
+export interface CocoJson {
+  info: { description: string; version: string; date_created: string }
+  images: { id: number; file_name: string; width: number; height: number }[]
+  categories: { id: number; name: string; supercategory: string }[]
+  annotations: {
+    id: number
+    image_id: number
+    category_id: number
+    bbox: [number, number, number, number]
+    area: number
+    iscrowd: 0
+    score?: number
+  }[]
+}
+
+/**
+ * Builds COCO JSON from a dataset (pure). Boxes whose label is not in `dataset.classes` are a
+ * programming error and throw INTERNAL.
+ */
+export function toCoco(
+  dataset: Dataset,
+  info: { description?: string; date?: Date } = {},
+): CocoJson {
+  const catId = new Map(dataset.classes.map((c, i) => [c, i + 1]))
+  const out: CocoJson = {
+    info: {
+      description: info.description ?? 'camlabel export',
+      version: '1.0',
+      date_created: (info.date ?? new Date()).toISOString(),
+    },
+    images: [],
+    categories: dataset.classes.map((name, i) => ({ id: i + 1, name, supercategory: '' })),
+    annotations: [],
+  }
+  let annId = 0
+  dataset.images.forEach((img, i) => {
+    const imageId = i + 1
+    out.images.push({ id: imageId, file_name: img.file, width: img.width, height: img.height })
+    for (const b of img.boxes) {
+      const category = catId.get(b.label)
+      if (category === undefined)
+        throw new CamlabelError('INTERNAL', `class '${b.label}' is not in the class list`)
+      const bbox = boxToCoco(b.box)
+      const ann: CocoJson['annotations'][number] = {
+        id: ++annId,
+        image_id: imageId,
+        category_id: category,
+        bbox,
+        area: round2(bbox[2] * bbox[3]),
+        iscrowd: 0,
+      }
+      if (b.score !== undefined) ann.score = Math.round(b.score * 1e4) / 1e4
+      out.annotations.push(ann)
+    }
+  })
+  return out
+}
+
+/** Writes a dataset as COCO JSON, atomically (see atomicWrite.ts). */
+export async function writeCoco(
+  dataset: Dataset,
+  outPath: string,
+  options: AtomicOptions & { description?: string } = {},
+): Promise<void> {
+  const json = toCoco(dataset, { description: options.description })
+  await writeFileAtomic(outPath, JSON.stringify(json, null, 1) + '\n', options)
+}
+
+/** An image read from COCO: `file` as written in file_name (not yet checked against a root). */
+export interface CocoImageIn {
+  id: number
+  file: string
+  width?: number
+  height?: number
+  boxes: { box: Box; label: string; score?: number }[]
+}
+
+/** What parseCoco returns. */
+export interface CocoIn {
+  /** Category names, in the order of their ids. */
+  classes: string[]
+  images: CocoImageIn[]
+  problems: Problem[]
+}
+
+/** Line and column (1-based) of a character offset. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1
+  let last = -1
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++
+      last = i
+    }
+  }
+  return { line, column: offset - last }
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+/**
+ * Parses COCO JSON text. Every invalid entry is reported (duplicate ids, unknown image or category,
+ * non-positive or non-finite box sizes, missing file names) and skipped; the rest is returned.
+ * Images without a usable width/height keep them undefined (the importer reads the header).
+ * @throws CamlabelError PARSE_ERROR naming the file, line and column when the JSON itself is broken
+ */
+export function parseCoco(text: string, source = 'COCO file'): CocoIn {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    const m = /position (\d+)/.exec((err as Error).message)
+    const pos = m ? lineColumn(text, Number(m[1])) : lineColumn(text, text.length)
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${source} is not valid JSON at line ${pos.line}, column ${pos.column}: ${(err as Error).message}`,
+      'The file may be truncated; export it again from its tool.',
+      { cause: err },
+    )
+  }
+  const d = data as { images?: unknown; categories?: unknown; annotations?: unknown }
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    !Array.isArray(d.images) ||
+    !Array.isArray(d.categories)
+  ) {
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${source} is not COCO: it needs 'images' and 'categories' arrays`,
+    )
+  }
+  const problems: Problem[] = []
+  const categories = new Map<number, string>()
+  const order: { id: number; name: string }[] = []
+  for (const c of d.categories as { id?: unknown; name?: unknown }[]) {
+    if (!isNum(c?.id) || typeof c?.name !== 'string' || c.name.trim() === '') {
+      problems.push({
+        file: source,
+        reason: `category ${JSON.stringify(c)} needs a numeric id and a name; skipped`,
+      })
+    } else if (categories.has(c.id)) {
+      problems.push({
+        file: source,
+        reason: `duplicate category id ${c.id} ('${c.name}', already '${categories.get(c.id)}'); skipped`,
+      })
+    } else {
+      categories.set(c.id, c.name.trim())
+      order.push({ id: c.id, name: c.name.trim() })
+    }
+  }
+  order.sort((a, b) => a.id - b.id)
+  const classes = [...new Set(order.map((c) => c.name))]
+  const images = new Map<number, CocoImageIn>()
+  for (const im of d.images as {
+    id?: unknown
+    file_name?: unknown
+    width?: unknown
+    height?: unknown
+  }[]) {
+    if (!isNum(im?.id) || typeof im?.file_name !== 'string' || im.file_name === '') {
+      problems.push({
+        file: source,
+        reason: `image ${JSON.stringify(im)} needs a numeric id and a file_name; skipped`,
+      })
+      continue
+    }
+    if (images.has(im.id)) {
+      problems.push({
+        file: source,
+        reason: `duplicate image id ${im.id} ('${im.file_name}'); skipped`,
+      })
+      continue
+    }
+    const ok = isNum(im.width) && isNum(im.height) && im.width > 0 && im.height > 0
+    images.set(im.id, {
+      id: im.id,
+      file: im.file_name,
+      width: ok ? (im.width as number) : undefined,
+      height: ok ? (im.height as number) : undefined,
+      boxes: [],
+    })
+  }
+  const annIds = new Set<number>()
+  for (const a of (Array.isArray(d.annotations) ? d.annotations : []) as Record<
+    string,
+    unknown
+  >[]) {
+    const reasons: string[] = []
+    const id = a?.id
+    if (isNum(id)) {
+      if (annIds.has(id)) reasons.push(`duplicate annotation id ${id}`)
+      annIds.add(id)
+    }
+    const image = isNum(a?.image_id) ? images.get(a.image_id) : undefined
+    if (!image) reasons.push(`unknown image_id ${JSON.stringify(a?.image_id)}`)
+    const label = isNum(a?.category_id) ? categories.get(a.category_id) : undefined
+    if (label === undefined) reasons.push(`unknown category_id ${JSON.stringify(a?.category_id)}`)
+    const bbox = a?.bbox
+    const bboxOk = Array.isArray(bbox) && bbox.length === 4 && bbox.every(isNum)
+    if (!bboxOk) reasons.push(`bbox ${JSON.stringify(bbox)} is not four numbers`)
+    else if ((bbox[2] as number) <= 0 || (bbox[3] as number) <= 0)
+      reasons.push(`bbox ${JSON.stringify(bbox)} has a non-positive width or height`)
+    if (reasons.length > 0) {
+      problems.push({
+        file: source,
+        reason: `annotation ${JSON.stringify(id)}: ${reasons.join('; ')}; skipped`,
+      })
+      continue
+    }
+    const box = {
+      box: cocoToBox(bbox as number[]),
+      label: label as string,
+      ...(isNum(a.score) ? { score: a.score } : {}),
+    }
+    image!.boxes.push(box)
+  }
+  return { classes, images: [...images.values()], problems }
+}

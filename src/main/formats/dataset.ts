@@ -1,0 +1,38 @@
+/**
+ * The neutral in-memory form every reader produces and every writer consumes. Boxes are the one
+ * Box type of src/shared/box.ts (displayed pixels, x1/y1 exclusive); conversions to a format's own
+ * convention happen only inside that format's module.
+ */
+import type { Box } from '../../shared/box.ts'
+
+/** One box of an image with its class name; `score` set for proposals (predictions). */
+export interface DatasetBox {
+  box: Box
+  label: string
+  score?: number
+}
+
+/** One image: its path relative to the image root (posix), displayed size, boxes, image labels. */
+export interface DatasetImage {
+  file: string
+  width: number
+  height: number
+  boxes: DatasetBox[]
+  /** Image-level labels (classes present without a box are still worth keeping). */
+  labels?: string[]
+}
+
+/** A whole dataset: classes in a stable order (their index + 1 is the COCO category id). */
+export interface Dataset {
+  classes: string[]
+  images: DatasetImage[]
+}
+
+/** A problem found while reading one input; the rest of the input is still read. */
+export interface Problem {
+  /** The file the problem is in (as given, or relative to the root). */
+  file?: string
+  /** 1-based line number for line-oriented formats (CSV, YOLO). */
+  line?: number
+  reason: string
+}

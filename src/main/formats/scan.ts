@@ -1,0 +1,86 @@
+/**
+ * Recursive scan of an image folder. Image files (by extension) are returned relative to the root in
+ * posix form, sorted; every other file is skipped and counted. Hidden entries (.DS_Store, .git) are
+ * skipped; symbolic links to folders are not followed (no loops, nothing outside the root), and
+ * symbolic links to files are kept only when their target is inside the root.
+ */
+import type { Dirent } from 'node:fs'
+import { readdir, realpath } from 'node:fs/promises'
+import path from 'node:path'
+import { CamlabelError } from '../../shared/errors.ts'
+import { isImageFile, toPosix } from './paths.ts'
+
+/** Result of scanImageFolder. */
+export interface ImageScan {
+  /** Image paths relative to the root, posix, sorted. */
+  images: string[]
+  /** Non-image files (relative paths) that were skipped. */
+  skipped: string[]
+  /** Entries that could not be read, with the reason. */
+  problems: { file: string; reason: string }[]
+}
+
+/**
+ * Lists the images under `root`, recursively.
+ * @throws CamlabelError NOT_FOUND when the root is not a readable folder
+ */
+export async function scanImageFolder(root: string): Promise<ImageScan> {
+  const absRoot = path.resolve(root)
+  let realRoot: string
+  try {
+    realRoot = await realpath(absRoot)
+    await readdir(realRoot)
+  } catch (err) {
+    throw new CamlabelError(
+      'NOT_FOUND',
+      `Cannot read the image folder ${absRoot}: ${(err as Error).message}`,
+      'Check the --images path.',
+      { cause: err },
+    )
+  }
+  const out: ImageScan = { images: [], skipped: [], problems: [] }
+  const walk = async (dir: string): Promise<void> => {
+    let entries: Dirent[]
+    try {
+      entries = await readdir(dir, { withFileTypes: true })
+    } catch (err) {
+      out.problems.push({
+        file: toPosix(path.relative(absRoot, dir)),
+        reason: (err as Error).message,
+      })
+      return
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue
+      const abs = path.join(dir, e.name)
+      const rel = toPosix(path.relative(absRoot, abs))
+      if (e.isDirectory()) await walk(abs)
+      else if (e.isSymbolicLink()) {
+        try {
+          const target = await realpath(abs)
+          const inside = !path.relative(realRoot, target).startsWith('..')
+          if (inside && isImageFile(e.name) && !(await isDir(target))) out.images.push(rel)
+          else out.skipped.push(rel)
+        } catch {
+          out.problems.push({ file: rel, reason: 'broken symbolic link' })
+        }
+      } else if (e.isFile()) {
+        if (isImageFile(e.name)) out.images.push(rel)
+        else out.skipped.push(rel)
+      }
+    }
+  }
+  await walk(absRoot)
+  out.images.sort()
+  out.skipped.sort()
+  return out
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    await readdir(p)
+    return true
+  } catch {
+    return false
+  }
+}
