@@ -1,0 +1,185 @@
+/**
+ * `camlabel propose`: turns a folder of labelled photos into proposal boxes, written as COCO JSON.
+ * The PROJECT form (`camlabel propose PROJECT`) runs on a project store instead (see issue 3).
+ */
+import path from 'node:path'
+import { CamlabelError } from '../../shared/errors.ts'
+import type { Dataset, DatasetImage } from '../../main/formats/dataset.ts'
+import { toCoco } from '../../main/formats/coco.ts'
+import { writeFileAtomic } from '../../main/formats/atomicWrite.ts'
+import { readFolderPerClass } from '../../main/formats/folderPerClass.ts'
+import { readLabelsCsv } from '../../main/formats/labelsCsv.ts'
+import type { HeadMode } from '../../main/engine/labels.ts'
+import { defaultModel } from '../../main/engine/manifest.ts'
+import type { ImageTask, UpscaleMode } from '../../main/engine/propose.ts'
+import { runProposalJob } from '../../main/jobs/proposalJob.ts'
+import type { ReadyInfo } from '../../main/jobs/protocol.ts'
+import { DEFAULT_PROPOSAL_OPTIONS } from '../../main/engine/types.ts'
+import { numberOption, parseCommandArgs } from '../args.ts'
+import type { Command, CommandIO } from '../io.ts'
+import { progressLine } from '../progress.ts'
+
+const usage = `Usage: camlabel propose --images DIR [--labels FILE.csv] --out FILE.json [options]
+
+Proposes bounding boxes for the labels of each image from Class Activation Maps.
+
+  --images DIR        folder of images (recursive)
+  --labels FILE.csv   header + file,label rows, paths relative to the CSV; several rows per file mean
+                      several labels. Without it, sub-folders of --images are the labels.
+  --out FILE.json     COCO JSON: images, categories named by your labels, annotations with score
+  --model ID|PATH     a model id from 'camlabel models --list' or an .onnx classifier (default: the
+                      default model)
+  --threshold T       fraction of the CAM's max that counts as the object (default 0.2)
+  --upscale MODE      bilinear | guided (edge-following full-resolution CAM; default bilinear)
+  --head MODE         auto | model | learn | agnostic: where CAMs of labels come from (default auto)
+  --working-size N    longest side the CAM is upscaled to before boxes are taken (default 512)
+  --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
+  --overwrite         replace an existing --out file`
+
+const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const
+const HEADS = ['auto', 'model', 'learn', 'agnostic'] as const
+const UPSCALES = ['bilinear', 'guided'] as const
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], name: string, fallback: T): T {
+  if (value === undefined) return fallback
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new CamlabelError('INVALID_ARGUMENT', `--${name} must be one of ${allowed.join(', ')}, got '${value}'`)
+}
+
+/** Reads the images and their labels; rows that cannot be used are reported, not fatal. */
+async function readTasks(
+  images: string,
+  labels: string | undefined,
+  io: CommandIO,
+): Promise<{ tasks: ImageTask[]; labelNames: string[] }> {
+  const read = labels ? await readLabelsCsv(labels, images) : await readFolderPerClass(images)
+  for (const problem of read.problems) {
+    const where = 'file' in problem && problem.file ? problem.file : `${labels}:${problem.line}`
+    io.stderr(`warning: ${where}: ${problem.reason}\n`)
+  }
+  const byFile = new Map<string, ImageTask>()
+  for (const row of read.rows) {
+    const task = byFile.get(row.file) ?? { key: row.file, path: row.path, labels: [] }
+    if (!task.labels.includes(row.label)) task.labels.push(row.label)
+    byFile.set(row.file, task)
+  }
+  const labelNames = [...new Set(read.rows.map((r) => r.label))].sort()
+  return { tasks: [...byFile.values()], labelNames }
+}
+
+async function run(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      images: { type: 'string' },
+      labels: { type: 'string' },
+      out: { type: 'string' },
+      model: { type: 'string' },
+      threshold: { type: 'string' },
+      upscale: { type: 'string' },
+      head: { type: 'string' },
+      'working-size': { type: 'string' },
+      provider: { type: 'string' },
+      overwrite: { type: 'boolean' },
+    },
+    'propose',
+  )
+  if (positionals.length > 0) {
+    const { runProjectPropose } = await import('./proposeProject.ts')
+    return runProjectPropose(argv, io)
+  }
+  if (!values.images) throw new CamlabelError('INVALID_ARGUMENT', '--images DIR is required', usage)
+  if (!values.out) throw new CamlabelError('INVALID_ARGUMENT', '--out FILE.json is required', usage)
+  const images = path.resolve(io.cwd, values.images)
+  const out = path.resolve(io.cwd, values.out)
+  const labels = values.labels ? path.resolve(io.cwd, values.labels) : undefined
+  const proposal = {
+    ...DEFAULT_PROPOSAL_OPTIONS,
+    threshold: numberOption(values.threshold, 'threshold', DEFAULT_PROPOSAL_OPTIONS.threshold, [0, 1]),
+    workingSize: numberOption(values['working-size'], 'working-size', DEFAULT_PROPOSAL_OPTIONS.workingSize, [16, 8192]),
+  }
+  const upscale: UpscaleMode = oneOf(values.upscale, UPSCALES, 'upscale', 'bilinear')
+  const head: HeadMode = oneOf(values.head, HEADS, 'head', 'auto')
+  const providers = oneOf(values.provider, PROVIDERS, 'provider', 'auto')
+  const model = values.model ? resolveModelArg(values.model, io.cwd) : defaultModel().id
+
+  const { tasks, labelNames } = await readTasks(images, labels, io)
+  if (tasks.length === 0) {
+    throw new CamlabelError('INVALID_ARGUMENT', `No labelled images found under ${images}`, labels
+      ? 'Check that the CSV rows name files inside --images.'
+      : 'Put images in one sub-folder per label, or pass --labels FILE.csv.')
+  }
+
+  const started = performance.now()
+  const progress = progressLine(io, 'propose')
+  let ready: ReadyInfo | undefined
+  const dataset: Dataset = { classes: labelNames, images: [] }
+  const failures: { file: string; code: string; reason: string }[] = []
+  const abort = new AbortController()
+  const onSignal = (): void => abort.abort()
+  process.once('SIGINT', onSignal)
+  let done = 0
+  try {
+    for await (const result of runProposalJob(tasks, {
+      model,
+      providers,
+      proposal,
+      upscale,
+      head,
+      signal: abort.signal,
+      onReady: (info) => {
+        ready = info
+        io.stderr(`model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`)
+        if (info.sources.agnostic.length > 0) {
+          io.stderr(`labels the model does not know (class-agnostic CAM): ${info.sources.agnostic.join(', ')}\n`)
+        }
+      },
+    })) {
+      done++
+      for (const w of result.warnings) io.stderr(`warning: ${result.key}: ${w}\n`)
+      if (result.error) {
+        failures.push({ file: result.key, code: result.error.code, reason: result.error.message })
+        io.stderr(`error: ${result.key}: ${result.error.message}\n`)
+      } else {
+        const image: DatasetImage = { file: result.key, width: result.width, height: result.height, boxes: [], labels: result.labels.map((l) => l.label) }
+        for (const l of result.labels) {
+          for (const p of l.proposals) image.boxes.push({ box: p.box, label: l.label, score: p.score })
+        }
+        dataset.images.push(image)
+      }
+      progress.update(done, tasks.length, failures.length)
+    }
+  } finally {
+    process.off('SIGINT', onSignal)
+    progress.finish()
+  }
+  const coco = toCoco(dataset, { description: 'camlabel proposals' })
+  const output = {
+    ...coco,
+    info: {
+      ...coco.info,
+      camlabel: {
+        model: ready?.modelId ?? model,
+        provider: ready?.provider,
+        threshold: proposal.threshold,
+        upscale,
+        labelSources: ready?.sources,
+        failures,
+      },
+    },
+  }
+  await writeFileAtomic(out, JSON.stringify(output) + '\n', { overwrite: values.overwrite ?? false })
+  const seconds = (performance.now() - started) / 1000
+  io.stderr(
+    `${tasks.length} images (${failures.length} failed), ${coco.annotations.length} proposals in ${seconds.toFixed(1)} s · ` +
+      `${(tasks.length / seconds).toFixed(1)} images/s · ${ready?.provider ?? '?'} · wrote ${out}\n`,
+  )
+  return failures.length === tasks.length ? 1 : 0
+}
+
+/** A model argument is a manifest id unless it names an existing .onnx path. */
+function resolveModelArg(value: string, cwd: string): string {
+  return value.endsWith('.onnx') ? path.resolve(cwd, value) : value
+}
+
+export const command: Command = { summary: 'propose boxes for labelled images (COCO JSON out)', usage, run }

@@ -1,0 +1,225 @@
+/**
+ * The proposal pipeline: decode → tensor → forward → CAM per label → upscale → boxes. Decoding runs on
+ * sharp's thread pool a few images ahead of the forward pass, so the two overlap; the CAM and box work
+ * is pure and runs between forward passes.
+ */
+import type { ErrorData } from '../../shared/errors.ts'
+import { toErrorData } from '../../shared/errors.ts'
+import { agnosticCam, camForClass, camFromFeatures } from './cam.ts'
+import { proposalsFromMap } from './boxes.ts'
+import type { LabelSource } from './labels.ts'
+import { prepareImage, type PreparedImage } from './preprocess.ts'
+import { refineCam } from './refine.ts'
+import type { LoadedModel } from './session.ts'
+import type { FeatureMaps, ForwardResult, Map2D, ProposalOptions, RawProposal } from './types.ts'
+import { resizeBilinear, workingSize } from './upscale.ts'
+
+/** One image to propose boxes for; `key` is the caller's id (a relative path, a row id). */
+export interface ImageTask {
+  key: string
+  path: string
+  labels: string[]
+}
+
+export interface LabelProposals {
+  label: string
+  source: LabelSource['kind']
+  /** How sure the classifier is that the label is present (0..1). */
+  confidence: number
+  /** The low-resolution CAM, divided by its max (so the max is 1), kept to recompute boxes later. */
+  cam: Map2D
+  proposals: RawProposal[]
+}
+
+export interface ImageResult {
+  key: string
+  path: string
+  /** Size as displayed (after EXIF orientation); 0 when the image could not be read. */
+  width: number
+  height: number
+  labels: LabelProposals[]
+  warnings: string[]
+  /** Set when this image failed; the batch goes on. */
+  error?: ErrorData
+  /** Globally average-pooled features, when asked for (for learning heads). */
+  features?: Float32Array
+}
+
+export type UpscaleMode = 'bilinear' | 'guided'
+
+export interface ProposeOptions {
+  proposal: ProposalOptions
+  /** The CAM source of each label (see resolveLabelSources). */
+  sources: (label: string) => LabelSource
+  upscale?: UpscaleMode
+  pooledFeatures?: boolean
+  /** How many images are decoded ahead of the forward pass. */
+  prefetch?: number
+  signal?: AbortSignal
+  onProgress?: (progress: { done: number; total: number; failed: number }) => void
+}
+
+/** Runs the pipeline over `tasks` in order, yielding one result per task. */
+export async function* proposeImages(
+  model: LoadedModel,
+  tasks: readonly ImageTask[],
+  options: ProposeOptions,
+): AsyncGenerator<ImageResult> {
+  const prefetch = Math.max(1, options.prefetch ?? 3)
+  const guideSize = options.upscale === 'guided' ? options.proposal.workingSize : undefined
+  const prepare = (task: ImageTask): Promise<PreparedImage | ErrorData> =>
+    prepareImage(task.path, model.spec.preprocessing, guideSize ? { guideSize } : {}).catch(
+      (err: unknown) => toErrorData(err),
+    )
+  const pending: Promise<PreparedImage | ErrorData>[] = []
+  let next = 0
+  const fill = (): void => {
+    while (pending.length < prefetch && next < tasks.length) pending.push(prepare(tasks[next++]!))
+  }
+  let failed = 0
+  for (let i = 0; i < tasks.length; i++) {
+    options.signal?.throwIfAborted()
+    fill()
+    const prepared = await pending.shift()!
+    fill()
+    const task = tasks[i]!
+    let result: ImageResult
+    if ('code' in prepared) {
+      result = failure(task, prepared)
+    } else {
+      try {
+        const fwd = await model.forward(prepared.tensor)
+        result = proposeFromForward(task, prepared, fwd, model, options)
+      } catch (err) {
+        result = failure(task, toErrorData(err), prepared)
+      }
+    }
+    if (result.error) failed++
+    options.onProgress?.({ done: i + 1, total: tasks.length, failed })
+    yield result
+  }
+}
+
+function failure(task: ImageTask, error: ErrorData, prepared?: PreparedImage): ImageResult {
+  return {
+    key: task.key,
+    path: task.path,
+    width: prepared?.width ?? 0,
+    height: prepared?.height ?? 0,
+    labels: [],
+    warnings: prepared?.warnings ?? [],
+    error,
+  }
+}
+
+/** The CAM and box stage for one image, given its forward pass. Pure apart from `refineCam`'s cost. */
+export function proposeFromForward(
+  task: ImageTask,
+  prepared: PreparedImage,
+  fwd: ForwardResult,
+  model: Pick<LoadedModel, 'head'>,
+  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'pooledFeatures'>,
+): ImageResult {
+  const pooled = options.pooledFeatures || needsPooled(task.labels, options.sources)
+  const features = pooled ? poolFeatures(fwd.features) : undefined
+  const labels: LabelProposals[] = []
+  for (const label of new Set(task.labels)) {
+    const source = options.sources(label)
+    const { cam, confidence } = camForSource(source, fwd, model, features)
+    const normalised = normaliseByMax(cam)
+    const full =
+      options.upscale === 'guided' && prepared.guide
+        ? refineCam(normalised, prepared.guide)
+        : upscaleForBoxes(normalised, prepared.width, prepared.height, options.proposal.workingSize)
+    labels.push({
+      label,
+      source: source.kind,
+      confidence,
+      cam: normalised,
+      proposals: proposalsFromMap(full, options.proposal, prepared.width, prepared.height, confidence),
+    })
+  }
+  const result: ImageResult = {
+    key: task.key,
+    path: task.path,
+    width: prepared.width,
+    height: prepared.height,
+    labels,
+    warnings: prepared.warnings,
+  }
+  if (options.pooledFeatures && features) result.features = features
+  return result
+}
+
+/**
+ * Recomputes boxes from a stored low-resolution CAM without inference (the threshold slider, a re-run
+ * with another threshold). Same upscaling and box procedure as the pipeline's bilinear path.
+ */
+export function proposalsFromCam(
+  cam: Map2D,
+  imageWidth: number,
+  imageHeight: number,
+  options: ProposalOptions,
+  confidence: number,
+): RawProposal[] {
+  const full = upscaleForBoxes(cam, imageWidth, imageHeight, options.workingSize)
+  return proposalsFromMap(full, options, imageWidth, imageHeight, confidence)
+}
+
+function upscaleForBoxes(cam: Map2D, width: number, height: number, maxSide: number): Map2D {
+  const size = workingSize(width, height, maxSide)
+  return resizeBilinear(cam, size.width, size.height)
+}
+
+function needsPooled(labels: string[], sources: (label: string) => LabelSource): boolean {
+  return labels.some((l) => sources(l).kind === 'learned')
+}
+
+function camForSource(
+  source: LabelSource,
+  fwd: ForwardResult,
+  model: Pick<LoadedModel, 'head'>,
+  pooled: Float32Array | undefined,
+): { cam: Map2D; confidence: number } {
+  switch (source.kind) {
+    case 'model':
+      return {
+        cam: camForClass(fwd, model.head.classifier, source.classIndex),
+        confidence: fwd.probabilities[source.classIndex] ?? 0,
+      }
+    case 'learned': {
+      let logit = source.bias
+      for (let k = 0; k < source.weights.length; k++) logit += source.weights[k]! * pooled![k]!
+      return { cam: camFromFeatures(fwd.features, source.weights), confidence: 1 / (1 + Math.exp(-logit)) }
+    }
+    case 'agnostic': {
+      const { map, classes } = agnosticCam(fwd, model.head.classifier)
+      let confidence = 0
+      for (const c of classes) confidence += fwd.probabilities[c] ?? 0
+      return { cam: map, confidence: Math.min(1, confidence) }
+    }
+  }
+}
+
+/** Global average pooling of the feature maps: one value per channel. */
+export function poolFeatures(features: FeatureMaps): Float32Array {
+  const { data, channels, width, height } = features
+  const n = width * height
+  const out = new Float32Array(channels)
+  for (let c = 0; c < channels; c++) {
+    let sum = 0
+    const base = c * n
+    for (let i = 0; i < n; i++) sum += data[base + i]!
+    out[c] = sum / n
+  }
+  return out
+}
+
+/** Divides a map by its max so stored CAMs are comparable; an all-≤0 map is returned as zeros. */
+export function normaliseByMax(map: Map2D): Map2D {
+  let max = -Infinity
+  for (let i = 0; i < map.data.length; i++) if (map.data[i]! > max) max = map.data[i]!
+  const data = new Float32Array(map.data.length)
+  if (max > 0) for (let i = 0; i < data.length; i++) data[i] = map.data[i]! / max
+  return { data, width: map.width, height: map.height }
+}

@@ -1,0 +1,104 @@
+/**
+ * Runs the proposal pipeline in the inference worker and yields its results on this thread, which
+ * stays free for the UI's IPC or the CLI's progress. Cancelling (the AbortSignal) stops the worker
+ * after the image in flight; results already yielded stay valid.
+ */
+import { Worker } from 'node:worker_threads'
+import { CamlabelError } from '../../shared/errors.ts'
+import type { HeadMode, LearnedWeights } from '../engine/labels.ts'
+import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
+import type { ProviderChoice } from '../engine/session.ts'
+import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
+import { isFromWorker, PROTOCOL_VERSION, type FromWorker, type ReadyInfo, type StartMessage } from './protocol.ts'
+
+export interface ProposalJobOptions {
+  /** A manifest id or a path to an .onnx file. */
+  model: string
+  providers?: ProviderChoice
+  proposal?: Partial<ProposalOptions>
+  upscale?: UpscaleMode
+  head?: HeadMode
+  learned?: ReadonlyMap<string, LearnedWeights>
+  pooledFeatures?: boolean
+  signal?: AbortSignal
+  /** Called once the model is loaded: the provider in use and each label's CAM source. */
+  onReady?: (info: ReadyInfo) => void
+}
+
+/** Starts the worker: the bundled .js in the built app, the .ts through tsx when run from sources. */
+export function startInferenceWorker(): Worker {
+  const here = import.meta.url
+  if (here.endsWith('.ts')) {
+    return new Worker(new URL('./workerBootstrap.mjs', here), {
+      workerData: { entry: new URL('./inferenceWorker.ts', here).href },
+    })
+  }
+  return new Worker(new URL('./inferenceWorker.js', here))
+}
+
+/** Yields one ImageResult per task, in order, computed in a worker thread. */
+export async function* runProposalJob(
+  tasks: readonly ImageTask[],
+  options: ProposalJobOptions,
+): AsyncGenerator<ImageResult> {
+  options.signal?.throwIfAborted()
+  const worker = startInferenceWorker()
+  const inbox: FromWorker[] = []
+  let wake: (() => void) | undefined
+  let crashed: Error | undefined
+  const notify = (): void => {
+    wake?.()
+    wake = undefined
+  }
+  worker.on('message', (m: unknown) => {
+    if (isFromWorker(m)) inbox.push(m)
+    else crashed = new Error('The inference worker sent a message this version does not understand')
+    notify()
+  })
+  worker.on('error', (err) => {
+    crashed = err
+    notify()
+  })
+  worker.on('exit', (code) => {
+    if (code !== 0 && !crashed) crashed = new Error(`The inference worker stopped (exit code ${code})`)
+    notify()
+  })
+  const onAbort = (): void => worker.postMessage({ v: PROTOCOL_VERSION, type: 'cancel' })
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+
+  const start: StartMessage = {
+    v: PROTOCOL_VERSION,
+    type: 'start',
+    model: options.model,
+    providers: options.providers ?? 'auto',
+    tasks: [...tasks],
+    proposal: { ...DEFAULT_PROPOSAL_OPTIONS, ...options.proposal },
+    upscale: options.upscale ?? 'bilinear',
+    head: options.head ?? 'auto',
+    learned: Object.fromEntries(options.learned ?? []),
+    pooledFeatures: options.pooledFeatures ?? false,
+  }
+  worker.postMessage(start)
+  try {
+    for (;;) {
+      const message = inbox.shift()
+      if (!message) {
+        if (crashed) throw crashed
+        await new Promise<void>((resolve) => (wake = resolve))
+        continue
+      }
+      if (message.type === 'ready') options.onReady?.(message.info)
+      else if (message.type === 'result') yield message.result
+      else if (message.type === 'done') return
+      else {
+        if (message.error.code === 'CANCELLED' || options.signal?.aborted) {
+          options.signal?.throwIfAborted()
+        }
+        throw new CamlabelError(message.error.code, message.error.message, message.error.hint)
+      }
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    await worker.terminate()
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The message protocol between the main side and the inference worker. Versioned, plain data only
+ * (structured-clone safe); the type guards reject anything else so a stale worker bundle fails loudly.
+ */
+import type { ErrorData } from '../../shared/errors.ts'
+import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
+import type { HeadMode, LearnedWeights } from '../engine/labels.ts'
+import type { ProposalOptions } from '../engine/types.ts'
+import type { ProviderChoice } from '../engine/session.ts'
+
+export const PROTOCOL_VERSION = 1
+
+export interface StartMessage {
+  v: typeof PROTOCOL_VERSION
+  type: 'start'
+  model: string
+  providers: ProviderChoice
+  tasks: ImageTask[]
+  proposal: ProposalOptions
+  upscale: UpscaleMode
+  head: HeadMode
+  learned: Record<string, LearnedWeights>
+  pooledFeatures: boolean
+}
+
+export interface CancelMessage {
+  v: typeof PROTOCOL_VERSION
+  type: 'cancel'
+}
+
+export type ToWorker = StartMessage | CancelMessage
+
+/** What the worker says once the model is loaded. */
+export interface ReadyInfo {
+  modelId: string
+  provider: string
+  /** Labels by the kind of CAM source they use. */
+  sources: Record<'model' | 'learned' | 'agnostic', string[]>
+  /** Why a GPU provider was not used, when one was asked for or available. */
+  providerNote?: string
+}
+
+export type FromWorker =
+  | { v: typeof PROTOCOL_VERSION; type: 'ready'; info: ReadyInfo }
+  | { v: typeof PROTOCOL_VERSION; type: 'result'; result: ImageResult }
+  | { v: typeof PROTOCOL_VERSION; type: 'done' }
+  | { v: typeof PROTOCOL_VERSION; type: 'failed'; error: ErrorData }
+
+function isVersioned(m: unknown): m is { v: number; type: string } {
+  return typeof m === 'object' && m !== null && (m as { v?: unknown }).v === PROTOCOL_VERSION
+}
+
+export function isToWorker(m: unknown): m is ToWorker {
+  return isVersioned(m) && (m.type === 'start' || m.type === 'cancel')
+}
+
+export function isFromWorker(m: unknown): m is FromWorker {
+  return isVersioned(m) && ['ready', 'result', 'done', 'failed'].includes(m.type)
+}
