@@ -1,0 +1,294 @@
+/**
+ * The image under review: its boxes, selection, undo/redo, the live threshold and autosave.
+ *
+ * The renderer owns the edit history of the open image and saves whole states (`image.save`), so
+ * every edit — move, resize, class, accept, reject, delete, draw, threshold — is one undo step and a
+ * save is idempotent. Drags are gestures: previewed live, recorded once when the pointer is released.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { Box } from '../../../shared/box.ts'
+import type { BoxStatus } from '../../../shared/contracts/common.ts'
+import type { ImageDetail, ReviewBox } from '../../../shared/contracts/review.ts'
+import { errorText, invoke } from '../api/client.ts'
+
+interface Snapshot {
+  boxes: ReviewBox[]
+  threshold: number
+}
+
+export type SaveState = 'saved' | 'dirty' | 'saving' | 'error'
+
+const HISTORY_LIMIT = 500
+let idCounter = 0
+
+/** A fresh box id, unique within this renderer session. */
+export function newBoxId(prefix: string): string {
+  idCounter++
+  return `${prefix}-${Date.now().toString(36)}-${idCounter}`
+}
+
+/** The status a box gets when the user changes its geometry or class. */
+function editedStatus(s: BoxStatus): BoxStatus {
+  return s === 'manual' ? 'manual' : 'edited'
+}
+
+/** Normalises corners (a box drawn right-to-left) and clips to the image. */
+export function normaliseBox(b: Box, width: number, height: number): Box {
+  const x0 = Math.max(0, Math.min(b.x0, b.x1))
+  const x1 = Math.min(width, Math.max(b.x0, b.x1))
+  const y0 = Math.max(0, Math.min(b.y0, b.y1))
+  const y1 = Math.min(height, Math.max(b.y0, b.y1))
+  return { x0: Math.round(x0), y0: Math.round(y0), x1: Math.round(x1), y1: Math.round(y1) }
+}
+
+export const useAnnotationStore = defineStore('annotation', () => {
+  const detail = shallowRef<ImageDetail | null>(null)
+  const boxes = shallowRef<ReviewBox[]>([])
+  const threshold = ref(0.2)
+  const selectedId = ref<string | null>(null)
+  const past = shallowRef<Snapshot[]>([])
+  const future = shallowRef<Snapshot[]>([])
+  const saveState = ref<SaveState>('saved')
+  const savedAt = ref<string | null>(null)
+  const error = ref<string | null>(null)
+  const showCam = ref(true)
+  const camOpacity = ref(0.45)
+  const camLabel = ref<string | null>(null)
+  /** Time of the last threshold recompute round trip (ms), shown in the UI and read by the bench. */
+  const lastRecomputeMs = ref<number | null>(null)
+
+  const selected = computed(() => boxes.value.find((b) => b.id === selectedId.value) ?? null)
+  const visibleBoxes = computed(() => boxes.value.filter((b) => b.status !== 'rejected'))
+  const counts = computed(() => {
+    const c: Record<BoxStatus, number> = { pending: 0, accepted: 0, edited: 0, manual: 0, rejected: 0 }
+    for (const b of boxes.value) c[b.status]++
+    return c
+  })
+  const canUndo = computed(() => past.value.length > 0)
+  const canRedo = computed(() => future.value.length > 0)
+  const cam = computed(() => {
+    const cams = detail.value?.cams ?? []
+    return cams.find((c) => c.label === camLabel.value) ?? cams[0] ?? null
+  })
+
+  let saveTimer: ReturnType<typeof setTimeout> | null = null
+  let saving: Promise<void> | null = null
+  let gesture: Snapshot | null = null
+  let recomputeSeq = 0
+
+  async function load(imageId: number): Promise<void> {
+    await flush()
+    error.value = null
+    const d = await invoke('image.get', { imageId })
+    detail.value = d
+    boxes.value = d.boxes
+    threshold.value = d.threshold
+    past.value = []
+    future.value = []
+    gesture = null
+    selectedId.value = d.boxes.find((b) => b.status === 'pending')?.id ?? null
+    camLabel.value = d.cams[0]?.label ?? null
+    saveState.value = 'saved'
+    savedAt.value = null
+  }
+
+  function snapshot(): Snapshot {
+    return { boxes: boxes.value, threshold: threshold.value }
+  }
+
+  /** Records one undoable edit. */
+  function commit(next: ReviewBox[], nextThreshold = threshold.value): void {
+    const before = gesture ?? snapshot()
+    gesture = null
+    past.value = [...past.value.slice(-HISTORY_LIMIT + 1), before]
+    future.value = []
+    boxes.value = next
+    threshold.value = nextThreshold
+    scheduleSave()
+  }
+
+  function update(id: string, fn: (b: ReviewBox) => ReviewBox): void {
+    commit(boxes.value.map((b) => (b.id === id ? fn(b) : b)))
+  }
+
+  /** Starts a drag: later `preview` calls show changes without recording them. */
+  function beginGesture(): void {
+    gesture ??= snapshot()
+  }
+
+  function preview(id: string, box: Box): void {
+    const d = detail.value
+    if (!d) return
+    beginGesture()
+    boxes.value = boxes.value.map((b) =>
+      b.id === id ? { ...b, box: normaliseBox(box, d.width, d.height) } : b,
+    )
+  }
+
+  /** Ends a drag, recording it as one edit (or nothing, if nothing moved). */
+  function endGesture(id: string | null): void {
+    if (!gesture) return
+    const before = gesture
+    const changed = before.boxes !== boxes.value || before.threshold !== threshold.value
+    if (!changed) {
+      gesture = null
+      return
+    }
+    commit(boxes.value.map((b) => (b.id === id ? { ...b, status: editedStatus(b.status) } : b)))
+  }
+
+  function select(id: string | null): void {
+    selectedId.value = id
+  }
+
+  function selectNext(step: 1 | -1): void {
+    const list = visibleBoxes.value
+    if (!list.length) return
+    const i = list.findIndex((b) => b.id === selectedId.value)
+    const j = i < 0 ? 0 : (i + step + list.length) % list.length
+    selectedId.value = list[j]!.id
+  }
+
+  function accept(id = selectedId.value): void {
+    if (!id) return
+    update(id, (b) => ({ ...b, status: b.status === 'pending' || b.status === 'rejected' ? 'accepted' : b.status }))
+    selectNextPending()
+  }
+
+  /** Rejects a proposal (kept as rejected so a re-run does not bring it back); a drawn box is removed. */
+  function reject(id = selectedId.value): void {
+    const b = boxes.value.find((x) => x.id === id)
+    if (!b) return
+    if (b.status === 'manual') return remove(b.id)
+    update(b.id, (x) => ({ ...x, status: 'rejected' }))
+    selectNextPending()
+  }
+
+  function remove(id = selectedId.value): void {
+    if (!id) return
+    commit(boxes.value.filter((b) => b.id !== id))
+    selectedId.value = null
+    selectNextPending()
+  }
+
+  function setLabel(label: string, id = selectedId.value): void {
+    if (!id) return
+    update(id, (b) => (b.label === label ? b : { ...b, label, status: editedStatus(b.status) }))
+  }
+
+  function addBox(box: Box, label: string): string | null {
+    const d = detail.value
+    if (!d) return null
+    const nb = normaliseBox(box, d.width, d.height)
+    if (nb.x1 - nb.x0 < 2 || nb.y1 - nb.y0 < 2) return null
+    const id = newBoxId('m')
+    commit([...boxes.value, { id, label, box: nb, status: 'manual', score: null }])
+    selectedId.value = id
+    return id
+  }
+
+  /** Accepts every pending proposal (one undo step). */
+  function acceptAll(): void {
+    if (!boxes.value.some((b) => b.status === 'pending')) return
+    commit(boxes.value.map((b) => (b.status === 'pending' ? { ...b, status: 'accepted' } : b)))
+  }
+
+  function selectNextPending(): void {
+    const p = boxes.value.find((b) => b.status === 'pending')
+    if (p) selectedId.value = p.id
+  }
+
+  /**
+   * Recomputes this image's proposals from its stored CAMs at `t`. Reviewed boxes stay; pending
+   * proposals are replaced. `final` records the change as one undo step (slider released).
+   */
+  async function setThreshold(t: number, final: boolean): Promise<void> {
+    const d = detail.value
+    if (!d) return
+    beginGesture()
+    const seq = ++recomputeSeq
+    const started = performance.now()
+    const out = await invoke('image.recompute', { imageId: d.id, threshold: t })
+    if (seq !== recomputeSeq || detail.value !== d) return
+    lastRecomputeMs.value = performance.now() - started
+    const kept = boxes.value.filter((b) => b.status !== 'pending')
+    const fresh: ReviewBox[] = out.proposals.map((p) => ({
+      id: newBoxId('p'),
+      label: p.label,
+      box: p.box,
+      status: 'pending',
+      score: p.score,
+    }))
+    boxes.value = [...kept, ...fresh]
+    threshold.value = t
+    if (!fresh.some((b) => b.id === selectedId.value)) selectedId.value = fresh[0]?.id ?? selectedId.value
+    if (final) endGesture(null)
+  }
+
+  function undo(): void {
+    const prev = past.value.at(-1)
+    if (!prev) return
+    gesture = null
+    past.value = past.value.slice(0, -1)
+    future.value = [...future.value, snapshot()]
+    boxes.value = prev.boxes
+    threshold.value = prev.threshold
+    scheduleSave()
+  }
+
+  function redo(): void {
+    const next = future.value.at(-1)
+    if (!next) return
+    gesture = null
+    future.value = future.value.slice(0, -1)
+    past.value = [...past.value, snapshot()]
+    boxes.value = next.boxes
+    threshold.value = next.threshold
+    scheduleSave()
+  }
+
+  function scheduleSave(): void {
+    saveState.value = 'dirty'
+    if (saveTimer) clearTimeout(saveTimer)
+    saveTimer = setTimeout(() => void save(), 400)
+  }
+
+  async function save(): Promise<void> {
+    const d = detail.value
+    if (saveTimer) clearTimeout(saveTimer)
+    saveTimer = null
+    if (!d) return
+    if (saving) await saving
+    const state = snapshot()
+    saveState.value = 'saving'
+    saving = invoke('image.save', { imageId: d.id, threshold: state.threshold, boxes: state.boxes })
+      .then((out) => {
+        if (boxes.value === state.boxes && threshold.value === state.threshold) saveState.value = 'saved'
+        savedAt.value = out.savedAt
+        error.value = null
+      })
+      .catch((err: unknown) => {
+        saveState.value = 'error'
+        error.value = `Not saved: ${errorText(err)}`
+      })
+      .finally(() => {
+        saving = null
+      })
+    await saving
+  }
+
+  /** Saves now if anything is unsaved (before leaving the image, or before export). */
+  async function flush(): Promise<void> {
+    if (saveTimer || saveState.value === 'dirty' || saveState.value === 'error') await save()
+    else if (saving) await saving
+  }
+
+  return {
+    detail, boxes, threshold, selectedId, past, future, saveState, savedAt, error,
+    showCam, camOpacity, camLabel, lastRecomputeMs,
+    selected, visibleBoxes, counts, canUndo, canRedo, cam,
+    load, select, selectNext, accept, reject, remove, setLabel, addBox, acceptAll,
+    beginGesture, preview, endGesture, setThreshold, undo, redo, save, flush,
+  }
+})

@@ -1,0 +1,92 @@
+/** The open project: its summary (counts by status and class), recent projects and models. */
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import type { ModelInfo } from '../../../shared/contracts/app.ts'
+import type { LabelSourceInput, ProjectSummary } from '../../../shared/contracts/project.ts'
+import { errorText, invoke, onEvent } from '../api/client.ts'
+
+export interface RecentProject {
+  path: string
+  name: string
+  openedAt: string
+  exists: boolean
+}
+
+export const useProjectStore = defineStore('project', () => {
+  const summary = ref<ProjectSummary | null>(null)
+  const recent = ref<RecentProject[]>([])
+  const models = ref<ModelInfo[]>([])
+  const model = ref<string>('')
+  const shell = ref<'electron' | 'test-host'>('electron')
+  const busy = ref(false)
+  const error = ref<string | null>(null)
+  const lastImport = ref<{ imported: number; skipped: number; problems: { file: string; message: string }[] } | null>(null)
+
+  const isOpen = computed(() => summary.value !== null)
+  const classes = computed(() => summary.value?.classes ?? [])
+  const proposedCount = computed(() => {
+    const s = summary.value?.byStatus
+    return s ? summary.value!.imageCount - (s.unproposed ?? 0) : 0
+  })
+
+  let unsubscribe: (() => void) | null = null
+
+  /** Loads models, recent projects and the already-open project (if main has one). */
+  async function init(): Promise<void> {
+    const info = await invoke('app.info', {})
+    shell.value = info.shell
+    models.value = info.models
+    model.value = info.models.find((m) => m.isDefault)?.id ?? info.models[0]?.id ?? ''
+    recent.value = await invoke('project.recent', {})
+    summary.value = await invoke('project.summary', {})
+    unsubscribe ??= onEvent('project.changed', () => void refresh())
+  }
+
+  async function refresh(): Promise<void> {
+    summary.value = await invoke('project.summary', {})
+  }
+
+  async function run<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    busy.value = true
+    error.value = null
+    try {
+      return await fn()
+    } catch (err) {
+      error.value = errorText(err)
+      return undefined
+    } finally {
+      busy.value = false
+    }
+  }
+
+  async function create(imagesDir: string, labels: LabelSourceInput, projectPath?: string): Promise<boolean> {
+    const out = await run(() =>
+      invoke('project.create', projectPath ? { imagesDir, labels, projectPath } : { imagesDir, labels }),
+    )
+    if (!out) return false
+    summary.value = out.project
+    lastImport.value = out.report
+    recent.value = await invoke('project.recent', {})
+    return true
+  }
+
+  async function open(path: string): Promise<boolean> {
+    const out = await run(() => invoke('project.open', { path }))
+    if (!out) return false
+    summary.value = out
+    lastImport.value = null
+    recent.value = await invoke('project.recent', {})
+    return true
+  }
+
+  /** The native chooser (Electron); null where there is none (the test host) or when cancelled. */
+  async function pick(kind: 'folder' | 'file' | 'save'): Promise<string | null> {
+    return (await invoke('app.pickPath', { kind })).path
+  }
+
+  return {
+    summary, recent, models, model, shell, busy, error, lastImport,
+    isOpen, classes, proposedCount,
+    init, refresh, create, open, pick,
+  }
+})
