@@ -3,7 +3,7 @@
  * entry, the preload refuses any name not in it.
  */
 import type { z } from 'zod'
-import { routeMap } from './contract.ts'
+import { routeMap, type InvokeResult } from './contract.ts'
 import { appRoutes } from './app.ts'
 import { projectRoutes } from './project.ts'
 import { galleryRoutes } from './gallery.ts'
@@ -35,7 +35,11 @@ export function isRouteName(name: unknown): name is RouteName {
 
 /** The bridge the preload (or the test host's shim) puts on `window.camlabel`. */
 export interface CamlabelBridge {
-  invoke<N extends RouteName>(route: N, input: RouteInput<N>): Promise<RouteOutput<N>>
+  /**
+   * Calls a route. Resolves to the result envelope rather than rejecting: errors are data at the
+   * boundary, and Electron's contextBridge would keep only the message of a thrown Error.
+   */
+  invoke<N extends RouteName>(route: N, input: RouteInput<N>): Promise<InvokeResult<RouteOutput<N>>>
   on<T extends AppEventType>(type: T, callback: (event: AppEventOf<T>) => void): () => void
   /** URL of a project image (`full`) or its thumbnail, served by the custom protocol. */
   imageUrl(imageId: number, variant: 'full' | 'thumb'): string
