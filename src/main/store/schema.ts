@@ -1,0 +1,153 @@
+/**
+ * The project file's schema, as versioned migrations. Migration N takes a database at version N-1
+ * to version N inside one transaction; `PRAGMA user_version` holds the version (also copied to the
+ * meta table for people reading the file with other tools). Never edit a shipped migration: add one.
+ */
+
+/** One migration step. */
+export interface Migration {
+  version: number
+  description: string
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'images, labels, classes, proposals, cams, annotations, history, jobs, meta',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+-- Classes in the user's order; the id is stable (export category ids follow 'position').
+CREATE TABLE classes (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  position INTEGER NOT NULL
+);
+
+-- One row per image file. path: relative to the image root, posix. width/height: as displayed
+-- (after EXIF orientation). hash: see hash.ts. The review columns (status, min_score, score_key,
+-- revision) are derived from proposals and annotations, kept in step in the same transaction as
+-- every change, so the gallery reads one indexed table.
+CREATE TABLE images (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  hash TEXT NOT NULL,
+  imported_at INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'unproposed'
+    CHECK (status IN ('unproposed', 'pending', 'accepted', 'edited', 'rejected')),
+  min_score REAL,
+  score_key REAL NOT NULL DEFAULT 2,
+  threshold REAL,
+  revision INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX images_status_path ON images(status, path);
+CREATE INDEX images_status_score ON images(status, score_key, path);
+CREATE INDEX images_score ON images(score_key, path);
+
+-- Image-level labels: what the user says is in the image.
+CREATE TABLE labels (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+  source TEXT NOT NULL,
+  PRIMARY KEY (image_id, class_id)
+) WITHOUT ROWID;
+CREATE INDEX labels_class ON labels(class_id, image_id);
+
+-- AUTOINCREMENT on proposals and annotations: undo restores rows with their old ids, which must
+-- never have been handed to another row meanwhile.
+-- Proposal boxes from a CAM run. A proposal is pending while no annotation refers to it.
+CREATE TABLE proposals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+  x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+  score REAL NOT NULL,
+  rank INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  revision TEXT NOT NULL,
+  threshold REAL NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX proposals_image ON proposals(image_id);
+
+-- The low-resolution CAM per image, class and model revision (Float32 little-endian, row-major),
+-- so proposals can be recomputed at another threshold without inference.
+CREATE TABLE cams (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  revision TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  confidence REAL NOT NULL,
+  source TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (image_id, class_id, model, revision)
+) WITHOUT ROWID;
+
+-- Which images a model revision has processed (with or without proposals, or failed): the resume
+-- point of a proposal run.
+CREATE TABLE runs (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  model TEXT NOT NULL,
+  revision TEXT NOT NULL,
+  threshold REAL NOT NULL,
+  error TEXT,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (model, revision, image_id)
+) WITHOUT ROWID;
+
+-- Reviewed boxes. status: accepted (a proposal kept), edited (a proposal changed), manual (drawn
+-- or imported), rejected (a proposal refused: kept so re-runs do not resurrect it).
+CREATE TABLE annotations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  class_id INTEGER NOT NULL REFERENCES classes(id),
+  x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('accepted', 'edited', 'manual', 'rejected')),
+  source TEXT NOT NULL CHECK (source IN ('review', 'import')),
+  proposal_id INTEGER REFERENCES proposals(id) ON DELETE SET NULL,
+  score REAL,
+  key TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX annotations_image ON annotations(image_id);
+CREATE INDEX annotations_proposal ON annotations(proposal_id);
+
+-- Edit log for undo/redo: the image's review state (proposals + annotations) before and after.
+CREATE TABLE history (
+  id INTEGER PRIMARY KEY,
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  before TEXT NOT NULL,
+  after TEXT NOT NULL,
+  undone INTEGER NOT NULL DEFAULT 0,
+  at INTEGER NOT NULL
+);
+CREATE INDEX history_image ON history(image_id);
+
+-- Long jobs (imports, proposal runs): progress survives a crash and says what to resume.
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  params TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'cancelled')),
+  total INTEGER NOT NULL DEFAULT 0,
+  done INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  started_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`,
+  },
+]
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
