@@ -107,7 +107,9 @@ describe('trainHead: one label per image (softmax)', () => {
     const a = trainHead(data.samples)
     const b = trainHead(data.samples)
     for (let c = 0; c < a.classes.length; c++) {
-      expect(Buffer.from(a.classes[c]!.weights.buffer)).toEqual(Buffer.from(b.classes[c]!.weights.buffer))
+      expect(Buffer.from(a.classes[c]!.weights.buffer)).toEqual(
+        Buffer.from(b.classes[c]!.weights.buffer),
+      )
       expect(a.classes[c]!.bias).toBe(b.classes[c]!.bias)
     }
     expect(a.quality).toEqual(b.quality)
@@ -142,7 +144,8 @@ describe('trainHead: one label per image (softmax)', () => {
     const mean = new Float64Array(D)
     const std = new Float64Array(D)
     for (const s of wide.samples) for (let k = 0; k < D; k++) mean[k]! += s.features[k]! / n
-    for (const s of wide.samples) for (let k = 0; k < D; k++) std[k]! += (s.features[k]! - mean[k]!) ** 2 / n
+    for (const s of wide.samples)
+      for (let k = 0; k < D; k++) std[k]! += (s.features[k]! - mean[k]!) ** 2 / n
     for (let k = 0; k < D; k++) std[k] = Math.sqrt(std[k]!)
     let worst = 0
     head.classes.forEach((cls, c) => {
@@ -173,7 +176,10 @@ describe('trainHead: one label per image (softmax)', () => {
   })
 
   it('warns about a class with too few images, and still learns it', () => {
-    const few = [...data.samples, ...[0, 1, 2].map(() => ({ features: data.draw(2), labels: ['eel'] }))]
+    const few = [
+      ...data.samples,
+      ...[0, 1, 2].map(() => ({ features: data.draw(2), labels: ['eel'] })),
+    ]
     const head = trainHead(few)
     expect(head.quality.warnings).toHaveLength(1)
     expect(head.quality.warnings[0]).toMatch(/'eel' has 3 images: too few images to learn/)
@@ -265,9 +271,9 @@ describe('trainHead: bad input', () => {
         { features: new Float32Array(3), labels: ['b'] },
       ]),
     ).toThrow(/samples\[1\]\.features/)
-    expect(() => trainHead([{ features: Float32Array.from([1, NaN, 0, 0]), labels: ['a'] }])).toThrow(
-      /finite/,
-    )
+    expect(() =>
+      trainHead([{ features: Float32Array.from([1, NaN, 0, 0]), labels: ['a'] }]),
+    ).toThrow(/finite/)
     expect(() => trainHead([{ features: f, labels: ['a'] }], { lambda: 0 })).toThrow(/lambda/)
   })
 })

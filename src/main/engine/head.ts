@@ -118,9 +118,13 @@ interface Fit {
  * vectors of different lengths, or non-finite values; a class with too few images or a single class
  * are not errors but warnings in `quality` (a single class without negatives gives `usable: false`).
  */
-export function trainHead(samples: readonly HeadSample[], options: TrainHeadOptions = {}): LearnedHead {
+export function trainHead(
+  samples: readonly HeadSample[],
+  options: TrainHeadOptions = {},
+): LearnedHead {
   const lambda = options.lambda ?? DEFAULT_HEAD_LAMBDA
-  if (!(lambda > 0) || !Number.isFinite(lambda)) throw invalidParameter('lambda', 'a number > 0', lambda)
+  if (!(lambda > 0) || !Number.isFinite(lambda))
+    throw invalidParameter('lambda', 'a number > 0', lambda)
   const minImages = options.minImages ?? DEFAULT_MIN_IMAGES
   const { names, labelSets, numFeatures } = checkSamples(samples)
   const kind = chooseKind(labelSets, options.mode ?? 'auto')
@@ -152,13 +156,19 @@ export function trainHead(samples: readonly HeadSample[], options: TrainHeadOpti
   const fitOptions = {
     lambda,
     maxIterations: options.maxIterations ?? 500,
-    gradientTolerance: options.gradientTolerance ?? 1e-6,
+    gradientTolerance: options.gradientTolerance ?? 1e-5,
     signal: options.signal,
   }
   const all = samples.map((_, i) => i)
   let fit: Fit
-  if (usable) {
-    fit = fitHead(samples, labelSets, all, names.length, kind, fitOptions)
+  const prep = usable ? prepare(samples) : undefined
+  if (prep) {
+    const solved = fitRows(prep, labelSets, all, names.length, kind, fitOptions)
+    fit = {
+      ...toRaw(prep, solved.W, solved.b, names.length),
+      iterations: solved.iterations,
+      converged: solved.converged,
+    }
   } else {
     fit = {
       weights: new Float64Array(names.length * numFeatures),
@@ -169,9 +179,12 @@ export function trainHead(samples: readonly HeadSample[], options: TrainHeadOpti
   }
 
   const requestedFolds = options.folds ?? DEFAULT_FOLDS
-  const folds = usable && requestedFolds >= 2 ? Math.min(Math.floor(requestedFolds), samples.length) : 0
+  const folds =
+    prep && requestedFolds >= 2 ? Math.min(Math.floor(requestedFolds), samples.length) : 0
   const cv =
-    folds >= 2 ? crossValidate(samples, labelSets, names.length, kind, folds, fitOptions) : undefined
+    prep && folds >= 2
+      ? crossValidate(prep, labelSets, names.length, kind, folds, fitOptions)
+      : undefined
 
   const classes: LearnedClass[] = names.map((name, c) => ({
     name,
@@ -275,7 +288,11 @@ function checkSamples(samples: readonly HeadSample[]): {
   const names: string[] = []
   const labelSets = samples.map((s, i) => {
     if (s.features.length !== numFeatures) {
-      throw invalidParameter(`samples[${i}].features`, `${numFeatures} values like the first sample`, s.features.length)
+      throw invalidParameter(
+        `samples[${i}].features`,
+        `${numFeatures} values like the first sample`,
+        s.features.length,
+      )
     }
     for (let k = 0; k < numFeatures; k++) {
       if (!Number.isFinite(s.features[k]!)) {
@@ -319,29 +336,31 @@ interface FitOptions {
 }
 
 /**
- * Standardises the rows `rows` of the samples, fits in the span of those rows (the optimum of an
- * L2-regularised linear model lies there, so with fewer images than features the problem shrinks to
- * n dimensions exactly), and folds the standardisation back: w' = w/σ, b' = b − Σ w·μ/σ.
+ * The training set standardised (mean/std per feature over all images) and expressed in an
+ * orthonormal basis of its rows. The optimum of an L2-regularised linear model lies in the span of
+ * the training rows, so with fewer images than features the problem shrinks exactly to that span
+ * (≤ n dimensions instead of D). Cross-validation folds reuse it: a fold's rows span a subspace of
+ * it, and the mean/std use no labels.
  */
-function fitHead(
-  samples: readonly HeadSample[],
-  labelSets: number[][],
-  rows: number[],
-  classes: number,
-  kind: HeadKind,
-  options: FitOptions,
-): Fit {
+interface Prepared {
+  D: number
+  mean: Float64Array
+  std: Float64Array
+  /** rank × D, orthonormal rows. */
+  Q: Float64Array
+  /** n × rank, every image's standardised features in the basis. */
+  coords: Float64Array
+  rank: number
+}
+
+function prepare(samples: readonly HeadSample[]): Prepared {
   const D = samples[0]!.features.length
-  const n = rows.length
+  const n = samples.length
   const mean = new Float64Array(D)
   const std = new Float64Array(D)
-  for (const i of rows) {
-    const f = samples[i]!.features
-    for (let k = 0; k < D; k++) mean[k]! += f[k]!
-  }
+  for (const { features: f } of samples) for (let k = 0; k < D; k++) mean[k]! += f[k]!
   for (let k = 0; k < D; k++) mean[k]! /= n
-  for (const i of rows) {
-    const f = samples[i]!.features
+  for (const { features: f } of samples) {
     for (let k = 0; k < D; k++) {
       const d = f[k]! - mean[k]!
       std[k]! += d * d
@@ -353,78 +372,106 @@ function fitHead(
     std[k] = s > 1e-12 * Math.max(1, Math.abs(mean[k]!)) ? s : 1
   }
   const Z = new Float64Array(n * D)
-  rows.forEach((i, r) => {
-    const f = samples[i]!.features
-    for (let k = 0; k < D; k++) Z[r * D + k] = (f[k]! - mean[k]!) / std[k]!
+  samples.forEach(({ features: f }, i) => {
+    for (let k = 0; k < D; k++) Z[i * D + k] = (f[k]! - mean[k]!) / std[k]!
   })
-  const basis = rowBasis(Z, n, D)
+  return { D, mean, std, ...rowBasis(Z, n, D) }
+}
+
+/** Solves on the images `rows` in the basis: W is classes × rank. */
+function fitRows(
+  prep: Prepared,
+  labelSets: number[][],
+  rows: number[],
+  classes: number,
+  kind: HeadKind,
+  options: FitOptions,
+): ReturnType<typeof solve> {
+  const { rank, coords } = prep
+  const n = rows.length
+  const X = new Float64Array(n * rank)
   const Y = new Float64Array(n * classes)
   rows.forEach((i, r) => {
+    X.set(coords.subarray(i * rank, (i + 1) * rank), r * rank)
     const set = labelSets[i]!
     for (const c of set) Y[r * classes + c] = kind === 'softmax' ? 1 / set.length : 1
   })
-  const problem: Problem = { X: basis.coords, n, dim: basis.rank, Y, classes, kind }
-  const solved = solve(problem, options)
-  // Back to feature space (W = Wr·Q) and to raw features.
+  return solve({ X, n, dim: rank, Y, classes, kind }, options)
+}
+
+/** Back to feature space (W·Q) and to raw features: w' = w/σ, b' = b − Σ w'·μ. */
+function toRaw(
+  prep: Prepared,
+  W: Float64Array,
+  b: Float64Array,
+  classes: number,
+): { weights: Float64Array; bias: Float64Array } {
+  const { D, rank, Q, mean, std } = prep
   const weights = new Float64Array(classes * D)
   const bias = new Float64Array(classes)
   for (let c = 0; c < classes; c++) {
-    const w = weights.subarray(c * D, (c + 1) * D)
-    for (let j = 0; j < basis.rank; j++) {
-      const a = solved.W[c * basis.rank + j]!
+    const w = c * D
+    for (let j = 0; j < rank; j++) {
+      const a = W[c * rank + j]!
       if (a === 0) continue
-      const q = basis.Q.subarray(j * D, (j + 1) * D)
-      for (let k = 0; k < D; k++) w[k]! += a * q[k]!
+      const q = j * D
+      for (let k = 0; k < D; k++) weights[w + k]! += a * Q[q + k]!
     }
-    let b = solved.b[c]!
+    let beta = b[c]!
     for (let k = 0; k < D; k++) {
-      w[k]! /= std[k]!
-      b -= w[k]! * mean[k]!
+      weights[w + k]! /= std[k]!
+      beta -= weights[w + k]! * mean[k]!
     }
-    bias[c] = b
+    bias[c] = beta
   }
-  return { weights, bias, iterations: solved.iterations, converged: solved.converged }
+  return { weights, bias }
 }
 
 /**
  * An orthonormal basis Q (rank × D) of the rows of Z (n × D) by modified Gram–Schmidt with one
  * re-orthogonalisation pass, and the rows' coordinates in it (n × rank).
  */
-function rowBasis(Z: Float64Array, n: number, D: number): { Q: Float64Array; coords: Float64Array; rank: number } {
+function rowBasis(
+  Z: Float64Array,
+  n: number,
+  D: number,
+): { Q: Float64Array; coords: Float64Array; rank: number } {
   const width = Math.min(n, D)
   const Q = new Float64Array(width * D)
   let rank = 0
   const v = new Float64Array(D)
   for (let i = 0; i < n; i++) {
-    const row = Z.subarray(i * D, (i + 1) * D)
-    v.set(row)
+    const row = i * D
     let norm0 = 0
-    for (let k = 0; k < D; k++) norm0 += row[k]! * row[k]!
+    for (let k = 0; k < D; k++) {
+      v[k] = Z[row + k]!
+      norm0 += v[k]! * v[k]!
+    }
     for (let pass = 0; pass < 2; pass++) {
       for (let j = 0; j < rank; j++) {
-        const q = Q.subarray(j * D, (j + 1) * D)
+        const q = j * D
         let p = 0
-        for (let k = 0; k < D; k++) p += q[k]! * v[k]!
-        for (let k = 0; k < D; k++) v[k]! -= p * q[k]!
+        for (let k = 0; k < D; k++) p += Q[q + k]! * v[k]!
+        for (let k = 0; k < D; k++) v[k]! -= p * Q[q + k]!
       }
     }
     let norm = 0
     for (let k = 0; k < D; k++) norm += v[k]! * v[k]!
-    if (rank < width && norm > 1e-20 * Math.max(norm0, 1e-300) && norm > 0) {
+    if (rank < width && norm > 1e-20 * norm0 && norm > 0) {
       const s = 1 / Math.sqrt(norm)
-      const q = Q.subarray(rank * D, (rank + 1) * D)
-      for (let k = 0; k < D; k++) q[k] = v[k]! * s
+      const q = rank * D
+      for (let k = 0; k < D; k++) Q[q + k] = v[k]! * s
       rank++
     }
   }
   // Coordinates of every row in the basis (rows dropped as dependent still get their coordinates).
   const out = new Float64Array(n * rank)
   for (let i = 0; i < n; i++) {
-    const row = Z.subarray(i * D, (i + 1) * D)
+    const row = i * D
     for (let j = 0; j < rank; j++) {
-      const q = Q.subarray(j * D, (j + 1) * D)
+      const q = j * D
       let p = 0
-      for (let k = 0; k < D; k++) p += q[k]! * row[k]!
+      for (let k = 0; k < D; k++) p += Q[q + k]! * Z[row + k]!
       out[i * rank + j] = p
     }
   }
@@ -439,15 +486,17 @@ function solve(
   const { X, n, dim, Y, classes: C, kind } = p
   const lambda = options.lambda
   const z = new Float64Array(C)
+  const nw = C * dim
+  // Flat index arithmetic (no subarray views) in the hot loops: this runs ~100× per training.
   const objective = (x: Float64Array, grad: Float64Array): number => {
     grad.fill(0)
     let loss = 0
     for (let i = 0; i < n; i++) {
-      const row = X.subarray(i * dim, (i + 1) * dim)
+      const row = i * dim
       for (let c = 0; c < C; c++) {
-        const w = x.subarray(c * dim, (c + 1) * dim)
-        let s = x[C * dim + c]!
-        for (let j = 0; j < dim; j++) s += w[j]! * row[j]!
+        const w = c * dim
+        let s = x[nw + c]!
+        for (let j = 0; j < dim; j++) s += x[w + j]! * X[row + j]!
         z[c] = s
       }
       if (kind === 'softmax') {
@@ -473,14 +522,14 @@ function solve(
       for (let c = 0; c < C; c++) {
         const r = z[c]! / n
         if (r === 0) continue
-        const g = grad.subarray(c * dim, (c + 1) * dim)
-        for (let j = 0; j < dim; j++) g[j]! += r * row[j]!
-        grad[C * dim + c]! += r
+        const g = c * dim
+        for (let j = 0; j < dim; j++) grad[g + j]! += r * X[row + j]!
+        grad[nw + c]! += r
       }
     }
     loss /= n
     let reg = 0
-    for (let k = 0; k < C * dim; k++) {
+    for (let k = 0; k < nw; k++) {
       reg += x[k]! * x[k]!
       grad[k]! += lambda * x[k]!
     }
@@ -519,7 +568,7 @@ export function assignFolds(labelSets: readonly number[][], folds: number): Int3
 }
 
 function crossValidate(
-  samples: readonly HeadSample[],
+  prep: Prepared,
   labelSets: number[][],
   classes: number,
   kind: HeadKind,
@@ -527,7 +576,7 @@ function crossValidate(
   options: FitOptions,
 ): { accuracy: number; recall: number[]; falsePositiveRate: number[] } {
   const fold = assignFolds(labelSets, folds)
-  const D = samples[0]!.features.length
+  const { rank, coords } = prep
   const positives = new Array<number>(classes).fill(0)
   const hits = new Array<number>(classes).fill(0)
   const negatives = new Array<number>(classes).fill(0)
@@ -538,13 +587,12 @@ function crossValidate(
     const test: number[] = []
     labelSets.forEach((_, i) => (fold[i] === f ? test : train).push(i))
     if (test.length === 0 || train.length === 0) continue
-    const fit = fitHead(samples, labelSets, train, classes, kind, options)
+    const fit = fitRows(prep, labelSets, train, classes, kind, options)
     for (const i of test) {
-      const x = samples[i]!.features
       const logits = new Float64Array(classes)
       for (let c = 0; c < classes; c++) {
-        let s = fit.bias[c]!
-        for (let k = 0; k < D; k++) s += fit.weights[c * D + k]! * x[k]!
+        let s = fit.b[c]!
+        for (let j = 0; j < rank; j++) s += fit.W[c * rank + j]! * coords[i * rank + j]!
         logits[c] = s
       }
       const p = scores(logits, kind)
@@ -574,7 +622,7 @@ function crossValidate(
     }
   }
   return {
-    accuracy: correct / samples.length,
+    accuracy: correct / labelSets.length,
     recall: hits.map((h, c) => (positives[c]! > 0 ? h / positives[c]! : 0)),
     falsePositiveRate: falseHits.map((h, c) => (negatives[c]! > 0 ? h / negatives[c]! : 0)),
   }

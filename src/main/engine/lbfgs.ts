@@ -41,7 +41,11 @@ function maxAbs(a: Float64Array): number {
 }
 
 /** Minimises `f` from `x0` (not modified). */
-export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOptions = {}): LbfgsResult {
+export function minimizeLbfgs(
+  f: Objective,
+  x0: Float64Array,
+  options: LbfgsOptions = {},
+): LbfgsResult {
   const tol = options.gradientTolerance ?? 1e-6
   const maxIter = options.maxIterations ?? 500
   const m = options.memory ?? 10
