@@ -1,0 +1,93 @@
+/**
+ * What the route handlers share: the open project, a way to push events, where settings and the
+ * thumbnail cache live. Plain Node: the Electron shell and the test host each build one.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { AppEvent } from '../../shared/contracts/index.ts'
+import { CamlabelError } from '../../shared/errors.ts'
+import { ProjectStore } from '../store/projectStore.ts'
+
+export interface ServiceOptions {
+  /** Folder for recent.json and the thumbnail cache (Electron: app.getPath('userData')). */
+  dataDir: string
+  shell: 'electron' | 'test-host'
+  emit: (event: AppEvent) => void
+  /** The native chooser; absent in the test host. */
+  pickPath?: (kind: 'folder' | 'file' | 'save', title?: string) => Promise<string | null>
+  appVersion?: string
+}
+
+export interface RecentEntry {
+  path: string
+  name: string
+  openedAt: string
+}
+
+/** The state behind the routes: at most one open project at a time. */
+export class ServiceContext {
+  private current: ProjectStore | null = null
+  readonly options: ServiceOptions
+
+  constructor(options: ServiceOptions) {
+    this.options = options
+  }
+
+  get emit(): (event: AppEvent) => void {
+    return this.options.emit
+  }
+
+  get project(): ProjectStore | null {
+    return this.current
+  }
+
+  /** The open project, or NOT_FOUND with a way out. */
+  requireProject(): ProjectStore {
+    if (!this.current) throw new CamlabelError('NOT_FOUND', 'No project is open', 'Create or open a project first.')
+    return this.current
+  }
+
+  /** Makes `store` the open project (closing the previous one) and records it as recent. */
+  async setProject(store: ProjectStore): Promise<void> {
+    if (this.current && this.current !== store) this.current.close()
+    this.current = store
+    await this.addRecent(store.file)
+  }
+
+  close(): void {
+    this.current?.close()
+    this.current = null
+  }
+
+  get thumbsDir(): string {
+    return path.join(this.options.dataDir, 'thumbs')
+  }
+
+  private get recentFile(): string {
+    return path.join(this.options.dataDir, 'recent.json')
+  }
+
+  async recent(): Promise<(RecentEntry & { exists: boolean })[]> {
+    let list: RecentEntry[] = []
+    try {
+      list = JSON.parse(await readFile(this.recentFile, 'utf8')) as RecentEntry[]
+      if (!Array.isArray(list)) list = []
+    } catch {
+      list = []
+    }
+    return list.map((r) => ({ ...r, exists: existsSync(r.path) }))
+  }
+
+  private async addRecent(file: string): Promise<void> {
+    const list = (await this.recent()).filter((r) => r.path !== file).map(({ exists: _e, ...r }) => r)
+    list.unshift({ path: file, name: projectName(file), openedAt: new Date().toISOString() })
+    await mkdir(this.options.dataDir, { recursive: true })
+    await writeFile(this.recentFile, JSON.stringify(list.slice(0, 12), null, 1))
+  }
+}
+
+/** A project's display name: its file name without the extension. */
+export function projectName(file: string): string {
+  return path.basename(file).replace(/\.[^.]+$/, '')
+}

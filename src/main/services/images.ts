@@ -1,0 +1,74 @@
+/**
+ * Serves a project's images to the page, by image id only: the page never names a file path, so
+ * nothing outside the project can be asked for. The resolved file must still be inside the image
+ * root after following symbolic links. Thumbnails are made with sharp (EXIF-rotated) and cached on
+ * disk under the image's content fingerprint, so a changed file gets a new thumbnail.
+ */
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import sharp from 'sharp'
+import { CamlabelError } from '../../shared/errors.ts'
+import type { ProjectStore } from '../store/projectStore.ts'
+
+export const THUMB_SIZE = { width: 340, height: 268 }
+
+const BROWSER_TYPES: Record<string, string> = {
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif', '.bmp': 'image/bmp',
+}
+
+export interface ImageBody {
+  body: Buffer
+  type: string
+}
+
+/** Parses `image/<id>` or `thumb/<id>` (the path of a camlabel-image:// or test host URL). */
+export function parseImageRequest(p: string): { variant: 'full' | 'thumb'; id: number } | null {
+  const m = /^\/*(image|thumb)\/(\d{1,12})$/.exec(p)
+  return m ? { variant: m[1] === 'thumb' ? 'thumb' : 'full', id: Number(m[2]) } : null
+}
+
+/** The absolute file of image `id`, checked to be inside the project's image root (symlinks resolved). */
+export async function resolveImageFile(store: ProjectStore, id: number): Promise<{ file: string; hash: string }> {
+  const image = store.image(id)
+  if (!image) throw new CamlabelError('NOT_FOUND', `No image ${id} in this project`)
+  const root = await realpath(store.imageRoot)
+  let real: string
+  try {
+    real = await realpath(store.imagePath(image.file))
+  } catch {
+    throw new CamlabelError('NOT_FOUND', `The file of image ${image.file} is missing`)
+  }
+  const rel = path.relative(root, real)
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new CamlabelError('PATH_OUTSIDE_ROOT', `${image.file} resolves outside the image folder`)
+  }
+  return { file: real, hash: image.hash }
+}
+
+/** The bytes and content type for a request. */
+export async function imageBody(store: ProjectStore, id: number, variant: 'full' | 'thumb', thumbsDir: string): Promise<ImageBody> {
+  const { file, hash } = await resolveImageFile(store, id)
+  if (variant === 'full') {
+    const type = BROWSER_TYPES[path.extname(file).toLowerCase()]
+    if (type) return { body: await readFile(file), type }
+    return { body: await sharp(file).rotate().png().toBuffer(), type: 'image/png' }
+  }
+  const key = createHash('sha1').update(`${hash}:${THUMB_SIZE.width}x${THUMB_SIZE.height}`).digest('hex')
+  const cached = path.join(thumbsDir, key.slice(0, 2), `${key}.jpg`)
+  try {
+    return { body: await readFile(cached), type: 'image/jpeg' }
+  } catch {
+    // not cached yet
+  }
+  const body = await sharp(file, { limitInputPixels: 100_000_000 })
+    .rotate()
+    .resize({ ...THUMB_SIZE, fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: 78 })
+    .toBuffer()
+  await mkdir(path.dirname(cached), { recursive: true })
+  const tmp = `${cached}.${process.pid}.tmp`
+  await writeFile(tmp, body)
+  await rename(tmp, cached)
+  return { body, type: 'image/jpeg' }
+}
