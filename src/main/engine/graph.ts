@@ -260,7 +260,7 @@ function findPooling(ix: GraphIndex, start: string, chain: string[]): { input: s
       name = node.input[0]!
       continue
     }
-    const shape = ix.shapes.get(node.input[0] ?? '')
+    const shape = ix.shapes.get(name) ?? ix.shapes.get(node.input[0] ?? '')
     const over =
       shape && shape.length === 4 && shape[2] && shape[3] ? ` over a ${shape[2]}×${shape[3]} map` : ''
     throw unusable(`no global average pooling before the classifier: found ${[op, ...chain].join('→')}${over}`)

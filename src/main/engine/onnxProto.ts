@@ -297,6 +297,8 @@ export interface ModelSpec {
     attrs?: Record<string, number | number[] | string>
   }[]
   initializers: TensorProto[]
+  /** Declared types/shapes of internal tensors (optional, as in exported models). */
+  valueInfos?: { name: string; elemType: number; shape?: (number | string)[] }[]
 }
 
 /** A ValueInfoProto for a tensor; without `shape` ONNX Runtime infers it. */
@@ -346,6 +348,7 @@ export function createModel(spec: ModelSpec): ModelProto {
       initializer: spec.initializers,
       input: spec.inputs.map((i) => valueInfo(i.name, i.elemType, i.shape)),
       output: spec.outputs.map((o) => valueInfo(o.name, o.elemType, o.shape)),
+      value_info: (spec.valueInfos ?? []).map((v) => valueInfo(v.name, v.elemType, v.shape)),
     },
   }
   return ModelProtoType.fromObject(plain) as unknown as ModelProto
