@@ -1,0 +1,119 @@
+/**
+ * Pooled features for learning CAM heads: every image through the model once, the feature maps
+ * before the classifier averaged over H×W (the global average pooling the CAM's linearity rests
+ * on). One vector per image, cached by the caller under `featureCacheKey(model)`.
+ */
+import { toErrorData, type ErrorData } from '../../shared/errors.ts'
+import { prepareImage, type PreparedImage } from './preprocess.ts'
+import { preprocessingRevision } from './revision.ts'
+import type { LoadedModel } from './session.ts'
+import type { FeatureMaps, ForwardResult } from './types.ts'
+
+/** One image whose features are wanted; `key` is the caller's id (relative path, row id). */
+export interface FeatureTask {
+  key: string
+  path: string
+}
+
+export interface FeatureResult {
+  key: string
+  path: string
+  /** Displayed size (EXIF-aware); 0 when the image could not be read. */
+  width: number
+  height: number
+  /** Global average of each feature channel; absent when the image failed. */
+  features?: Float32Array
+  warnings: string[]
+  /** Per-image failure (unreadable, too large…): the batch goes on. */
+  error?: ErrorData
+}
+
+export interface ExtractOptions {
+  signal?: AbortSignal
+  onProgress?: (progress: { done: number; total: number; failed: number }) => void
+  /** How many images are decoded ahead of the forward pass (default 3). */
+  prefetch?: number
+}
+
+/** Global average pooling of a [C, H, W] stack: one value per channel, summed in float64. */
+export function poolFeatureMaps(maps: FeatureMaps): Float32Array {
+  const { data, channels, width, height } = maps
+  const plane = width * height
+  const out = new Float32Array(channels)
+  for (let c = 0; c < channels; c++) {
+    let sum = 0
+    const base = c * plane
+    for (let i = 0; i < plane; i++) sum += data[base + i]!
+    out[c] = sum / plane
+  }
+  return out
+}
+
+/** The pooled features of one forward pass (the input of the model's own linear classifier). */
+export function pooledFeatures(fwd: ForwardResult): Float32Array {
+  return poolFeatureMaps(fwd.features)
+}
+
+/**
+ * The key cached features are stored under: the model, the tensor the features come from and the
+ * preprocessing revision (sharp/libvips/engine versions), so features computed from other pixels
+ * or another layer are never mixed into a training set.
+ */
+export function featureCacheKey(model: Pick<LoadedModel, 'id' | 'spec' | 'head'>): string {
+  return `${model.id}:${model.head.featureTensor}:${preprocessingRevision(model.id, model.spec.preprocessing)}`
+}
+
+/**
+ * Runs every image through the model and yields its pooled features, in task order. Decoding runs a
+ * few images ahead of the forward pass so the two overlap. A failing image yields a result with
+ * `error` and the batch goes on; `signal` stops it between images (throws AbortError).
+ */
+export async function* extractFeatures(
+  model: LoadedModel,
+  tasks: readonly FeatureTask[],
+  options: ExtractOptions = {},
+): AsyncGenerator<FeatureResult> {
+  const prefetch = Math.max(1, options.prefetch ?? 3)
+  const prepare = (task: FeatureTask): Promise<PreparedImage | ErrorData> =>
+    prepareImage(task.path, model.spec.preprocessing).catch((err: unknown) => toErrorData(err))
+  const pending: Promise<PreparedImage | ErrorData>[] = []
+  let next = 0
+  const fill = (): void => {
+    while (pending.length < prefetch && next < tasks.length) pending.push(prepare(tasks[next++]!))
+  }
+  let failed = 0
+  for (let i = 0; i < tasks.length; i++) {
+    options.signal?.throwIfAborted()
+    fill()
+    const prepared = await pending.shift()!
+    fill()
+    const task = tasks[i]!
+    let result: FeatureResult
+    if ('code' in prepared) {
+      result = {
+        key: task.key,
+        path: task.path,
+        width: 0,
+        height: 0,
+        warnings: [],
+        error: prepared,
+      }
+    } else {
+      const base = {
+        key: task.key,
+        path: task.path,
+        width: prepared.width,
+        height: prepared.height,
+      }
+      try {
+        const fwd = await model.forward(prepared.tensor)
+        result = { ...base, features: pooledFeatures(fwd), warnings: prepared.warnings }
+      } catch (err) {
+        result = { ...base, warnings: prepared.warnings, error: toErrorData(err) }
+      }
+    }
+    if (result.error) failed++
+    options.onProgress?.({ done: i + 1, total: tasks.length, failed })
+    yield result
+  }
+}
