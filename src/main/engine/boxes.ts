@@ -92,15 +92,19 @@ export function connectedComponents(
     for (let x = 0; x < width; x++) {
       const i = row + x
       if (mask[i] === 0) continue
+      // Decision tree over the scanned neighbours (Wu, Otsu & Suzuki 2009): N touches W, NW and
+      // NE, so if N is labelled it alone decides; otherwise only NE can need joining with W or NW
+      // (which touch each other). At most one union per pixel, usually none.
+      const north = y > 0 ? labels[up + x]! : 0
       let l = 0
-      if (x > 0 && labels[i - 1] !== 0) l = labels[i - 1]!
-      if (y > 0) {
-        const candidates0 = x > 0 ? labels[up + x - 1]! : 0
-        const candidates1 = labels[up + x]!
-        const candidates2 = x + 1 < width ? labels[up + x + 1]! : 0
-        if (candidates0 !== 0) l = l === 0 ? candidates0 : union(parent, l, candidates0)
-        if (candidates1 !== 0) l = l === 0 ? candidates1 : union(parent, l, candidates1)
-        if (candidates2 !== 0) l = l === 0 ? candidates2 : union(parent, l, candidates2)
+      if (north !== 0) l = north
+      else {
+        const ne = y > 0 && x + 1 < width ? labels[up + x + 1]! : 0
+        const nw = y > 0 && x > 0 ? labels[up + x - 1]! : 0
+        const w = x > 0 ? labels[i - 1]! : 0
+        const left = w !== 0 ? w : nw
+        if (ne !== 0) l = left !== 0 ? union(parent, ne, left) : ne
+        else l = left
       }
       if (l === 0) {
         l = next++

@@ -274,8 +274,10 @@ async function sixteenBitTo8(
       ? `16-bit samples use only ${bits} bits (max ${max}): scaled as ${bits}-bit data`
       : '16-bit samples reduced to 8-bit',
   )
+  // Already decoded within the pixel budget: no second limit on the raw re-input.
   return sharp(out, {
     raw: { width: info.width, height: info.height, channels: info.channels as 1 | 3 },
+    limitInputPixels: false,
   }).toColourspace('srgb')
 }
 
