@@ -37,10 +37,11 @@ export interface CocoLike {
 
 /**
  * Pairs predictions with ground truth by file name and class name. For every (image, class) of the
- * truth, the prediction is the highest-scored predicted box of that class in that image.
+ * truth, the prediction is the highest-scored predicted box of that class in that image. Files match
+ * by base name, since the two files may name images relative to different folders.
  */
 export function casesFromCoco(truth: CocoLike, predicted: CocoLike): LocalisationCase[] {
-  const key = (file: string, cls: string): string => `${file}\u0000${cls}`
+  const key = (file: string, cls: string): string => `${file.split('/').pop()}\u0000${cls}`
   const boxesOf = (coco: CocoLike): Map<string, { box: Box; score: number }[]> => {
     const files = new Map(coco.images.map((i) => [i.id, i.file_name]))
     const classes = new Map(coco.categories.map((c) => [c.id, c.name]))

@@ -1,0 +1,102 @@
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { main } from '../../src/cli/main.ts'
+import type { CommandIO } from '../../src/cli/io.ts'
+import { boxAccuracy, casesFromCoco, type CocoLike } from '../../src/main/eval/boxAccuracy.ts'
+import { repoRoot, shared, sharedJson } from '../helpers/shared.ts'
+
+function capture(): CommandIO & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    isTTY: false,
+    cwd: repoRoot,
+    stdout: (t: string) => void (io.out += t),
+    stderr: (t: string) => void (io.err += t),
+  }
+  return io
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-propose-'))
+
+describe('camlabel propose on real photos', () => {
+  test('imagenet-val-dev: GT-known box accuracy at IoU 0.5 is at least 61% with SqueezeNet', async () => {
+    const out = path.join(tmp, 'imagenet.json')
+    const io = capture()
+    const code = await main(
+      ['propose', '--images', shared('data/imagenet-val-dev/images'), '--labels', shared('data/imagenet-val-dev/labels.csv'), '--out', out],
+      io,
+    )
+    expect(code, io.err).toBe(0)
+    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & { info: { camlabel: { provider: string } } }
+    const truth = sharedJson<CocoLike>('data/imagenet-val-dev/ground-truth.coco.json')
+    expect(predicted.images).toHaveLength(300)
+    const cases = casesFromCoco(truth, predicted)
+    expect(cases.length).toBe(300)
+    const acc05 = boxAccuracy(cases, 0.5)
+    console.log(`imagenet-val-dev box accuracy: @0.3 ${boxAccuracy(cases, 0.3)} @0.5 ${acc05} @0.7 ${boxAccuracy(cases, 0.7)}`)
+    expect(acc05).toBeGreaterThanOrEqual(0.61)
+    // Every annotation is a real box inside its 227×227 image with a score.
+    for (const a of predicted.annotations) {
+      const [x, y, w, h] = a.bbox as [number, number, number, number]
+      expect(w).toBeGreaterThan(0)
+      expect(h).toBeGreaterThan(0)
+      expect(x + w).toBeLessThanOrEqual(227)
+      expect(y + h).toBeLessThanOrEqual(227)
+      expect(a.score).toBeGreaterThan(0)
+    }
+    // The summary names the rate and the execution provider in use.
+    expect(io.err).toMatch(/300 images \(0 failed\).*images\/s · cpu/)
+    expect(predicted.info.camlabel.provider).toBe('cpu')
+  })
+
+  test('raccoon (not an ImageNet class): proposals from the class-agnostic CAM, and the output says so', async () => {
+    const out = path.join(tmp, 'raccoon.json')
+    const io = capture()
+    const code = await main(
+      ['propose', '--images', shared('data/raccoon/images'), '--labels', shared('data/raccoon/labels.csv'), '--out', out],
+      io,
+    )
+    expect(code, io.err).toBe(0)
+    expect(io.err).toContain('labels the model does not know (class-agnostic CAM): raccoon')
+    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & { info: { camlabel: { labelSources: { agnostic: string[] } } } }
+    expect(predicted.info.camlabel.labelSources.agnostic).toEqual(['raccoon'])
+    expect(predicted.categories.map((c) => c.name)).toEqual(['raccoon'])
+    expect(predicted.images).toHaveLength(200)
+  })
+
+  test('bad inputs: each broken image gets its own error, the rest are proposed', async () => {
+    const out = path.join(tmp, 'bad.json')
+    const io = capture()
+    const images = shared('data/bad-inputs/images')
+    const code = await main(['propose', '--images', images, '--labels', shared('data/bad-inputs/labels.csv'), '--out', out], io)
+    expect(code, io.err).toBe(0)
+    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & {
+      info: { camlabel: { failures: { file: string; code: string }[] } }
+    }
+    const failed = new Map(predicted.info.camlabel.failures.map((f) => [f.file, f.code]))
+    expect(failed.get('empty.jpg')).toBe('IMAGE_UNREADABLE')
+    expect(failed.get('not-an-image.jpg')).toBe('IMAGE_UNREADABLE')
+    expect(failed.get('bomb.png')).toBe('IMAGE_TOO_LARGE')
+    const files = predicted.images.map((i) => i.file_name)
+    for (const ok of ['cmyk.jpg', 'grayscale.png', 'alpha.png', 'sixteen-bit.png', 'very-wide.jpg', 'exif-rotated.jpg', 'name with spaces & ünïcode.jpg']) {
+      expect(files).toContain(ok)
+    }
+    const rotated = (predicted.images as unknown as { file_name: string; width: number; height: number }[]).find((i) => i.file_name === 'exif-rotated.jpg')!
+    expect([rotated.width, rotated.height]).toEqual([650, 417])
+    // The problem rows of the CSV are reported per row.
+    expect(io.err).toMatch(/warning: .*labels\.csv:\d+:/)
+  })
+
+  test('a clear error, and a non-zero exit, for an unknown model and a missing folder', async () => {
+    const io = capture()
+    const code = await main(['propose', '--images', shared('data/raccoon/images'), '--out', path.join(tmp, 'x.json'), '--model', 'no-such-model'], io)
+    expect(code).toBe(1)
+    expect(io.err).toMatch(/no-such-model/)
+    const io2 = capture()
+    expect(await main(['propose', '--images', path.join(tmp, 'nope'), '--out', path.join(tmp, 'y.json')], io2)).toBe(1)
+    expect(io2.err).toMatch(/nope/)
+  })
+})
