@@ -1,0 +1,201 @@
+/**
+ * The renderer's production build in headless Chromium against the test host (the real services,
+ * store, inference worker and files): create a project from raccoon photos, propose boxes with
+ * the real model, review by keyboard, drag a corner, undo, reject, export COCO and check the file.
+ * Screenshots of each view go to test-results/.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { ensureModel } from '../../src/main/engine/modelFetch.ts'
+import { defaultModel } from '../../src/main/engine/manifest.ts'
+import type { ReviewBox } from '../../src/shared/contracts/review.ts'
+import { bridgeShim } from './bridgeShim.ts'
+import { chromiumMissing, launchChromium } from './browser.ts'
+import { rendererDir, repoRoot, startHost, type TestHost } from './host.ts'
+
+const shared = path.resolve(repoRoot, '../shared')
+const raccoon = path.join(shared, 'data/raccoon')
+const shots = path.join(repoRoot, 'test-results/e2e')
+
+let host: TestHost
+let browser: Browser
+let page: Page
+let work: string
+
+/** What the store holds for an image, through the same route the page uses. */
+async function detail(id: number): Promise<{ boxes: ReviewBox[]; file: string }> {
+  const r = await host.services.router.dispatch('image.get', { imageId: id })
+  if (!r.ok) throw new Error(r.error.message)
+  return r.value as { boxes: ReviewBox[]; file: string }
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(shots, `${name}.png`) })
+}
+
+async function waitSaved(): Promise<void> {
+  await page.getByTestId('save-state').filter({ hasText: /^(All changes saved|Saved)$/ }).waitFor()
+}
+
+beforeAll(async () => {
+  const missing = chromiumMissing()
+  if (missing) throw new Error(missing)
+  if (!existsSync(raccoon)) throw new Error(`Shared data missing: ${raccoon} (tests read ../shared relative to the repo)`)
+  if (!existsSync(path.join(rendererDir, 'index.html'))) {
+    execFileSync('npx', ['electron-vite', 'build'], { cwd: repoRoot, stdio: 'inherit' })
+  }
+  await ensureModel(defaultModel().id, { from: path.join(shared, 'models') })
+  mkdirSync(shots, { recursive: true })
+
+  // A small copy of the raccoon set: 8 photos and their labels, so the run stays quick.
+  work = mkdtempSync(path.join(tmpdir(), 'camlabel-e2e-'))
+  const images = path.join(work, 'raccoon/images')
+  mkdirSync(images, { recursive: true })
+  const rows = readFileSync(path.join(raccoon, 'labels.csv'), 'utf8').trim().split('\n').slice(1, 9)
+  for (const row of rows) {
+    const file = row.split(',')[0]!
+    cpSync(path.join(raccoon, file), path.join(work, 'raccoon', file))
+  }
+  writeFileSync(path.join(work, 'raccoon/labels.csv'), ['file,label', ...rows].join('\n') + '\n')
+
+  host = await startHost({ dataDir: path.join(work, 'appdata') })
+  browser = await launchChromium()
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+  page.on('pageerror', (err) => console.error('page error:', err.message))
+  await page.addInitScript(bridgeShim)
+  await page.goto(host.url)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await host?.close()
+})
+
+describe('camlabel in Chromium against the test host', () => {
+  test('create, propose, review by keyboard, drag, undo, reject, export COCO', async () => {
+    // Start view: create a project from the folder with labels from the CSV.
+    await page.getByTestId('images-dir').fill(path.join(work, 'raccoon/images'))
+    await page.getByTestId('labels-csv').click()
+    await page.getByTestId('labels-path').fill(path.join(work, 'raccoon/labels.csv'))
+    await page.getByTestId('project-path').fill(path.join(work, 'raccoon.camlabel'))
+    await expect.poll(() => page.getByTestId('model').inputValue()).toBe(defaultModel().id)
+    await shot('1-start')
+    await page.getByTestId('create-project').click()
+
+    // Gallery: 8 images, none proposed yet; run the real model.
+    await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(8)
+    await page.getByTestId('run-proposals').click()
+    await page.getByTestId('job-done').waitFor({ timeout: 120_000 })
+    await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(/Proposed boxes for 8 images/)
+    await expect(page.getByTestId('provider').textContent()).resolves.toMatch(/CPU/)
+    await page.getByTestId('filter-pending').click()
+    await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(8)
+    await page.getByTestId('filter-all').click()
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=gallery-item] img')].every((i) => (i as HTMLImageElement).complete))
+    await shot('2-gallery')
+
+    const ids = await page.getByTestId('gallery-item').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-image-id'))))
+    const before = await Promise.all(ids.slice(0, 4).map(detail))
+    for (const d of before) expect(d.boxes.filter((b) => b.status === 'pending').length).toBeGreaterThan(0)
+
+    // Annotate the first image; the CAM overlay and the proposals are shown.
+    await page.getByTestId('gallery-item').first().click()
+    await page.getByTestId('box-pending').first().waitFor()
+    await expect(page.getByTestId('image-name').textContent()).resolves.toBe(before[0]!.file)
+    await expect(page.getByTestId('cam-overlay').isVisible()).resolves.toBe(true)
+    await shot('3-annotate')
+
+    // Images 1 and 2: accept all and go on, by keyboard.
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('image-name').textContent()).toBe(before[1]!.file)
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('image-name').textContent()).toBe(before[2]!.file)
+
+    // Image 3: drag the selected box's bottom-right corner, undo, drag again.
+    const dragCorner = async (): Promise<void> => {
+      const h = (await page.getByTestId('handle-se').boundingBox())!
+      await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2)
+      await page.mouse.down()
+      await page.mouse.move(h.x - 40, h.y - 30, { steps: 5 })
+      await page.mouse.up()
+    }
+    const pendingBefore = await page.getByTestId('box-pending').count()
+    await dragCorner()
+    await expect.poll(() => page.getByTestId('box-edited').count()).toBe(1)
+    await page.keyboard.press('Control+z')
+    await expect.poll(() => page.getByTestId('box-edited').count()).toBe(0)
+    await expect.poll(() => page.getByTestId('box-pending').count()).toBe(pendingBefore)
+    await waitSaved()
+    expect((await detail(ids[2]!)).boxes).toEqual(before[2]!.boxes)
+    await dragCorner()
+    await expect.poll(() => page.getByTestId('box-edited').count()).toBe(1)
+    await waitSaved()
+    const afterDrag = (await detail(ids[2]!)).boxes
+    const edited = afterDrag.find((b) => b.status === 'edited')!
+    // The corner moved; the opposite corner stayed (up to the rounding to whole pixels).
+    const original = before[2]!.boxes.find(
+      (b) => Math.round(b.box.x0) === edited.box.x0 && Math.round(b.box.y0) === edited.box.y0,
+    )!
+    expect(original).toBeDefined()
+    expect(edited.box.x1).toBeLessThan(original.box.x1 - 5)
+    expect(edited.box.y1).toBeLessThan(original.box.y1 - 5)
+    await shot('4-annotate-edited')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('image-name').textContent()).toBe(before[3]!.file)
+
+    // Image 4: reject the selected proposal, accept the rest, next.
+    const rejectedId = before[3]!.boxes.find((b) => b.status === 'pending')!.id
+    await page.keyboard.press('r')
+    await waitSaved()
+    await page.keyboard.press('Enter')
+    const fifth = (await detail(ids[4]!)).file
+    await expect.poll(() => page.getByTestId('image-name').textContent()).toBe(fifth)
+
+    // The help overlay lists the shortcuts.
+    await page.keyboard.press('?')
+    await page.getByTestId('help').waitFor()
+    await shot('5-help')
+    await page.keyboard.press('Escape')
+
+    // Export COCO and check the file's boxes against the store.
+    await waitSaved()
+    await page.getByTestId('open-export').click()
+    await page.getByTestId('export-coco').click()
+    const out = path.join(work, 'export/annotations.json')
+    await page.getByTestId('export-path').fill(out)
+    await page.getByTestId('export-run').click()
+    await page.getByTestId('export-result').waitFor()
+    await shot('6-export')
+
+    const coco = JSON.parse(readFileSync(out, 'utf8')) as {
+      images: { id: number; file_name: string }[]
+      annotations: { image_id: number; bbox: number[]; category_id: number }[]
+      categories: { id: number; name: string }[]
+    }
+    expect(coco.images).toHaveLength(8)
+    expect(coco.categories.map((c) => c.name)).toEqual(['raccoon'])
+    const boxesOf = (file: string): number[][] => {
+      const img = coco.images.find((i) => i.file_name === file)!
+      return coco.annotations.filter((a) => a.image_id === img.id).map((a) => a.bbox)
+    }
+    const toCoco = (b: ReviewBox): number[] => [b.box.x0, b.box.y0, b.box.x1 - b.box.x0, b.box.y1 - b.box.y0]
+    const close = (a: number[][], b: number[][]): void => {
+      expect(a.length).toBe(b.length)
+      a.forEach((x, i) => x.forEach((v, j) => expect(v).toBeCloseTo(b[i]![j]!, 1)))
+    }
+    // Accepted images: exactly their proposals.
+    close(boxesOf(before[0]!.file), before[0]!.boxes.map(toCoco))
+    close(boxesOf(before[1]!.file), before[1]!.boxes.map(toCoco))
+    // The edited box is exported where it was dragged.
+    expect(boxesOf(before[2]!.file)).toContainEqual(toCoco(edited))
+    // The rejected box is not exported; the others of that image are.
+    const kept = before[3]!.boxes.filter((b) => b.id !== rejectedId)
+    close(boxesOf(before[3]!.file), kept.map(toCoco))
+    // Images not reviewed export no boxes (pending proposals are not included by default).
+    for (const id of ids.slice(4)) expect(boxesOf((await detail(id)).file)).toEqual([])
+  })
+})
