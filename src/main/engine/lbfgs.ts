@@ -48,7 +48,7 @@ export function minimizeLbfgs(
 ): LbfgsResult {
   const tol = options.gradientTolerance ?? 1e-6
   const maxIter = options.maxIterations ?? 500
-  const m = options.memory ?? 10
+  const m = options.memory ?? 20
   const n = x0.length
   const x = Float64Array.from(x0)
   const g = new Float64Array(n)
