@@ -10,7 +10,8 @@ import { writeFileAtomic } from '../../main/formats/atomicWrite.ts'
 import { readFolderPerClass } from '../../main/formats/folderPerClass.ts'
 import { readLabelsCsv } from '../../main/formats/labelsCsv.ts'
 import type { HeadMode } from '../../main/engine/labels.ts'
-import { defaultModel } from '../../main/engine/manifest.ts'
+import { existsSync } from 'node:fs'
+import { defaultModel, requireModel } from '../../main/engine/manifest.ts'
 import type { ImageTask, UpscaleMode } from '../../main/engine/propose.ts'
 import { runProposalJob } from '../../main/jobs/proposalJob.ts'
 import type { ReadyInfo } from '../../main/jobs/protocol.ts'
@@ -36,6 +37,7 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
   --overwrite         replace an existing --out file`
 
+const MAX_LISTED = 20
 const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const
 const HEADS = ['auto', 'model', 'learn', 'agnostic'] as const
 const UPSCALES = ['bilinear', 'guided'] as const
@@ -53,9 +55,13 @@ async function readTasks(
   io: CommandIO,
 ): Promise<{ tasks: ImageTask[]; labelNames: string[] }> {
   const read = labels ? await readLabelsCsv(labels, images) : await readFolderPerClass(images)
-  for (const problem of read.problems) {
+  // Enough problems to act on, without burying the progress under thousands of lines.
+  for (const problem of read.problems.slice(0, MAX_LISTED)) {
     const where = 'file' in problem && problem.file ? problem.file : `${labels}:${problem.line}`
     io.stderr(`warning: ${where}: ${problem.reason}\n`)
+  }
+  if (read.problems.length > MAX_LISTED) {
+    io.stderr(`warning: … and ${read.problems.length - MAX_LISTED} more rows or files that could not be used\n`)
   }
   const byFile = new Map<string, ImageTask>()
   for (const row of read.rows) {
@@ -177,9 +183,17 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   return failures.length === tasks.length ? 1 : 0
 }
 
-/** A model argument is a manifest id unless it names an existing .onnx path. */
+/**
+ * A model argument is a path when it ends in .onnx, else a manifest id; either is checked before any
+ * image is read, so a typo fails at once.
+ */
 function resolveModelArg(value: string, cwd: string): string {
-  return value.endsWith('.onnx') ? path.resolve(cwd, value) : value
+  if (!value.endsWith('.onnx')) return requireModel(value).id
+  const file = path.resolve(cwd, value)
+  if (!existsSync(file)) {
+    throw new CamlabelError('NOT_FOUND', `Model file not found: ${file}`, 'Check the --model path.')
+  }
+  return file
 }
 
 export const command: Command = { summary: 'propose boxes for labelled images (COCO JSON out)', usage, run }

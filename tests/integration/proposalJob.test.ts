@@ -1,0 +1,88 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { main } from '../../src/cli/main.ts'
+import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
+import type { ImageResult } from '../../src/main/engine/propose.ts'
+import { runProposalJob } from '../../src/main/jobs/proposalJob.ts'
+import type { ReadyInfo } from '../../src/main/jobs/protocol.ts'
+import { repoRoot, shared } from '../helpers/shared.ts'
+
+async function imagenetTasks(n: number) {
+  const csv = await readLabelsCsv(shared('data/imagenet-val-dev/labels.csv'), shared('data/imagenet-val-dev/images'))
+  return csv.rows.slice(0, n).map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
+}
+
+describe('the proposal job in the inference worker', () => {
+  test('reports the provider and label sources, then one result per image in order', async () => {
+    const tasks = await imagenetTasks(5)
+    tasks[1]!.labels.push('not-a-model-class')
+    let ready: ReadyInfo | undefined
+    const results: ImageResult[] = []
+    for await (const r of runProposalJob(tasks, { model: 'squeezenet1.1-fp16', onReady: (i) => (ready = i) })) results.push(r)
+    expect(ready?.provider).toBe('cpu')
+    expect(ready?.sources.agnostic).toEqual(['not-a-model-class'])
+    expect(results.map((r) => r.key)).toEqual(tasks.map((t) => t.key))
+    expect(results[1]!.labels.map((l) => l.source)).toEqual(['model', 'agnostic'])
+    // The stored low-res CAM is SqueezeNet's 13×13 class map, normalised to max 1.
+    const cam = results[0]!.labels[0]!.cam
+    expect([cam.width, cam.height]).toEqual([13, 13])
+    expect(Math.max(...cam.data)).toBeCloseTo(1, 5)
+  })
+
+  test('cancelling stops the run after the image in flight and throws AbortError', async () => {
+    const tasks = await imagenetTasks(60)
+    const abort = new AbortController()
+    const results: ImageResult[] = []
+    const run = async () => {
+      for await (const r of runProposalJob(tasks, { model: 'squeezenet1.1-fp16', signal: abort.signal })) {
+        results.push(r)
+        if (results.length === 3) abort.abort()
+      }
+    }
+    await expect(run()).rejects.toMatchObject({ name: 'AbortError' })
+    expect(results.length).toBeGreaterThanOrEqual(3)
+    expect(results.length).toBeLessThan(tasks.length)
+  })
+
+  test('an unknown model fails the job with a clear error', async () => {
+    const run = async () => {
+      for await (const _ of runProposalJob(await imagenetTasks(1), { model: 'nope-model' })) void _
+    }
+    await expect(run()).rejects.toMatchObject({ code: 'UNKNOWN_MODEL' })
+  })
+})
+
+describe('camlabel propose without --labels', () => {
+  test('sub-folders of --images are the labels (folder-per-class)', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'camlabel-folders-'))
+    const csv = await readLabelsCsv(shared('data/imagenet-val-dev/labels.csv'), shared('data/imagenet-val-dev/images'))
+    for (const row of csv.rows.slice(0, 4)) {
+      mkdirSync(path.join(root, 'photos', row.label), { recursive: true })
+      cpSync(row.path, path.join(root, 'photos', row.label, row.file))
+    }
+    let err = ''
+    const out = path.join(root, 'out.json')
+    const code = await main(['propose', '--images', path.join(root, 'photos'), '--out', out], {
+      stdout: () => {},
+      stderr: (t) => void (err += t),
+      isTTY: false,
+      cwd: repoRoot,
+    })
+    expect(code, err).toBe(0)
+    const coco = JSON.parse(readFileSync(out, 'utf8')) as { images: { file_name: string }[]; categories: { name: string }[] }
+    expect(coco.categories.map((c) => c.name)).toEqual([...new Set(csv.rows.slice(0, 4).map((r) => r.label))].sort())
+    expect(coco.images[0]!.file_name).toMatch(/^n\d{8}\/ILSVRC2012_val_\d+\.JPEG$/)
+    // Writing again over the same file is refused unless asked.
+    let err2 = ''
+    const again = await main(['propose', '--images', path.join(root, 'photos'), '--out', out], {
+      stdout: () => {},
+      stderr: (t) => void (err2 += t),
+      isTTY: false,
+      cwd: repoRoot,
+    })
+    expect(again).toBe(1)
+    expect(err2).toMatch(/exists/i)
+  })
+})
