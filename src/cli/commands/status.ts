@@ -1,0 +1,66 @@
+/** `camlabel status PROJECT`: image counts by review status, box counts, and counts by class. */
+import path from 'node:path'
+import { CamlabelError } from '../../shared/errors.ts'
+import { ProjectStore } from '../../main/store/projectStore.ts'
+import { parseCommandArgs } from '../args.ts'
+import type { Command, CommandIO } from '../io.ts'
+
+const usage = `Usage: camlabel status PROJECT [--json]
+
+Shows how far the review of a project is: images by status (unproposed, pending, accepted, edited,
+rejected), boxes by status, and per class the labelled images, kept boxes, pending proposals and
+rejected ones.
+
+  --json   print the counts as JSON`
+
+async function run(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } }, 'status')
+  if (positionals.length !== 1)
+    throw new CamlabelError('INVALID_ARGUMENT', 'status takes one PROJECT path', usage)
+  const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]), { readonly: true })
+  try {
+    const c = store.counts()
+    const jobs = store.jobs().filter((j) => j.status === 'running')
+    if (values.json) {
+      io.stdout(
+        JSON.stringify(
+          { file: store.file, imageRoot: store.imageRoot, ...c, interruptedJobs: jobs.length },
+          null,
+          2,
+        ) + '\n',
+      )
+      return 0
+    }
+    const lines = [
+      `${store.file}`,
+      `  images in ${store.imageRoot}: ${c.images}`,
+      `  images by status: ${Object.entries(c.byStatus)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+      `  boxes by status:  ${Object.entries(c.boxes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+      '',
+      `  ${'class'.padEnd(24)} ${'images'.padStart(7)} ${'kept'.padStart(7)} ${'pending'.padStart(8)} ${'rejected'.padStart(9)}`,
+      ...c.byClass.map(
+        (k) =>
+          `  ${k.label.padEnd(24)} ${String(k.images).padStart(7)} ${String(k.kept).padStart(7)} ${String(k.pending).padStart(8)} ${String(k.rejected).padStart(9)}`,
+      ),
+    ]
+    if (jobs.length)
+      lines.push(
+        '',
+        `  ${jobs.length} job(s) were interrupted (${jobs.map((j) => `${j.kind} ${j.done}/${j.total}`).join(', ')}); run the same command again to resume.`,
+      )
+    io.stdout(lines.join('\n') + '\n')
+    return 0
+  } finally {
+    store.close()
+  }
+}
+
+export const command: Command = {
+  summary: 'counts of a project by review status and class',
+  usage,
+  run,
+}

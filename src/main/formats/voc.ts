@@ -1,0 +1,193 @@
+/**
+ * Pascal VOC XML: reader and writer. VOC corners are 1-based inclusive pixel indices: a box over
+ * pixel columns 0..9 (Box x0 0, x1 10) is xmin 1, xmax 10. So xmin = x0 + 1, xmax = x1 (same for y),
+ * and back x0 = xmin - 1, x1 = xmax. Written corners are rounded to whole pixels, as VOC tools expect.
+ *
+ * Safety: XML is parsed with entity processing off (fast-xml-parser, processEntities false), and a
+ * document type declaring entities is refused before parsing: no external entity is ever fetched
+ * (XXE) and no entity is ever expanded (billion laughs), in constant time and memory.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import type { Box } from '../../shared/box.ts'
+import { CamlabelError } from '../../shared/errors.ts'
+import type { DatasetImage, Problem } from './dataset.ts'
+
+/** VOC corners (1-based, inclusive). */
+export interface VocBndbox {
+  xmin: number
+  ymin: number
+  xmax: number
+  ymax: number
+}
+
+/** Box → VOC corners, rounded to whole pixels. */
+export function boxToVoc(b: Box): VocBndbox {
+  return {
+    xmin: Math.round(b.x0) + 1,
+    ymin: Math.round(b.y0) + 1,
+    xmax: Math.round(b.x1),
+    ymax: Math.round(b.y1),
+  }
+}
+
+/** VOC corners → Box. */
+export function vocToBox(v: VocBndbox): Box {
+  return { x0: v.xmin - 1, y0: v.ymin - 1, x1: v.xmax, y1: v.ymax }
+}
+
+function escapeXml(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+}
+
+/** The VOC XML of one image (pure). `folder` is written as given; `filename` is the image path relative to the root. */
+export function toVocXml(image: DatasetImage, folder = 'images'): string {
+  const objects = image.boxes
+    .map((b) => {
+      const v = boxToVoc(b.box)
+      return [
+        '\t<object>',
+        `\t\t<name>${escapeXml(b.label)}</name>`,
+        '\t\t<pose>Unspecified</pose>',
+        '\t\t<truncated>0</truncated>',
+        '\t\t<difficult>0</difficult>',
+        ...(b.score !== undefined ? [`\t\t<score>${Math.round(b.score * 1e4) / 1e4}</score>`] : []),
+        '\t\t<bndbox>',
+        `\t\t\t<xmin>${v.xmin}</xmin>`,
+        `\t\t\t<ymin>${v.ymin}</ymin>`,
+        `\t\t\t<xmax>${v.xmax}</xmax>`,
+        `\t\t\t<ymax>${v.ymax}</ymax>`,
+        '\t\t</bndbox>',
+        '\t</object>',
+      ].join('\n')
+    })
+    .join('\n')
+  return [
+    '<annotation>',
+    `\t<folder>${escapeXml(folder)}</folder>`,
+    `\t<filename>${escapeXml(image.file)}</filename>`,
+    '\t<size>',
+    `\t\t<width>${image.width}</width>`,
+    `\t\t<height>${image.height}</height>`,
+    '\t\t<depth>3</depth>',
+    '\t</size>',
+    '\t<segmented>0</segmented>',
+    ...(objects ? [objects] : []),
+    '</annotation>',
+    '',
+  ].join('\n')
+}
+
+/** What parseVocXml returns: the filename as written, the size, the objects, per-object problems. */
+export interface VocIn {
+  filename: string
+  width?: number
+  height?: number
+  objects: { label: string; box: Box; difficult: boolean }[]
+  problems: Problem[]
+}
+
+const parser = new XMLParser({
+  processEntities: false,
+  htmlEntities: false,
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: true,
+  isArray: (name) => name === 'object',
+})
+
+const ENTITY_DECL = /<!ENTITY/i
+
+/**
+ * Parses one VOC annotation file. Objects with a bad box are reported and skipped; boxes reaching
+ * past the image edge (when the size is known) are clipped with a warning.
+ * @throws CamlabelError PARSE_ERROR naming the file and the line/column for malformed XML, and for
+ *   documents that declare entities (refused: never expanded, never fetched)
+ */
+export function parseVocXml(text: string, source = 'VOC file'): VocIn {
+  // Refused before any parsing, so a bomb costs one linear scan: VOC files never need entities.
+  if (ENTITY_DECL.test(text)) {
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${source} declares XML entities, which camlabel refuses (they can read local files or expand without bound)`,
+      'Remove the <!DOCTYPE …> block; VOC files do not need it.',
+    )
+  }
+  const valid = XMLValidator.validate(text)
+  if (valid !== true) {
+    const { line, col, msg } = valid.err
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${source} is not well-formed XML at line ${line}, column ${col}: ${msg}`,
+      'The file may be truncated; export it again.',
+    )
+  }
+  let doc: { annotation?: Record<string, unknown> }
+  try {
+    doc = parser.parse(text) as typeof doc
+  } catch (err) {
+    throw new CamlabelError('PARSE_ERROR', `${source}: ${(err as Error).message}`, undefined, {
+      cause: err,
+    })
+  }
+  const ann = doc.annotation
+  if (!ann || typeof ann !== 'object')
+    throw new CamlabelError('PARSE_ERROR', `${source} has no <annotation> element: not a VOC file`)
+  const str = (v: unknown) =>
+    typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v)
+  const num = (v: unknown) => (str(v).trim() === '' ? NaN : Number(str(v)))
+  const size = (ann.size ?? {}) as Record<string, unknown>
+  const w = num(size.width)
+  const h = num(size.height)
+  const sizeOk = Number.isFinite(w) && Number.isFinite(h) && w > 0 && h > 0
+  const out: VocIn = { filename: str(ann.filename).trim(), objects: [], problems: [] }
+  if (sizeOk) {
+    out.width = w
+    out.height = h
+  }
+  const objects = (Array.isArray(ann.object) ? ann.object : []) as Record<string, unknown>[]
+  objects.forEach((o, i) => {
+    const label = str(o?.name).trim()
+    const bb = (o?.bndbox ?? {}) as Record<string, unknown>
+    const v = { xmin: num(bb.xmin), ymin: num(bb.ymin), xmax: num(bb.xmax), ymax: num(bb.ymax) }
+    const where = `object ${i + 1}${label ? ` ('${label}')` : ''}`
+    if (label === '') {
+      out.problems.push({ file: source, reason: `${where} has no <name>; skipped` })
+      return
+    }
+    if (![v.xmin, v.ymin, v.xmax, v.ymax].every(Number.isFinite)) {
+      out.problems.push({
+        file: source,
+        reason: `${where} has a missing or non-numeric <bndbox>; skipped`,
+      })
+      return
+    }
+    let box = vocToBox(v)
+    if (sizeOk && (box.x0 < 0 || box.y0 < 0 || box.x1 > w || box.y1 > h)) {
+      const clipped = {
+        x0: Math.max(0, box.x0),
+        y0: Math.max(0, box.y0),
+        x1: Math.min(w, box.x1),
+        y1: Math.min(h, box.y1),
+      }
+      out.problems.push({
+        file: source,
+        reason: `${where} box ${v.xmin},${v.ymin}-${v.xmax},${v.ymax} reaches past the ${w}x${h} image; clipped`,
+      })
+      box = clipped
+    }
+    if (box.x1 <= box.x0 || box.y1 <= box.y0) {
+      out.problems.push({
+        file: source,
+        reason: `${where} box ${v.xmin},${v.ymin}-${v.xmax},${v.ymax} is empty; skipped`,
+      })
+      return
+    }
+    out.objects.push({ label, box, difficult: str(o.difficult).trim() === '1' })
+  })
+  return out
+}

@@ -1,0 +1,185 @@
+/**
+ * YOLO (Darknet/Ultralytics) labels: one `labels/<image stem>.txt` per image with lines
+ * `class cx cy w h`, all normalised to [0, 1] by the image's displayed width and height; class
+ * names in `data.yaml` (`names:`) or `classes.txt` (one per line). Box ↔ YOLO:
+ * cx = (x0 + x1) / 2 / W, w = (x1 - x0) / W, and back x0 = (cx - w/2) W, x1 = (cx + w/2) W.
+ */
+import type { Box } from '../../shared/box.ts'
+import type { Problem } from './dataset.ts'
+
+/** Box → normalised [cx, cy, w, h] (6 decimals, sub-pixel for any image under 10⁶ px wide). */
+export function boxToYolo(b: Box, width: number, height: number): [number, number, number, number] {
+  const r = (v: number) => Math.round(v * 1e6) / 1e6
+  return [
+    r((b.x0 + b.x1) / 2 / width),
+    r((b.y0 + b.y1) / 2 / height),
+    r((b.x1 - b.x0) / width),
+    r((b.y1 - b.y0) / height),
+  ]
+}
+
+/** Normalised [cx, cy, w, h] → Box in pixels. */
+export function yoloToBox(v: readonly number[], width: number, height: number): Box {
+  const [cx, cy, w, h] = v
+  return {
+    x0: (cx - w / 2) * width,
+    y0: (cy - h / 2) * height,
+    x1: (cx + w / 2) * width,
+    y1: (cy + h / 2) * height,
+  }
+}
+
+/** The label file text of one image (pure). `classIndex` maps a label to its 0-based index. */
+export function toYoloLabels(
+  boxes: { box: Box; label: string }[],
+  width: number,
+  height: number,
+  classIndex: Map<string, number>,
+): string {
+  return (
+    boxes
+      .map((b) => `${classIndex.get(b.label)} ${boxToYolo(b.box, width, height).join(' ')}`)
+      .join('\n') + (boxes.length ? '\n' : '')
+  )
+}
+
+/**
+ * Parses one label file. Each bad line (too few fields, non-numeric or NaN, unknown class index,
+ * centre outside [0, 1], non-positive size) is reported with its 1-based line number and skipped.
+ * Boxes reaching past the edge are clipped to the image.
+ */
+export function parseYoloLabels(
+  text: string,
+  classes: readonly string[],
+  width: number,
+  height: number,
+  source = 'labels',
+): { boxes: { label: string; box: Box }[]; problems: Problem[] } {
+  const boxes: { label: string; box: Box }[] = []
+  const problems: Problem[] = []
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = i + 1
+    const t = raw.trim()
+    if (t === '' || t.startsWith('#')) return
+    const f = t.split(/\s+/)
+    const bad = (reason: string) =>
+      problems.push({ file: source, line, reason: `${reason}: '${t}'` })
+    if (f.length < 5) return bad('expected 5 fields (class cx cy w h)')
+    const nums = f.slice(0, 5).map(Number)
+    if (!nums.every(Number.isFinite)) return bad('a field is not a number')
+    const [c, cx, cy, w, h] = nums
+    if (!Number.isInteger(c) || c < 0 || c >= classes.length)
+      return bad(`unknown class ${f[0]} (${classes.length} classes)`)
+    if (cx < 0 || cx > 1 || cy < 0 || cy > 1) return bad('centre outside [0, 1]')
+    if (w <= 0 || h <= 0 || w > 1 || h > 1) return bad('width/height must be in (0, 1]')
+    const b = yoloToBox([cx, cy, w, h], width, height)
+    boxes.push({
+      label: classes[c],
+      box: {
+        x0: Math.max(0, b.x0),
+        y0: Math.max(0, b.y0),
+        x1: Math.min(width, b.x1),
+        y1: Math.min(height, b.y1),
+      },
+    })
+  })
+  return { boxes, problems }
+}
+
+/** `data.yaml` for a YOLO export (Ultralytics layout). */
+export function toDataYaml(
+  classes: readonly string[],
+  split: { train: string; val?: string },
+): string {
+  const q = (s: string) => JSON.stringify(s)
+  return [
+    '# written by camlabel',
+    'path: .',
+    `train: ${q(split.train)}`,
+    `val: ${q(split.val ?? split.train)}`,
+    `nc: ${classes.length}`,
+    'names:',
+    ...classes.map((c, i) => `  ${i}: ${q(c)}`),
+    '',
+  ].join('\n')
+}
+
+function unquote(s: string): string {
+  const t = s.trim()
+  if (t.startsWith('"')) {
+    try {
+      return JSON.parse(t) as string
+    } catch {
+      return t.slice(1, -1)
+    }
+  }
+  if (t.startsWith("'") && t.endsWith("'")) return t.slice(1, -1).replace(/''/g, "'")
+  return t
+}
+
+/**
+ * Class names from `data.yaml` text: `names: [a, b]`, a `- a` list, or a `0: a` mapping under
+ * `names:` (the forms Ultralytics writes). Not a general YAML parser.
+ */
+export function parseDataYamlNames(text: string): string[] | undefined {
+  const lines = text.split(/\r?\n/)
+  const at = lines.findIndex((l) => /^names\s*:/.test(l))
+  if (at < 0) return undefined
+  const inline = lines[at].replace(/^names\s*:/, '').trim()
+  if (inline.startsWith('[')) {
+    return inline
+      .replace(/^\[|\]\s*(#.*)?$/g, '')
+      .split(',')
+      .map(unquote)
+      .filter((s) => s !== '')
+  }
+  const names: { i: number; name: string }[] = []
+  for (const l of lines.slice(at + 1)) {
+    if (!/^\s+/.test(l) || l.trim() === '') {
+      if (l.trim() === '') continue
+      break
+    }
+    const list = /^\s+-\s*(.*)$/.exec(l)
+    const map = /^\s+(\d+)\s*:\s*(.*)$/.exec(l)
+    if (list) names.push({ i: names.length, name: unquote(list[1]) })
+    else if (map) names.push({ i: Number(map[1]), name: unquote(map[2]) })
+  }
+  return names.sort((a, b) => a.i - b.i).map((n) => n.name)
+}
+
+/** Class names from `classes.txt` (one per line, blank lines ignored). */
+export function parseClassesTxt(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
+
+/**
+ * Deterministic train/val split: a seeded Fisher–Yates shuffle (mulberry32) of the indices; the
+ * first round(n·valFraction) go to val. The same seed always gives the same split.
+ */
+export function seededSplit(
+  n: number,
+  valFraction: number,
+  seed: number,
+): { train: number[]; val: number[] } {
+  let s = seed >>> 0
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const idx = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    ;[idx[i], idx[j]] = [idx[j], idx[i]]
+  }
+  const nVal = Math.round(n * valFraction)
+  return {
+    val: idx.slice(0, nVal).sort((a, b) => a - b),
+    train: idx.slice(nVal).sort((a, b) => a - b),
+  }
+}

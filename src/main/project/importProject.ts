@@ -1,0 +1,389 @@
+/**
+ * Importing images and their labels or boxes into a project. Resumable and repeatable: files
+ * already in the project with the same size and mtime are not read again, new ones are added in
+ * batches (one transaction per batch, so a crash loses at most the batch in flight), and review work
+ * on existing images is never touched. Every problem is reported per file; the rest goes on.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { Box } from '../../shared/box.ts'
+import { CamlabelError, toErrorData } from '../../shared/errors.ts'
+import { parseCoco } from '../formats/coco.ts'
+import { labelsFromFolders } from '../formats/folderPerClass.ts'
+import { readLabelsCsv } from '../formats/labelsCsv.ts'
+import { toPosix, tryResolveInsideRoot } from '../formats/paths.ts'
+import { scanImageFolder } from '../formats/scan.ts'
+import { parseVocXml } from '../formats/voc.ts'
+import { parseClassesTxt, parseDataYamlNames, parseYoloLabels } from '../formats/yolo.ts'
+import type { NewImage, ProjectStore } from '../store/projectStore.ts'
+import { fileFingerprint } from '../store/hash.ts'
+import { mapLimit, readImageSize } from './imageInfo.ts'
+
+/** Where labels or boxes come from (the contracts' LabelSourceInput). */
+export type LabelSource =
+  | { kind: 'folders' }
+  | { kind: 'none' }
+  | { kind: 'csv'; path: string }
+  | { kind: 'coco'; path: string }
+  | { kind: 'voc'; dir: string }
+  | { kind: 'yolo'; dir: string }
+
+/** Progress of an import. */
+export interface ImportProgress {
+  stage: 'scan' | 'images' | 'labels'
+  done: number
+  total: number
+}
+
+/** What an import did. */
+export interface ImportReport {
+  /** Images new to the project. */
+  imported: number
+  /** Images already in the project (their review work kept). */
+  existing: number
+  /** Images whose file changed since they were imported (size/hash updated). */
+  changed: string[]
+  /** Non-image files skipped. */
+  skipped: number
+  labels: number
+  boxes: number
+  problems: { file: string; message: string }[]
+}
+
+/** Options of importProject. */
+export interface ImportOptions {
+  labels: LabelSource
+  /** Images per transaction (default 256). */
+  batchSize?: number
+  /** Concurrent header reads (default 4). */
+  concurrency?: number
+  signal?: AbortSignal
+}
+
+function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted)
+    throw new CamlabelError(
+      'CANCELLED',
+      'Import cancelled; images imported so far are kept',
+      "Run the same 'camlabel init' again to continue.",
+    )
+}
+
+/**
+ * Imports the images under the project's image root and the given labels/boxes.
+ * @param report called with progress after each batch
+ */
+export async function importProject(
+  store: ProjectStore,
+  options: ImportOptions,
+  report: (p: ImportProgress) => void = () => undefined,
+): Promise<ImportReport> {
+  const root = store.imageRoot
+  const out: ImportReport = {
+    imported: 0,
+    existing: 0,
+    changed: [],
+    skipped: 0,
+    labels: 0,
+    boxes: 0,
+    problems: [],
+  }
+  const problem = (file: string, message: string) => out.problems.push({ file, message })
+  report({ stage: 'scan', done: 0, total: 0 })
+  const scan = await scanImageFolder(root)
+  out.skipped = scan.skipped.length
+  for (const p of scan.problems) problem(p.file, p.reason)
+
+  // Images: unchanged known files are not read; others get a header read and a fingerprint.
+  const known = store.knownFiles()
+  const jobId = store.startJob('import', { root, labels: options.labels }, scan.images.length)
+  const batchSize = options.batchSize ?? 256
+  const failed = new Set<string>()
+  let done = 0
+  try {
+    for (let i = 0; i < scan.images.length; i += batchSize) {
+      checkAbort(options.signal)
+      const batch = scan.images.slice(i, i + batchSize)
+      const infos = await mapLimit(
+        batch,
+        options.concurrency ?? 4,
+        async (file): Promise<NewImage | undefined> => {
+          const abs = path.join(root, ...file.split('/'))
+          const k = known.get(file)
+          try {
+            const st = await stat(abs)
+            if (k && k.size === st.size && k.mtimeMs === Math.round(st.mtimeMs)) return undefined
+            const fp = await fileFingerprint(abs)
+            if (fp.size === 0) throw new CamlabelError('IMAGE_UNREADABLE', 'the file is empty')
+            if (k && k.hash === fp.hash) return { file, width: k.width, height: k.height, ...fp }
+            return { file, ...(await readImageSize(abs)), ...fp }
+          } catch (err) {
+            failed.add(file)
+            problem(file, toErrorData(err).message)
+            return undefined
+          }
+        },
+      )
+      const fresh = infos.filter((x): x is NewImage => x !== undefined)
+      store.transaction(() => {
+        const r = store.upsertImages(fresh)
+        out.imported += r.added.length
+        out.changed.push(...r.changed)
+        done += batch.length
+        store.progressJob(jobId, done, failed.size)
+      })
+      report({ stage: 'images', done, total: scan.images.length })
+    }
+    out.existing = scan.images.length - failed.size - out.imported
+    await importLabels(store, options.labels, scan.images, failed, out)
+    store.finishJob(jobId, 'done')
+  } catch (err) {
+    store.finishJob(
+      jobId,
+      toErrorData(err).code === 'CANCELLED' ? 'cancelled' : 'failed',
+      toErrorData(err).message,
+    )
+    throw err
+  }
+  report({ stage: 'labels', done: scan.images.length, total: scan.images.length })
+  return out
+}
+
+/** Resolves a path written in an annotation file to an image of the project. */
+function makeResolver(root: string, images: readonly string[]) {
+  const set = new Set(images)
+  const byBase = new Map<string, string[]>()
+  for (const f of images) {
+    const b = f.slice(f.lastIndexOf('/') + 1)
+    byBase.set(b, [...(byBase.get(b) ?? []), f])
+  }
+  return (ref: string, base: string): { file?: string; reason?: string } => {
+    const candidates = [
+      tryResolveInsideRoot(root, ref, root),
+      tryResolveInsideRoot(root, ref, base),
+    ]
+    for (const c of candidates) if (c && set.has(c.rel)) return { file: c.rel }
+    const escapes = toPosix(ref.replace(/\\/g, '/')).split('/').includes('..')
+    if (escapes && candidates.every((c) => c === undefined)) {
+      return { reason: `'${ref}' is outside the image folder; not read` }
+    }
+    if (path.isAbsolute(ref) && candidates[0] === undefined)
+      return { reason: `'${ref}' is outside the image folder; not read` }
+    const b = ref.replace(/\\/g, '/').split('/').pop() ?? ref
+    const same = byBase.get(b) ?? []
+    if (same.length === 1) return { file: same[0] }
+    if (same.length > 1)
+      return {
+        reason: `'${ref}' matches ${same.length} images by name; use its path relative to the image folder`,
+      }
+    return { reason: `no image '${ref}' in the image folder` }
+  }
+}
+
+async function importLabels(
+  store: ProjectStore,
+  source: LabelSource,
+  images: string[],
+  failed: Set<string>,
+  out: ImportReport,
+): Promise<void> {
+  const root = store.imageRoot
+  const ok = images.filter((f) => !failed.has(f))
+  const problem = (file: string, message: string) => out.problems.push({ file, message })
+  const idOf = (file: string) => store.imageByFile(file)
+  // Boxes go only to images with no annotations yet, so a re-import never duplicates or overrides review work.
+  const addBoxes = (file: string, boxes: { label: string; box: Box }[]) => {
+    const im = idOf(file)
+    if (!im) return
+    const clipped: { label: string; box: Box }[] = []
+    for (const b of boxes) {
+      const c = {
+        x0: Math.max(0, b.box.x0),
+        y0: Math.max(0, b.box.y0),
+        x1: Math.min(im.width, b.box.x1),
+        y1: Math.min(im.height, b.box.y1),
+      }
+      if (c.x0 !== b.box.x0 || c.y0 !== b.box.y0 || c.x1 !== b.box.x1 || c.y1 !== b.box.y1) {
+        problem(file, `a '${b.label}' box reaches past the ${im.width}x${im.height} image; clipped`)
+      }
+      if (c.x1 - c.x0 < 1e-6 || c.y1 - c.y0 < 1e-6)
+        problem(file, `a '${b.label}' box lies outside the image; skipped`)
+      else clipped.push({ label: b.label, box: c })
+    }
+    if (store.annotationCount(im.id) > 0) {
+      out.labels += store.addLabels(
+        clipped.map((b) => ({ imageId: im.id, label: b.label, source: 'import' })),
+      )
+      return
+    }
+    out.boxes += store.addImportedBoxes(im.id, clipped)
+  }
+  const addLabels = (rows: { file: string; label: string }[]) => {
+    const withIds = rows.flatMap((r) => {
+      const im = idOf(r.file)
+      return im ? [{ imageId: im.id, label: r.label, source: 'import' }] : []
+    })
+    out.labels += store.addLabels(withIds)
+  }
+
+  switch (source.kind) {
+    case 'none':
+      return
+    case 'folders': {
+      const r = labelsFromFolders(ok, root)
+      for (const p of r.problems) problem(p.file, p.reason)
+      addLabels(r.rows)
+      return
+    }
+    case 'csv': {
+      const r = await readLabelsCsv(source.path, root)
+      const csvName = path.basename(source.path)
+      for (const p of r.problems) problem(`${csvName}:${p.line}`, p.reason)
+      const usable = r.rows.filter((row) => {
+        if (!failed.has(row.file)) return true
+        problem(`${csvName}:${row.line}`, `'${row.file}' was not imported (see its own problem)`)
+        return false
+      })
+      addLabels(usable)
+      return
+    }
+    case 'coco': {
+      let text: string
+      try {
+        text = await readFile(source.path, 'utf8')
+      } catch (err) {
+        throw new CamlabelError(
+          'NOT_FOUND',
+          `Cannot read ${source.path}: ${(err as Error).message}`,
+          'Check the --coco path.',
+        )
+      }
+      const name = path.basename(source.path)
+      const coco = parseCoco(text, name)
+      for (const p of coco.problems) problem(p.file ?? name, p.reason)
+      for (const c of coco.classes) store.ensureClass(c)
+      const resolve = makeResolver(root, ok)
+      store.transaction(() => {
+        for (const im of coco.images) {
+          const r = resolve(im.file, path.dirname(path.resolve(source.path)))
+          if (!r.file) {
+            problem(name, `image ${im.id}: ${r.reason}`)
+            continue
+          }
+          addBoxes(r.file, im.boxes)
+        }
+      })
+      return
+    }
+    case 'voc': {
+      const dir = path.resolve(source.dir)
+      const annDir = (await isDir(path.join(dir, 'Annotations')))
+        ? path.join(dir, 'Annotations')
+        : dir
+      const xmls = await listFiles(annDir, '.xml')
+      if (xmls.length === 0)
+        problem(toPosix(path.relative(process.cwd(), annDir)), 'no .xml files found')
+      const resolve = makeResolver(root, ok)
+      const byStem = new Map<string, string>()
+      for (const f of ok) byStem.set(f.replace(/\.[^./]+$/, ''), f)
+      for (const xml of xmls) {
+        const rel = toPosix(path.relative(annDir, xml))
+        try {
+          const text = await readFile(xml, 'utf8')
+          const voc = parseVocXml(text, rel)
+          for (const p of voc.problems) problem(rel, p.reason)
+          let file = voc.filename
+            ? resolve(voc.filename, path.dirname(xml))
+            : { reason: 'no <filename>' }
+          // Fallback by the annotation's own name (Annotations/cat/a.xml ↔ cat/a.jpg), unless the filename escapes.
+          if (!file.file && !/outside/.test(file.reason ?? '')) {
+            const stem = byStem.get(rel.replace(/\.xml$/i, ''))
+            if (stem) file = { file: stem }
+          }
+          if (!file.file) {
+            problem(rel, file.reason!)
+            continue
+          }
+          store.transaction(() => addBoxes(file.file!, voc.objects))
+        } catch (err) {
+          problem(rel, toErrorData(err).message)
+        }
+      }
+      return
+    }
+    case 'yolo': {
+      const dir = path.resolve(source.dir)
+      const classes = await yoloClasses(dir)
+      for (const c of classes) store.ensureClass(c)
+      const labelsDir = (await isDir(path.join(dir, 'labels'))) ? path.join(dir, 'labels') : dir
+      const txts = new Set(
+        (await listFiles(labelsDir, '.txt')).map((f) => toPosix(path.relative(labelsDir, f))),
+      )
+      const flat = new Map<string, string[]>()
+      for (const t of txts) {
+        const base = t.slice(t.lastIndexOf('/') + 1)
+        flat.set(base, [...(flat.get(base) ?? []), t])
+      }
+      for (const file of ok) {
+        const stem = file.replace(/\.[^./]+$/, '')
+        const base = stem.slice(stem.lastIndexOf('/') + 1) + '.txt'
+        const txt = txts.has(stem + '.txt')
+          ? stem + '.txt'
+          : flat.get(base)?.length === 1
+            ? flat.get(base)![0]
+            : undefined
+        if (!txt) continue
+        const im = idOf(file)
+        if (!im) continue
+        const r = parseYoloLabels(
+          await readFile(path.join(labelsDir, txt), 'utf8'),
+          classes,
+          im.width,
+          im.height,
+          `labels/${txt}`,
+        )
+        for (const p of r.problems) problem(`labels/${txt}${p.line ? `:${p.line}` : ''}`, p.reason)
+        store.transaction(() => addBoxes(file, r.boxes))
+      }
+      return
+    }
+  }
+}
+
+async function yoloClasses(dir: string): Promise<string[]> {
+  for (const name of ['data.yaml', 'data.yml', 'dataset.yaml']) {
+    const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined)
+    const names = text === undefined ? undefined : parseDataYamlNames(text)
+    if (names) return names
+  }
+  for (const name of ['classes.txt', 'obj.names', 'classes.names']) {
+    const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined)
+    if (text !== undefined) return parseClassesTxt(text)
+  }
+  throw new CamlabelError(
+    'NOT_FOUND',
+    `No class names in ${dir}`,
+    'A YOLO folder needs data.yaml (names:) or classes.txt beside labels/.',
+  )
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  )
+}
+
+async function listFiles(dir: string, ext: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.name.startsWith('.')) continue
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else if (e.isFile() && e.name.toLowerCase().endsWith(ext)) out.push(p)
+    }
+  }
+  await walk(dir)
+  return out.sort()
+}

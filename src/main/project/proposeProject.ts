@@ -1,0 +1,164 @@
+/**
+ * A proposal run over a project: feeds the images that this model revision has not processed yet
+ * to the pipeline (inference in a worker thread) and persists each image's results — proposals,
+ * low-resolution CAMs, the run mark — in one transaction as it arrives. Killed at any point, the
+ * project keeps every image already persisted, and the next run starts where this one stopped.
+ */
+import { createHash } from 'node:crypto'
+import { statSync } from 'node:fs'
+import path from 'node:path'
+import { CamlabelError, toErrorData } from '../../shared/errors.ts'
+import type { HeadMode } from '../engine/labels.ts'
+import { defaultModel, requireModel } from '../engine/manifest.ts'
+import type { ImageTask, UpscaleMode } from '../engine/propose.ts'
+import { preprocessingRevision } from '../engine/revision.ts'
+import type { ProviderChoice } from '../engine/session.ts'
+import { DEFAULT_PROPOSAL_OPTIONS } from '../engine/types.ts'
+import { runProposalJob } from '../jobs/proposalJob.ts'
+import type { ReadyInfo } from '../jobs/protocol.ts'
+import type { ProjectStore } from '../store/projectStore.ts'
+
+/** Options of proposeProject. */
+export interface ProposeProjectOptions {
+  /** Manifest id or .onnx path (default: the manifest's default model). */
+  model?: string
+  threshold?: number
+  workingSize?: number
+  upscale?: UpscaleMode
+  head?: HeadMode
+  providers?: ProviderChoice
+  /** Stop after this many images (for tests and trial runs). */
+  limit?: number
+  onReady?: (info: ReadyInfo) => void
+}
+
+/** Progress of a project run. */
+export interface ProposeProgress {
+  done: number
+  total: number
+  failed: number
+}
+
+/** What a run did. */
+export interface ProposeProjectResult {
+  model: string
+  revision: string
+  provider?: string
+  /** Images this run processed (persisted). */
+  done: number
+  failed: number
+  /** Images skipped because this model revision already processed them. */
+  alreadyDone: number
+  /** Images without any label (nothing to propose). */
+  unlabelled: number
+  proposals: number
+  jobId: number
+  cancelled: boolean
+}
+
+/** The model id and revision a run is keyed by (what makes a resumed run skip an image). */
+export function modelRevision(model: string | undefined): { model: string; revision: string } {
+  if (model && model.endsWith('.onnx')) {
+    const abs = path.resolve(model)
+    let st
+    try {
+      st = statSync(abs)
+    } catch {
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `No model file at ${abs}`,
+        'Pass a manifest id or an existing .onnx file.',
+      )
+    }
+    const rev = createHash('sha1')
+      .update(`${abs}\n${st.size}\n${Math.round(st.mtimeMs)}`)
+      .digest('hex')
+      .slice(0, 16)
+    return { model: abs, revision: `file-${rev}` }
+  }
+  const spec = model ? requireModel(model) : defaultModel()
+  return { model: spec.id, revision: preprocessingRevision(spec.id, spec.preprocessing) }
+}
+
+/**
+ * Runs the proposal pipeline over the project's images that still need it.
+ * @param report called after each persisted image
+ * @param signal cancels after the image in flight; everything persisted stays
+ */
+export async function proposeProject(
+  store: ProjectStore,
+  options: ProposeProjectOptions,
+  report: (p: ProposeProgress) => void = () => undefined,
+  signal?: AbortSignal,
+): Promise<ProposeProjectResult> {
+  const { model, revision } = modelRevision(options.model)
+  const threshold = options.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold
+  const run = { model, revision, threshold }
+  const todo = store.imagesToPropose(model, revision)
+  const labelled = todo.filter((t) => t.labels.length > 0)
+  const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
+  const tasks: ImageTask[] = selected.map((t) => ({
+    key: String(t.id),
+    path: store.imagePath(t.file),
+    labels: t.labels,
+  }))
+  const result: ProposeProjectResult = {
+    model,
+    revision,
+    done: 0,
+    failed: 0,
+    alreadyDone: store.imageCount() - todo.length,
+    unlabelled: todo.length - labelled.length,
+    proposals: 0,
+    jobId: store.startJob(
+      'propose',
+      { model, revision, threshold, upscale: options.upscale ?? 'bilinear' },
+      tasks.length,
+    ),
+    cancelled: false,
+  }
+  if (tasks.length === 0) {
+    store.finishJob(result.jobId, 'done')
+    return result
+  }
+  try {
+    for await (const r of runProposalJob(tasks, {
+      model,
+      providers: options.providers,
+      proposal: { threshold, ...(options.workingSize ? { workingSize: options.workingSize } : {}) },
+      upscale: options.upscale,
+      head: options.head,
+      signal,
+      onReady: (info) => {
+        result.provider = info.provider
+        options.onReady?.(info)
+      },
+    })) {
+      const imageId = Number(r.key)
+      store.transaction(() => {
+        if (r.error) {
+          store.markRunFailed(imageId, run, r.error.message)
+          result.failed++
+        } else {
+          store.saveProposals(imageId, run, r.labels)
+          result.proposals += r.labels.reduce((n, l) => n + l.proposals.length, 0)
+        }
+        result.done++
+        store.progressJob(result.jobId, result.done, result.failed)
+      })
+      report({ done: result.done, total: tasks.length, failed: result.failed })
+    }
+  } catch (err) {
+    const data = toErrorData(err)
+    if (data.code === 'CANCELLED' || signal?.aborted) {
+      result.cancelled = true
+      store.finishJob(result.jobId, 'cancelled')
+      return result
+    }
+    store.finishJob(result.jobId, 'failed', data.message)
+    throw err
+  }
+  result.cancelled = signal?.aborted ?? false
+  store.finishJob(result.jobId, result.cancelled ? 'cancelled' : 'done')
+  return result
+}
