@@ -102,6 +102,20 @@ const parser = new XMLParser({
 
 const ENTITY_DECL = /<!ENTITY/i
 
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
+
+/**
+ * Decodes the five predefined XML entities and numeric character references — a fixed table, no
+ * declared entities — since the parser runs with entity processing off.
+ */
+export function decodeXmlText(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (m, e: string) => {
+    if (e[0] !== '#') return PREDEFINED[e]
+    const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)
+    return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m
+  })
+}
+
 /**
  * Parses one VOC annotation file. Objects with a bad box are reported and skipped; boxes reaching
  * past the image edge (when the size is known) are clipped with a warning.
@@ -138,7 +152,7 @@ export function parseVocXml(text: string, source = 'VOC file'): VocIn {
   if (!ann || typeof ann !== 'object')
     throw new CamlabelError('PARSE_ERROR', `${source} has no <annotation> element: not a VOC file`)
   const str = (v: unknown) =>
-    typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v)
+    typeof v === 'string' ? decodeXmlText(v) : v === undefined || v === null ? '' : String(v)
   const num = (v: unknown) => (str(v).trim() === '' ? NaN : Number(str(v)))
   const size = (ann.size ?? {}) as Record<string, unknown>
   const w = num(size.width)
