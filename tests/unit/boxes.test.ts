@@ -171,19 +171,21 @@ describe('proposalsFromMap', () => {
     expect(out).toHaveLength(2)
   })
 
-  it('scores: main in [c/2, c] by its mass share, extras below c/2', () => {
+  it('scores: trust (1 + c) / 2 times the mass share, the main one above every extra', () => {
     const out = proposalsFromMap(twoBlobs(), DEFAULT_PROPOSAL_OPTIONS, 10, 6, 0.8)
-    // shares: 16/24 and 8/24
-    expect(out[0]!.score).toBeCloseTo((0.8 * (1 + 16 / 24)) / 2, 6)
-    expect(out[1]!.score).toBeCloseTo((0.8 * (8 / 24)) / 2, 6)
+    // shares 16/24 and 8/24, trust 0.9
+    expect(out[0]!.score).toBeCloseTo((0.9 * (1 + 16 / 24)) / 2, 6)
+    expect(out[1]!.score).toBeCloseTo((0.9 * (8 / 24)) / 2, 6)
     expect(out[0]!.score).toBeGreaterThan(out[1]!.score)
   })
 
-  it('a single component scores the full confidence', () => {
+  it('a single component scores the full trust; a doubting classifier lowers it, never to 0', () => {
     const m: Map2D = { data: Float32Array.from([0, 1, 0, 0]), width: 2, height: 2 }
     expect(proposalsFromMap(m, DEFAULT_PROPOSAL_OPTIONS, 2, 2, 0.7)).toEqual([
-      { box: { x0: 1, y0: 0, x1: 2, y1: 1 }, score: 0.7, rank: 0 },
+      { box: { x0: 1, y0: 0, x1: 2, y1: 1 }, score: 0.85, rank: 0 },
     ])
+    expect(proposalsFromMap(m, DEFAULT_PROPOSAL_OPTIONS, 2, 2, 1)[0]!.score).toBe(1)
+    expect(proposalsFromMap(m, DEFAULT_PROPOSAL_OPTIONS, 2, 2, 0)[0]!.score).toBe(0.5)
   })
 
   it('honours the threshold fraction', () => {

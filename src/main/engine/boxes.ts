@@ -164,9 +164,11 @@ export function connectedComponents(
  * from the map's size to imageWidth × imageHeight and clipped to the image.
  *
  * Scores: with share_i = the component's activation mass / the mass of all components above the
- * threshold, the main proposal scores confidence · (1 + share) / 2 (in [c/2, c]; exactly c when it
- * is the only component) and an extra confidence · share / 2 (below c/2). So the main proposal always
- * outranks the extras, and both say how much of the evidence their region holds.
+ * threshold, and trust = (1 + confidence) / 2 (the user asserted the label, so a classifier that
+ * doubts it lowers the score but never zeroes it: SqueezeNet gives some true classes < 1e-5), the
+ * main proposal scores trust · (1 + share) / 2, in [0.25, 1] (exactly trust when it is the only
+ * component), and an extra trust · share / 2, below trust / 2. So the main proposal
+ * always outranks the extras, and each says how much of the evidence its region holds.
  * A map with nothing above zero gives [].
  */
 export function proposalsFromMap(
@@ -204,11 +206,12 @@ export function proposalsFromMap(
   const toImage = (b: Box): Box =>
     clipBox({ x0: b.x0 * sx, y0: b.y0 * sy, x1: b.x1 * sx, y1: b.y1 * sy }, imageWidth, imageHeight)
 
+  const trust = (1 + confidence) / 2
   const out: RawProposal[] = [
-    { box: toImage(main.box), score: (confidence * (1 + share(main))) / 2, rank: 0 },
+    { box: toImage(main.box), score: (trust * (1 + share(main))) / 2, rank: 0 },
   ]
   extras.forEach((c, i) => {
-    out.push({ box: toImage(c.box), score: (confidence * share(c)) / 2, rank: i + 1 })
+    out.push({ box: toImage(c.box), score: (trust * share(c)) / 2, rank: i + 1 })
   })
   return out
 }
