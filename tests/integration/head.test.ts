@@ -12,7 +12,17 @@ import { resolveLabelSources } from '../../src/main/engine/labels.ts'
 import { proposeImages, type ImageTask } from '../../src/main/engine/propose.ts'
 import { openModel, type LoadedModel } from '../../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../../src/main/engine/types.ts'
-import { boxAccuracy, type LocalisationCase } from '../../src/main/eval/boxAccuracy.ts'
+import {
+  boxAccuracy,
+  casesFromCoco,
+  type CocoLike,
+  type LocalisationCase,
+} from '../../src/main/eval/boxAccuracy.ts'
+import { toCoco } from '../../src/main/formats/coco.ts'
+import type { Dataset } from '../../src/main/formats/dataset.ts'
+import { runProposalJob } from '../../src/main/jobs/proposalJob.ts'
+import { learnHeadForPropose } from '../../src/cli/learnHead.ts'
+import type { CommandIO } from '../../src/cli/io.ts'
 import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
 import type { Box } from '../../src/shared/box.ts'
 import { shared, sharedJson } from '../helpers/shared.ts'
@@ -169,5 +179,100 @@ describe('learned CAM heads on real photos (SqueezeNet 1.1)', () => {
       headSources(withNegatives),
     )
     expect(sources.get('raccoon')!.kind).toBe('learned')
+  })
+})
+
+describe('camlabel propose --head learn|auto: the feature pass and training before proposing', () => {
+  function capture(): CommandIO & { err: string } {
+    const io = {
+      out: '',
+      err: '',
+      isTTY: false,
+      cwd: process.cwd(),
+      stdout: () => undefined,
+      stderr: (t: string) => void (io.err += t),
+    }
+    return io
+  }
+
+  test('auto on the coarse labels: every label learned, quality printed, ≥ 60% box accuracy through the worker', async () => {
+    const tasks = await coarseTasks()
+    const io = capture()
+    const { learned, head } = await learnHeadForPropose(tasks, {
+      model: 'squeezenet1.1-fp16',
+      providers: 'cpu',
+      head: 'auto',
+      io,
+    })
+    expect([...learned.keys()].sort()).toEqual([
+      'aircraft',
+      'bird',
+      'boat',
+      'cat',
+      'dog',
+      'fish',
+      'insect',
+      'primate',
+      'reptile',
+      'vehicle',
+    ])
+    expect(head!.quality.images).toBe(114)
+    expect(io.err).toContain('learning a CAM head for: ')
+    expect(io.err).toMatch(
+      /learned head: softmax regression, λ 0\.01, 114 images, 5-fold CV accuracy \d+\.\d%/,
+    )
+    expect(io.err).toMatch(/warning: 'aircraft' has 1 image: too few images to learn/)
+    const truth = sharedJson<CocoLike>('data/imagenet-val-dev/ground-truth-coarse.coco.json')
+    const dataset: Dataset = { classes: [...learned.keys()], images: [] }
+    let sources: Record<string, string[]> = {}
+    for await (const r of runProposalJob(tasks, {
+      model: 'squeezenet1.1-fp16',
+      providers: 'cpu',
+      head: 'auto',
+      learned,
+      onReady: (i) => (sources = i.sources),
+    })) {
+      dataset.images.push({
+        file: r.key,
+        width: r.width,
+        height: r.height,
+        labels: r.labels.map((l) => l.label),
+        boxes: r.labels.flatMap((l) =>
+          l.proposals.map((p) => ({ box: p.box, label: l.label, score: p.score })),
+        ),
+      })
+    }
+    expect(sources.learned!.length).toBe(10)
+    expect(sources.agnostic).toEqual([])
+    const acc = boxAccuracy(casesFromCoco(truth, toCoco(dataset) as unknown as CocoLike), 0.5)
+    console.log(`propose --head auto (worker) on coarse labels: box accuracy @0.5 ${acc}`)
+    expect(acc).toBeGreaterThanOrEqual(0.6)
+  })
+
+  test('auto with labels the model knows: no head is learned and the feature pass stops early', async () => {
+    const root = shared('data/imagenet-val-dev')
+    const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), root)
+    const tasks = rows.slice(0, 40).map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
+    const io = capture()
+    const started = performance.now()
+    const { learned, head } = await learnHeadForPropose(tasks, {
+      model: 'squeezenet1.1-fp16',
+      providers: 'cpu',
+      head: 'auto',
+      io,
+    })
+    expect(learned.size).toBe(0)
+    expect(head).toBeUndefined()
+    expect(io.err).not.toContain('learning a CAM head')
+    console.log(
+      `auto with model classes only: returned after ${(performance.now() - started).toFixed(0)} ms`,
+    )
+    const none = await learnHeadForPropose(tasks, {
+      model: 'squeezenet1.1-fp16',
+      providers: 'cpu',
+      head: 'model',
+      io,
+    })
+    expect(none.learned.size).toBe(0)
   })
 })

@@ -627,3 +627,34 @@ function crossValidate(
     falsePositiveRate: falseHits.map((h, c) => (negatives[c]! > 0 ? h / negatives[c]! : 0)),
   }
 }
+
+function percent(x: number | null): string {
+  return x === null ? '–' : `${(100 * x).toFixed(1)}%`
+}
+
+/**
+ * The quality report as text lines, for the command line: one line per class with its image
+ * count, cross-validated accuracy and false-positive rate, then the warnings.
+ */
+export function formatHeadQuality(head: LearnedHead): string[] {
+  const q = head.quality
+  const kind = head.mode === 'softmax' ? 'softmax regression' : 'one-vs-rest logistic regression'
+  const lines = [
+    `learned head: ${kind}, λ ${head.lambda}, ${q.images} images, ` +
+      (q.folds >= 2
+        ? `${q.folds}-fold CV accuracy ${percent(q.cvAccuracy)}`
+        : 'no cross-validation'),
+  ]
+  if (q.usable) {
+    const width = Math.max(5, ...q.classes.map((c) => c.name.length))
+    lines.push(`  ${'class'.padEnd(width)}  images  CV acc  false pos`)
+    for (const c of q.classes) {
+      const name = c.background ? `${c.name} (negatives)` : c.name
+      lines.push(
+        `  ${name.padEnd(width)}  ${String(c.images).padStart(6)}  ${percent(c.cvAccuracy).padStart(6)}  ${percent(c.cvFalsePositiveRate).padStart(9)}`,
+      )
+    }
+  }
+  for (const w of q.warnings) lines.push(`warning: ${w}`)
+  return lines
+}

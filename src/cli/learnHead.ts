@@ -1,0 +1,89 @@
+/**
+ * `camlabel propose --head learn|auto`: before proposing, learn a CAM head for the labels that need
+ * one (all labels with `learn`; with `auto` those the model does not know) from the images' own
+ * labels. A first pass through the inference worker collects every image's pooled features; the
+ * head is trained here (well under a second for hundreds of images) and its quality report printed.
+ */
+import type { CommandIO } from './io.ts'
+import { progressLine } from './progress.ts'
+import {
+  formatHeadQuality,
+  headSources,
+  trainHead,
+  type HeadSample,
+  type LearnedHead,
+} from '../main/engine/head.ts'
+import type { HeadMode, LearnedWeights } from '../main/engine/labels.ts'
+import type { ImageTask } from '../main/engine/propose.ts'
+import type { ProviderChoice } from '../main/engine/session.ts'
+import { runProposalJob } from '../main/jobs/proposalJob.ts'
+
+export interface LearnForProposeOptions {
+  model: string
+  providers: ProviderChoice
+  head: HeadMode
+  signal?: AbortSignal
+  io: CommandIO
+}
+
+export interface LearnForProposeResult {
+  /** Weights by label for resolveLabelSources; empty when nothing was (or could be) learned. */
+  learned: Map<string, LearnedWeights>
+  head?: LearnedHead
+}
+
+/** Runs the feature pass and trains the head when the mode and the labels call for one. */
+export async function learnHeadForPropose(
+  tasks: readonly ImageTask[],
+  options: LearnForProposeOptions,
+): Promise<LearnForProposeResult> {
+  if (options.head !== 'learn' && options.head !== 'auto') return { learned: new Map() }
+  const { io } = options
+  const allLabels = [...new Set(tasks.flatMap((t) => t.labels))]
+  // Our own controller: with `auto` and only model classes, the pass stops as soon as that is known.
+  const stop = new AbortController()
+  const onAbort = (): void => stop.abort()
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  let needed: string[] = []
+  const samples: HeadSample[] = []
+  const progress = progressLine(io, 'features')
+  try {
+    let done = 0
+    let failed = 0
+    for await (const result of runProposalJob(tasks, {
+      model: options.model,
+      providers: options.providers,
+      head: 'model',
+      pooledFeatures: true,
+      // The pass only wants features: the smallest working size keeps its CAM and box work negligible.
+      proposal: { workingSize: 16 },
+      signal: stop.signal,
+      onReady: (info) => {
+        needed = options.head === 'learn' ? allLabels : info.sources.agnostic
+        if (needed.length === 0) stop.abort()
+        else io.stderr(`learning a CAM head for: ${needed.join(', ')}\n`)
+      },
+    })) {
+      done++
+      if (result.features && !result.error)
+        samples.push({ features: result.features, labels: result.labels.map((l) => l.label) })
+      else failed++
+      progress.update(done, tasks.length, failed)
+    }
+  } catch (err) {
+    if (!(stop.signal.aborted && !options.signal?.aborted && needed.length === 0)) throw err
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    progress.finish()
+  }
+  if (needed.length === 0 || samples.length === 0) return { learned: new Map() }
+  const started = performance.now()
+  const head = trainHead(samples, { ...(options.signal ? { signal: options.signal } : {}) })
+  io.stderr(
+    `${formatHeadQuality(head).join('\n')}\ntrained in ${(performance.now() - started).toFixed(0)} ms\n`,
+  )
+  const learned = new Map<string, LearnedWeights>()
+  for (const [label, source] of headSources(head))
+    if (needed.includes(label)) learned.set(label, source)
+  return { learned, head }
+}
