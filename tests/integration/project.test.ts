@@ -1,0 +1,361 @@
+/**
+ * Projects on real files and real SQLite: import from VOC/COCO/YOLO/CSV, round trips through each
+ * export format, the bad inputs of ../shared/data/bad-inputs, and re-import keeping review work.
+ */
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.ts'
+import type { CommandIO } from '../../src/cli/io.ts'
+import { importProject, type LabelSource } from '../../src/main/project/importProject.ts'
+import { exportProject } from '../../src/main/project/exportProject.ts'
+import { ProjectStore } from '../../src/main/store/projectStore.ts'
+
+const data = path.resolve(import.meta.dirname, '../../../shared/data')
+if (!existsSync(data))
+  throw new Error(`shared data missing: expected ${data} (see ../shared/data/README.md)`)
+const raccoon = path.join(data, 'raccoon')
+const imagenet = path.join(data, 'imagenet-val-dev')
+const bad = path.join(data, 'bad-inputs')
+const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-project-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+let n = 0
+
+async function project(root: string, labels: LabelSource) {
+  const store = ProjectStore.create(path.join(tmp, `p${++n}.camlabel`), root)
+  const report = await importProject(store, { labels })
+  return { store, report }
+}
+
+/** file → sorted "label x0 y0 x1 y1" strings, rounded to `digits`. */
+function boxesByFile(store: ProjectStore, digits = 0): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const im of store.toDataset().images) {
+    const f = (v: number) => v.toFixed(digits)
+    out.set(
+      im.file,
+      im.boxes
+        .map((b) => `${b.label} ${f(b.box.x0)} ${f(b.box.y0)} ${f(b.box.x1)} ${f(b.box.y1)}`)
+        .sort(),
+    )
+  }
+  return out
+}
+
+function capture(): CommandIO & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    isTTY: false,
+    cwd: tmp,
+    stdout: (t: string) => void (io.out += t),
+    stderr: (t: string) => void (io.err += t),
+  }
+  return io
+}
+
+describe('raccoon (VOC) round trips', () => {
+  it('imports 200 images and 217 boxes with the VOC corners converted to Box', async () => {
+    const { store, report } = await project(path.join(raccoon, 'images'), {
+      kind: 'voc',
+      dir: path.join(raccoon, 'annotations'),
+    })
+    expect(report).toMatchObject({ imported: 200, boxes: 217, skipped: 0 })
+    expect(report.problems).toEqual([])
+    const r1 = store.boxes(store.imageByFile('raccoon-1.jpg')!.id)
+    expect(r1).toMatchObject([
+      { label: 'raccoon', status: 'accepted', box: { x0: 80, y0: 87, x1: 522, y1: 408 } },
+    ])
+    expect(store.imageByFile('raccoon-1.jpg')).toMatchObject({ width: 650, height: 417 })
+    store.close()
+  })
+
+  for (const format of ['voc', 'coco', 'yolo'] as const) {
+    it(`export ${format} → import into a new project → export gives the same boxes`, async () => {
+      const root = path.join(raccoon, 'images')
+      const { store: a } = await project(root, {
+        kind: 'voc',
+        dir: path.join(raccoon, 'annotations'),
+      })
+      const out1 = path.join(tmp, `raccoon-${format}-1${format === 'coco' ? '.json' : ''}`)
+      const e1 = await exportProject(a, { format, outPath: out1 })
+      expect(e1).toMatchObject({ images: 200, boxes: 217 })
+      const source: LabelSource =
+        format === 'coco'
+          ? { kind: 'coco', path: out1 }
+          : format === 'voc'
+            ? { kind: 'voc', dir: out1 }
+            : { kind: 'yolo', dir: out1 }
+      const { store: b, report } = await project(root, source)
+      expect(report.problems).toEqual([])
+      expect(report.boxes).toBe(217)
+      // VOC and COCO keep whole pixels exactly; YOLO's 6-decimal normalisation is within 0.01 px here
+      expect(boxesByFile(b, format === 'yolo' ? 1 : 2)).toEqual(
+        boxesByFile(a, format === 'yolo' ? 1 : 2),
+      )
+      const out2 = path.join(tmp, `raccoon-${format}-2${format === 'coco' ? '.json' : ''}`)
+      await exportProject(b, { format, outPath: out2 })
+      if (format === 'coco') {
+        const strip = (f: string) => JSON.parse(readFileSync(f, 'utf8')).annotations
+        expect(strip(out2)).toEqual(strip(out1))
+      } else if (format === 'voc') {
+        const one = 'Annotations/raccoon-1.xml'
+        expect(readFileSync(path.join(out2, one), 'utf8')).toBe(
+          readFileSync(path.join(out1, one), 'utf8'),
+        )
+        expect(readFileSync(path.join(out1, one), 'utf8')).toMatch(
+          /<xmin>81<\/xmin>[\s\S]*<xmax>522<\/xmax>/,
+        )
+      } else {
+        expect(readFileSync(path.join(out2, 'labels/raccoon-1.txt'), 'utf8')).toBe(
+          readFileSync(path.join(out1, 'labels/raccoon-1.txt'), 'utf8'),
+        )
+        expect(readFileSync(path.join(out1, 'data.yaml'), 'utf8')).toMatch(
+          /names:\n {2}0: "raccoon"/,
+        )
+      }
+      a.close()
+      b.close()
+    })
+  }
+})
+
+describe('imagenet-val-dev (COCO) round trip', () => {
+  it('imports the ground truth and gives the same boxes after export → import → export', async () => {
+    const gt = JSON.parse(readFileSync(path.join(imagenet, 'ground-truth.coco.json'), 'utf8'))
+    const { store: a, report } = await project(imagenet, {
+      kind: 'coco',
+      path: path.join(imagenet, 'ground-truth.coco.json'),
+    })
+    expect(report.problems).toEqual([])
+    expect(report).toMatchObject({ imported: 300, boxes: gt.annotations.length })
+    // category ids follow the class order of the source
+    expect(a.classes().map((c) => c.name)).toEqual(
+      [...gt.categories]
+        .sort((x: { id: number }, y: { id: number }) => x.id - y.id)
+        .map((c: { name: string }) => c.name),
+    )
+    const out1 = path.join(tmp, 'imagenet-1.json')
+    await exportProject(a, { format: 'coco', outPath: out1 })
+    const c1 = JSON.parse(readFileSync(out1, 'utf8'))
+    const key = (c: {
+      images: { id: number; file_name: string }[]
+      categories: { id: number; name: string }[]
+      annotations: { image_id: number; category_id: number; bbox: number[] }[]
+    }) => {
+      const f = new Map(c.images.map((i) => [i.id, i.file_name]))
+      const k = new Map(c.categories.map((i) => [i.id, i.name]))
+      return c.annotations
+        .map(
+          (x) =>
+            `${f.get(x.image_id)} ${k.get(x.category_id)} ${x.bbox.map((v) => v.toFixed(2)).join(' ')}`,
+        )
+        .sort()
+    }
+    expect(key(c1)).toEqual(key(gt))
+    const { store: b } = await project(imagenet, { kind: 'coco', path: out1 })
+    const out2 = path.join(tmp, 'imagenet-2.json')
+    await exportProject(b, { format: 'coco', outPath: out2 })
+    expect(key(JSON.parse(readFileSync(out2, 'utf8')))).toEqual(key(c1))
+    a.close()
+    b.close()
+  })
+})
+
+describe('bad inputs', () => {
+  it('imports the bad image folder with labels.csv: per-file problems, the rest imported, EXIF size upright', async () => {
+    const { store, report } = await project(bad, {
+      kind: 'csv',
+      path: path.join(bad, 'labels.csv'),
+    })
+    const reasons = (file: string) =>
+      report.problems
+        .filter((p) => p.file.includes(file))
+        .map((p) => p.message)
+        .join(' | ')
+    expect(reasons('empty.jpg')).toMatch(/empty/)
+    expect(reasons('not-an-image.jpg')).toMatch(/not an image/)
+    expect(reasons('bomb.png')).toMatch(/100000x100000.*refused without decoding/)
+    expect(
+      report.problems.some((p) => /outside\.jpg.*outside the image folder/.test(p.message)),
+    ).toBe(true)
+    expect(report.problems.some((p) => /missing\.jpg.*does not exist/.test(p.message))).toBe(true)
+    expect(report.problems.some((p) => /empty label/.test(p.message))).toBe(true)
+    expect(report.skipped).toBeGreaterThanOrEqual(1) // README.txt and the other non-image files
+    expect(report.imported).toBe(9)
+    expect(store.imageByFile('images/exif-rotated.jpg')).toMatchObject({ width: 650, height: 417 })
+    expect(store.imageByFile('images/very-wide.jpg')).toMatchObject({ width: 6000, height: 40 })
+    expect(store.labelsOf(store.imageByFile('images/cmyk.jpg')!.id)).toEqual(['raccoon'])
+    // the unicode name survives export exactly
+    const out = path.join(tmp, 'bad.json')
+    await exportProject(store, { format: 'coco', outPath: out })
+    expect(
+      JSON.parse(readFileSync(out, 'utf8')).images.map((i: { file_name: string }) => i.file_name),
+    ).toContain('images/name with spaces & ünïcode.jpg')
+    const voc = path.join(tmp, 'bad-voc')
+    await exportProject(store, { format: 'voc', outPath: voc })
+    expect(
+      readFileSync(path.join(voc, 'Annotations/images/name with spaces & ünïcode.xml'), 'utf8'),
+    ).toContain('<filename>images/name with spaces &amp; ünïcode.jpg</filename>')
+    store.close()
+  })
+
+  it('VOC: refuses xxe and billion-laughs, reports malformed and traversal, clips box-outside', async () => {
+    const { store, report } = await project(path.join(raccoon, 'images'), {
+      kind: 'voc',
+      dir: path.join(bad, 'annotations'),
+    })
+    const of = (f: string) =>
+      report.problems
+        .filter((p) => p.file === f)
+        .map((p) => p.message)
+        .join(' | ')
+    expect(of('xxe.xml')).toMatch(/declares XML entities/)
+    expect(of('billion-laughs.xml')).toMatch(/declares XML entities/)
+    expect(of('malformed.xml')).toMatch(/not well-formed XML at line \d+, column \d+/)
+    expect(of('traversal.xml')).toMatch(/outside the image folder/)
+    expect(of('box-outside.xml')).toMatch(/clipped/)
+    const boxes = store.boxes(store.imageByFile('raccoon-1.jpg')!.id)
+    expect(boxes.map((b) => b.box)).toEqual([{ x0: 80, y0: 87, x1: 650, y1: 408 }])
+    expect(JSON.stringify(store.toDataset())).not.toMatch(/root:x:0/)
+    store.close()
+  })
+
+  it('COCO: awkward ids, unknown image/category, negative width and an escaping path are each reported', async () => {
+    const { store, report } = await project(bad, {
+      kind: 'coco',
+      path: path.join(bad, 'awkward.coco.json'),
+    })
+    const all = report.problems.map((p) => p.message).join('\n')
+    expect(all).toMatch(/duplicate category id 0/)
+    expect(all).toMatch(/duplicate annotation id 1/)
+    expect(all).toMatch(/unknown image_id 7/)
+    expect(all).toMatch(/unknown category_id 3/)
+    expect(all).toMatch(/non-positive width/)
+    expect(all).toMatch(/\.\.\/outside\.jpg' is outside the image folder/)
+    // the valid annotation is imported, clipped to the 1x1 image
+    expect(
+      store.boxes(store.imageByFile('images/one-pixel.png')!.id).map((b) => [b.label, b.box]),
+    ).toEqual([['zero-based', { x0: 0, y0: 0, x1: 1, y1: 1 }]])
+    store.close()
+  })
+
+  it('COCO: a truncated file is a clear parse error with its position', async () => {
+    const io = capture()
+    const code = await main(
+      [
+        'init',
+        path.join(tmp, 'trunc.camlabel'),
+        '--images',
+        bad,
+        '--coco',
+        path.join(bad, 'truncated.coco.json'),
+      ],
+      io,
+    )
+    expect(code).toBe(1)
+    expect(io.err).toMatch(/truncated\.coco\.json is not valid JSON at line \d+, column \d+/)
+  })
+
+  it('YOLO: the valid line is imported, each bad line reported with its number', async () => {
+    const { store, report } = await project(path.join(raccoon, 'images'), {
+      kind: 'yolo',
+      dir: path.join(bad, 'yolo'),
+    })
+    expect(report.problems.map((p) => p.file)).toEqual([
+      'labels/raccoon-1.txt:2',
+      'labels/raccoon-1.txt:3',
+      'labels/raccoon-1.txt:4',
+      'labels/raccoon-1.txt:5',
+    ])
+    expect(store.boxes(store.imageByFile('raccoon-1.jpg')!.id)).toHaveLength(1)
+    expect(report.boxes).toBe(1)
+    store.close()
+  })
+})
+
+describe('re-import and the commands', () => {
+  it('re-running init adds new images and keeps all review work', async () => {
+    const root = path.join(tmp, 'grow')
+    for (const [i, f] of ['raccoon-1.jpg', 'raccoon-2.jpg', 'raccoon-3.jpg'].entries()) {
+      mkdirSync(path.join(root, i < 2 ? 'raccoon' : 'other'), { recursive: true })
+      copyFileSync(path.join(raccoon, 'images', f), path.join(root, i < 2 ? 'raccoon' : 'other', f))
+    }
+    const file = path.join(tmp, 'grow.camlabel')
+    let io = capture()
+    expect(await main(['init', file, '--images', root], io)).toBe(0)
+    expect(io.out).toMatch(/3 images imported/)
+    let s = ProjectStore.open(file)
+    const id = s.imageByFile('raccoon/raccoon-1.jpg')!.id
+    const box = s.addBox(id, 'raccoon', { x0: 10, y0: 10, x1: 100, y1: 90 })
+    s.updateBox(box, { x0: 12, y0: 10, x1: 100, y1: 90 })
+    s.close()
+    copyFileSync(
+      path.join(raccoon, 'images', 'raccoon-4.jpg'),
+      path.join(root, 'raccoon', 'raccoon-4.jpg'),
+    )
+    io = capture()
+    expect(await main(['init', file, '--images', root], io)).toBe(0)
+    expect(io.out).toMatch(/1 images imported, 3 already in the project/)
+    s = ProjectStore.open(file)
+    expect(s.imageCount()).toBe(4)
+    expect(s.boxes(id)).toMatchObject([{ status: 'manual', box: { x0: 12 } }])
+    expect(s.canUndo()).toBe(true)
+    expect(s.labelsOf(s.imageByFile('raccoon/raccoon-4.jpg')!.id)).toEqual(['raccoon'])
+    s.close()
+
+    io = capture()
+    expect(await main(['status', file], io)).toBe(0)
+    expect(io.out).toMatch(
+      /images by status: unproposed 3, pending 0, accepted 0, edited 1, rejected 0/,
+    )
+    expect(io.out).toMatch(/raccoon\s+3\s+1\s+0\s+0/)
+    io = capture()
+    expect(
+      await main(
+        [
+          'export',
+          file,
+          '--format',
+          'yolo',
+          '--out',
+          path.join(tmp, 'grow-yolo'),
+          '--split',
+          '0.5',
+          '--seed',
+          '3',
+        ],
+        io,
+      ),
+    ).toBe(0)
+    expect(
+      readFileSync(path.join(tmp, 'grow-yolo/val.txt'), 'utf8').trim().split('\n'),
+    ).toHaveLength(2)
+    io = capture()
+    expect(
+      await main(['export', file, '--format', 'yolo', '--out', path.join(tmp, 'grow-yolo')], io),
+    ).toBe(1)
+    expect(io.err).toMatch(/already exists/)
+    expect(
+      await main(
+        ['export', file, '--format', 'yolo', '--out', path.join(tmp, 'grow-yolo'), '--overwrite'],
+        capture(),
+      ),
+    ).toBe(0)
+    expect(existsSync(path.join(tmp, 'grow-yolo/val.txt'))).toBe(false)
+  })
+
+  it('refuses a project from a newer camlabel with a clear message', async () => {
+    const file = path.join(tmp, 'new.camlabel')
+    ProjectStore.create(file, tmp).close()
+    const Database = (await import('better-sqlite3')).default
+    const db = new Database(file)
+    db.pragma('user_version = 42')
+    db.close()
+    const io = capture()
+    expect(await main(['status', file], io)).toBe(1)
+    expect(io.err).toMatch(/made by a newer camlabel/)
+    expect(io.err).toMatch(/Update camlabel/)
+  })
+})
