@@ -12,7 +12,8 @@ const modelsFrom = path.join(shared, 'models')
 
 function requireShared(): void {
   for (const p of [dataDir, modelsFrom]) {
-    if (!existsSync(p)) throw new Error(`Missing ${p}: the integration tests need ../shared (models and data)`)
+    if (!existsSync(p))
+      throw new Error(`Missing ${p}: the integration tests need ../shared (models and data)`)
   }
 }
 
@@ -43,7 +44,12 @@ const KNOWN = [
 ]
 
 describe.each([
-  { id: 'squeezenet1.1-fp16', minTop1: 0.6, featureShape: [512, 13, 13], classMaps: [1000, 13, 13] },
+  {
+    id: 'squeezenet1.1-fp16',
+    minTop1: 0.6,
+    featureShape: [512, 13, 13],
+    classMaps: [1000, 13, 13],
+  },
   { id: 'mobilenetv2-12-int8', minTop1: 0.65, featureShape: [1280, 7, 7], classMaps: undefined },
 ])('$id on real photos', ({ id, minTop1, featureShape, classMaps }) => {
   let model: LoadedModel
@@ -74,8 +80,9 @@ describe.each([
       expect([r.classMaps!.channels, r.classMaps!.height, r.classMaps!.width]).toEqual(classMaps)
       // SqueezeNet's scores are softmax(GAP(class maps)): the maps returned are the ones it scored with.
       const hw = classMaps[1]! * classMaps[2]!
-      const pooled = Float32Array.from({ length: 1000 }, (_, k) =>
-        r.classMaps!.data.subarray(k * hw, (k + 1) * hw).reduce((a, b) => a + b, 0) / hw,
+      const pooled = Float32Array.from(
+        { length: 1000 },
+        (_, k) => r.classMaps!.data.subarray(k * hw, (k + 1) * hw).reduce((a, b) => a + b, 0) / hw,
       )
       const max = Math.max(...pooled)
       const e = pooled.map((v) => Math.exp(v - max))
@@ -109,7 +116,9 @@ describe('opening models', () => {
     const model = await openModel('mobilenetv2-12-int8', { modelsDir: dir, providers: 'cpu' })
     try {
       const images = await Promise.all(
-        KNOWN.slice(0, 2).map((k) => prepareImage(path.join(dataDir, k.file), model.spec.preprocessing)),
+        KNOWN.slice(0, 2).map((k) =>
+          prepareImage(path.join(dataDir, k.file), model.spec.preprocessing),
+        ),
       )
       const n = images[0]!.tensor.length
       const stacked = new Float32Array(2 * n)
@@ -120,7 +129,10 @@ describe('opening models', () => {
         expect(top1(batch[i]!.probabilities)).toBe(top1(single.probabilities))
         let maxDiff = 0
         for (let j = 0; j < single.features.data.length; j++) {
-          maxDiff = Math.max(maxDiff, Math.abs(single.features.data[j]! - batch[i]!.features.data[j]!))
+          maxDiff = Math.max(
+            maxDiff,
+            Math.abs(single.features.data[j]! - batch[i]!.features.data[j]!),
+          )
         }
         expect(maxDiff).toBeLessThan(1e-4)
       }

@@ -34,7 +34,8 @@ describe('parseClasses', () => {
   })
 
   it('parses the real ImageNet synsets: 1000 classes in output order', () => {
-    if (!existsSync(synsetsFile)) throw new Error(`Missing ${synsetsFile} (see ../shared/models/README.md)`)
+    if (!existsSync(synsetsFile))
+      throw new Error(`Missing ${synsetsFile} (see ../shared/models/README.md)`)
     const classes = parseClasses(readFileSync(synsetsFile, 'utf8'))
     expect(classes).toHaveLength(1000)
     expect(classes[207]).toMatchObject({ id: 'n02099601', names: ['golden retriever'] })

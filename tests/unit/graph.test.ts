@@ -33,14 +33,19 @@ const mobilenet = path.join(shared, 'mobilenetv2-12-int8.onnx')
 
 function requireShared(): void {
   if (!existsSync(squeezenet) || !existsSync(mobilenet)) {
-    throw new Error(`The real models are missing: expected them in ${shared} (see ../shared/models/README.md)`)
+    throw new Error(
+      `The real models are missing: expected them in ${shared} (see ../shared/models/README.md)`,
+    )
   }
 }
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
   expect(actual.length).toBe(expected.length)
   for (let i = 0; i < expected.length; i++) {
-    expect(Math.abs(actual[i]! - expected[i]!), `index ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(tol)
+    expect(
+      Math.abs(actual[i]! - expected[i]!),
+      `index ${i}: ${actual[i]} vs ${expected[i]}`,
+    ).toBeLessThanOrEqual(tol)
   }
 }
 
@@ -77,7 +82,8 @@ describe('detectCamHead on tiny models', () => {
     const { q, scale, zeroPoint } = quantisedW2()
     const expected = new Float32Array(CLASSES * FEATURES)
     for (let c = 0; c < CLASSES; c++)
-      for (let k = 0; k < FEATURES; k++) expected[c * FEATURES + k] = (q[k * CLASSES + c]! - zeroPoint[c]!) * scale[c]!
+      for (let k = 0; k < FEATURES; k++)
+        expected[c * FEATURES + k] = (q[k * CLASSES + c]! - zeroPoint[c]!) * scale[c]!
     expectClose(head.classifier.weights, expected, 1e-7)
     // and the dequantised weights are close to the float ones they came from
     expectClose(head.classifier.weights, W2, 0.01)
@@ -100,7 +106,9 @@ describe('detectCamHead on tiny models', () => {
   })
 
   it('refuses bytes that are not an ONNX model', () => {
-    expect(() => decodeModel(new TextEncoder().encode('hello, I am not a model'))).toThrow(/Not an ONNX model/)
+    expect(() => decodeModel(new TextEncoder().encode('hello, I am not a model'))).toThrow(
+      /Not an ONNX model/,
+    )
   })
 })
 
@@ -110,11 +118,18 @@ describe('tiny models through ONNX Runtime equal a hand computation', () => {
   const feat = handFeatures(x)
 
   it('gap-gemm: probabilities and the feature map', async () => {
-    const model = await openModel(writeModel(dir, 'gap-gemm.onnx', gapGemmModel()), { providers: 'cpu' })
+    const model = await openModel(writeModel(dir, 'gap-gemm.onnx', gapGemmModel()), {
+      providers: 'cpu',
+    })
     try {
       expect(model.provider).toBe('cpu')
       expect(model.classes.map((c) => c.id)).toEqual(['class-0', 'class-1', 'class-2'])
-      expect(model.spec.preprocessing).toMatchObject({ width: SIZE, height: SIZE, dtype: 'float32', channelOrder: 'RGB' })
+      expect(model.spec.preprocessing).toMatchObject({
+        width: SIZE,
+        height: SIZE,
+        dtype: 'float32',
+        channelOrder: 'RGB',
+      })
       const r = await model.forward(x)
       expect(r.features).toMatchObject({ channels: FEATURES, height: SIZE, width: SIZE })
       expectClose(r.features.data, feat, 1e-5)
@@ -126,7 +141,9 @@ describe('tiny models through ONNX Runtime equal a hand computation', () => {
   })
 
   it('squeeze-style: class maps equal relu(W2 · F + b2) per pixel', async () => {
-    const model = await openModel(writeModel(dir, 'squeeze.onnx', squeezeStyleModel()), { providers: 'cpu' })
+    const model = await openModel(writeModel(dir, 'squeeze.onnx', squeezeStyleModel()), {
+      providers: 'cpu',
+    })
     try {
       const r = await model.forward(x)
       const hw = SIZE * SIZE
@@ -139,7 +156,10 @@ describe('tiny models through ONNX Runtime equal a hand computation', () => {
         }
       expect(r.classMaps).toMatchObject({ channels: CLASSES, height: SIZE, width: SIZE })
       expectClose(r.classMaps!.data, cam, 1e-5)
-      const pooled = Float32Array.from({ length: CLASSES }, (_, c) => cam.slice(c * hw, (c + 1) * hw).reduce((a, b) => a + b, 0) / hw)
+      const pooled = Float32Array.from(
+        { length: CLASSES },
+        (_, c) => cam.slice(c * hw, (c + 1) * hw).reduce((a, b) => a + b, 0) / hw,
+      )
       expectClose(r.probabilities, handSoftmax(pooled), 1e-5)
     } finally {
       await model.dispose()
@@ -161,11 +181,17 @@ describe('tiny models through ONNX Runtime equal a hand computation', () => {
   })
 
   it('int8-dequant: logits from the dequantised weights', async () => {
-    const model = await openModel(writeModel(dir, 'int8.onnx', int8DequantModel()), { providers: 'cpu' })
+    const model = await openModel(writeModel(dir, 'int8.onnx', int8DequantModel()), {
+      providers: 'cpu',
+    })
     try {
       const r = await model.forward(x)
       // ONNX Runtime's optimiser may fold DequantizeLinear into a quantised MatMul: small rounding.
-      expectClose(r.probabilities, handSoftmax(handLogits(feat, model.head.classifier.weights)), 1e-3)
+      expectClose(
+        r.probabilities,
+        handSoftmax(handLogits(feat, model.head.classifier.weights)),
+        1e-3,
+      )
     } finally {
       await model.dispose()
     }
@@ -177,7 +203,11 @@ describe('tiny models through ONNX Runtime equal a hand computation', () => {
   })
 
   it('a random file cannot be opened, with the reason', async () => {
-    const file = writeModel(dir, 'random.onnx', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) & 255))
+    const file = writeModel(
+      dir,
+      'random.onnx',
+      Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) & 255),
+    )
     await expect(openModel(file)).rejects.toMatchObject({ code: 'MODEL_UNUSABLE' })
   })
 })
@@ -202,23 +232,45 @@ describe('the real models', () => {
     requireShared()
     const model = decodeModel(readFileSync(mobilenet))
     const head = detectCamHead(model)
-    expect(head).toMatchObject({ featureTensor: '627', scoresTensor: 'output', scoresKind: 'logits' })
+    expect(head).toMatchObject({
+      featureTensor: '627',
+      scoresTensor: 'output',
+      scoresKind: 'logits',
+    })
     expect(head.classMapTensor).toBeUndefined()
     expect(head.classifier).toMatchObject({ numClasses: 1000, numFeatures: 1280 })
-    const init = (name: string) => tensorToFloat32(model.graph!.initializer.find((t) => t.name === name)!)
+    const init = (name: string) =>
+      tensorToFloat32(model.graph!.initializer.find((t) => t.name === name)!)
     const q = init('classifier.1.weight_quantized')
     const scale = init('classifier.1.weight_scale')
     const zp = init('classifier.1.weight_zero_point')
     // W[c,k] = (q[k,c] − zp[c]) × scale[c], for a few (c, k)
-    for (const [c, k] of [[0, 0], [0, 1], [1, 0], [999, 1279], [417, 3]] as const) {
-      expect(head.classifier.weights[c * 1280 + k]).toBeCloseTo((q[k * 1000 + c]! - zp[c]!) * scale[c]!, 7)
+    for (const [c, k] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [999, 1279],
+      [417, 3],
+    ] as const) {
+      expect(head.classifier.weights[c * 1280 + k]).toBeCloseTo(
+        (q[k * 1000 + c]! - zp[c]!) * scale[c]!,
+        7,
+      )
     }
   })
 
   it('re-encoding keeps the model loadable, and extra outputs have the right shapes', async () => {
     requireShared()
     const cases = [
-      { file: squeezenet, names: ['fire9/concat_2', 'conv10_2'], dims: [[1, 512, 13, 13], [1, 1000, 13, 13]], half: true },
+      {
+        file: squeezenet,
+        names: ['fire9/concat_2', 'conv10_2'],
+        dims: [
+          [1, 512, 13, 13],
+          [1, 1000, 13, 13],
+        ],
+        half: true,
+      },
       { file: mobilenet, names: ['627'], dims: [[1, 1280, 7, 7]], half: false },
     ]
     for (const c of cases) {
@@ -246,7 +298,9 @@ describe('the real models', () => {
     requireShared()
     const bytes = readFileSync(mobilenet)
     const head = detectCamHead(decodeModel(bytes))
-    const session = await ort.InferenceSession.create(withExtraOutputs(bytes, ['627']), { logSeverityLevel: 3 })
+    const session = await ort.InferenceSession.create(withExtraOutputs(bytes, ['627']), {
+      logSeverityLevel: 3,
+    })
     const x = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.001) * 2)
     const out = await session.run({ input: new ort.Tensor('float32', x, [1, 3, 224, 224]) })
     await session.release()

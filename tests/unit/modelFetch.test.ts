@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -29,12 +36,27 @@ function manifestFor(url: string, modelSha = sha(modelBytes)): Manifest {
     source: 'test',
     classes: 'cls',
     input: { layout: 'NCHW' },
-    preprocessing: { width: 8, height: 8, channelOrder: 'RGB', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], dtype: 'float32' },
+    preprocessing: {
+      width: 8,
+      height: 8,
+      channelOrder: 'RGB',
+      scale: 1,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      dtype: 'float32',
+    },
   } as ModelSpec
   return {
     version: 1,
     assets: {
-      cls: { file: 'tiny.txt', url: `${url}.txt`, sha256: sha(classBytes), size: classBytes.length, license: 'MIT', source: 'test' },
+      cls: {
+        file: 'tiny.txt',
+        url: `${url}.txt`,
+        sha256: sha(classBytes),
+        size: classBytes.length,
+        license: 'MIT',
+        source: 'test',
+      },
     },
     models: [model],
   }
@@ -72,7 +94,11 @@ describe('ensureModel from a local folder', () => {
   it('refuses a file whose sha256 differs, saying expected and got, and places nothing', async () => {
     const { from, dir } = stocked()
     const wrong = 'ab'.repeat(32)
-    const err = await ensureModel('tiny', { from, dir, manifest: manifestFor('http://127.0.0.1:9/x', wrong) }).catch((e) => e)
+    const err = await ensureModel('tiny', {
+      from,
+      dir,
+      manifest: manifestFor('http://127.0.0.1:9/x', wrong),
+    }).catch((e) => e)
     expect(err).toMatchObject({ code: 'CHECKSUM_MISMATCH' })
     expect(err.message).toContain(`expected sha256 ${wrong}, got ${sha(modelBytes)}`)
     expect(existsSync(path.join(dir, 'tiny.onnx'))).toBe(false)
@@ -83,7 +109,11 @@ describe('ensureModel from a local folder', () => {
     const { from, dir } = stocked()
     mkdirSync(dir, { recursive: true })
     writeFileSync(path.join(dir, 'tiny.onnx'), 'damaged')
-    const got = await ensureModel('tiny', { from, dir, manifest: manifestFor('http://127.0.0.1:9/x') })
+    const got = await ensureModel('tiny', {
+      from,
+      dir,
+      manifest: manifestFor('http://127.0.0.1:9/x'),
+    })
     expect(got.status).toBe('copied')
     expect(readFileSync(path.join(dir, 'tiny.onnx'))).toEqual(modelBytes)
   })
@@ -91,13 +121,19 @@ describe('ensureModel from a local folder', () => {
   it('says which file is missing from the folder', async () => {
     const { from, dir } = tempDirs()
     mkdirSync(from, { recursive: true })
-    const err = await ensureModel('tiny', { from, dir, manifest: manifestFor('http://127.0.0.1:9/x') }).catch((e) => e)
+    const err = await ensureModel('tiny', {
+      from,
+      dir,
+      manifest: manifestFor('http://127.0.0.1:9/x'),
+    }).catch((e) => e)
     expect(err).toMatchObject({ code: 'NOT_FOUND' })
     expect(err.message).toContain(`tiny.onnx is not in ${from}`)
   })
 
   it('refuses an unknown id, listing the known ones', async () => {
-    const err = await ensureModel('nope', { manifest: manifestFor('http://127.0.0.1:9/x') }).catch((e) => e)
+    const err = await ensureModel('nope', { manifest: manifestFor('http://127.0.0.1:9/x') }).catch(
+      (e) => e,
+    )
     expect(err).toMatchObject({ code: 'UNKNOWN_MODEL' })
     expect(err.message).toContain('Known models: tiny')
   })
@@ -121,7 +157,11 @@ describe('ensureModel by download', () => {
   it('downloads, verifies and places the files', async () => {
     const { dir } = tempDirs()
     served = modelBytes
-    const got = await ensureModel('tiny', { dir, from: '', manifest: manifestFor(`${base}/tiny.onnx`) })
+    const got = await ensureModel('tiny', {
+      dir,
+      from: '',
+      manifest: manifestFor(`${base}/tiny.onnx`),
+    })
     expect(got).toMatchObject({ status: 'downloaded', classesStatus: 'downloaded' })
     expect(readFileSync(got.path)).toEqual(modelBytes)
   })
@@ -129,7 +169,11 @@ describe('ensureModel by download', () => {
   it('refuses a download of the wrong size and places nothing', async () => {
     const { dir } = tempDirs()
     served = modelBytes.subarray(0, 1000)
-    const err = await ensureModel('tiny', { dir, from: '', manifest: manifestFor(`${base}/tiny.onnx`) }).catch((e) => e)
+    const err = await ensureModel('tiny', {
+      dir,
+      from: '',
+      manifest: manifestFor(`${base}/tiny.onnx`),
+    }).catch((e) => e)
     served = modelBytes
     expect(err).toMatchObject({ code: 'MODEL_FETCH_FAILED' })
     expect(err.message).toContain('1000 bytes, expected')
@@ -138,7 +182,11 @@ describe('ensureModel by download', () => {
 
   it('reports an HTTP error', async () => {
     const { dir } = tempDirs()
-    const err = await ensureModel('tiny', { dir, from: '', manifest: manifestFor(`${base}/missing.onnx`) }).catch((e) => e)
+    const err = await ensureModel('tiny', {
+      dir,
+      from: '',
+      manifest: manifestFor(`${base}/missing.onnx`),
+    }).catch((e) => e)
     expect(err).toMatchObject({ code: 'MODEL_FETCH_FAILED' })
     expect(err.message).toContain('HTTP 404')
   })
@@ -151,7 +199,9 @@ describe('ensureModel by download', () => {
     const port = (closed.address() as AddressInfo).port
     await new Promise<void>((resolve) => closed.close(() => resolve()))
     const url = `http://127.0.0.1:${port}/tiny.onnx`
-    const err = await ensureModel('tiny', { dir, from: '', manifest: manifestFor(url) }).catch((e) => e)
+    const err = await ensureModel('tiny', { dir, from: '', manifest: manifestFor(url) }).catch(
+      (e) => e,
+    )
     expect(err).toMatchObject({ code: 'OFFLINE' })
     expect(err.message).toContain(`Cannot reach 127.0.0.1:${port}`)
     expect(err.message).toContain('ECONNREFUSED')
@@ -163,7 +213,11 @@ describe('camlabel models', () => {
   function capture(cwd: string): { io: CommandIO; out: string[]; err: string[] } {
     const out: string[] = []
     const err: string[] = []
-    return { io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t), isTTY: false, cwd }, out, err }
+    return {
+      io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t), isTTY: false, cwd },
+      out,
+      err,
+    }
   }
 
   it('copies the default model from --from and exits 0; unknown ids exit 1 listing the known ones', async () => {
@@ -186,7 +240,9 @@ describe('camlabel models', () => {
 
       const bad = capture(process.cwd())
       expect(await main(['models', 'resnet-9000'], bad.io)).toBe(1)
-      expect(bad.err.join('')).toContain("Unknown model 'resnet-9000'. Known models: squeezenet1.1-fp16, mobilenetv2-12-int8")
+      expect(bad.err.join('')).toContain(
+        "Unknown model 'resnet-9000'. Known models: squeezenet1.1-fp16, mobilenetv2-12-int8",
+      )
     } finally {
       if (saved === undefined) delete process.env.CAMLABEL_MODELS_DIR
       else process.env.CAMLABEL_MODELS_DIR = saved

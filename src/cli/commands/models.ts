@@ -5,7 +5,13 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { toErrorData } from '../../shared/errors.ts'
-import { defaultModel, loadManifest, modelPath, modelsDir, requireModel } from '../../main/engine/manifest.ts'
+import {
+  defaultModel,
+  loadManifest,
+  modelPath,
+  modelsDir,
+  requireModel,
+} from '../../main/engine/manifest.ts'
 import { ensureModel } from '../../main/engine/modelFetch.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
@@ -30,17 +36,27 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     for (const m of manifest.models) {
       const present = existsSync(modelPath(m)) ? 'present' : 'missing'
       const size = `${(m.size / 1e6).toFixed(1)} MB`
-      io.stdout(`${m.id.padEnd(22)} ${size.padStart(9)}  ${present.padEnd(8)} ${m.name}${m.id === def ? ' (default)' : ''}\n`)
+      io.stdout(
+        `${m.id.padEnd(22)} ${size.padStart(9)}  ${present.padEnd(8)} ${m.name}${m.id === def ? ' (default)' : ''}\n`,
+      )
     }
     return 0
   }
-  const ids = values.all ? manifest.models.map((m) => m.id) : positionals.length > 0 ? positionals : [defaultModel(manifest).id]
+  const ids = values.all
+    ? manifest.models.map((m) => m.id)
+    : positionals.length > 0
+      ? positionals
+      : [defaultModel(manifest).id]
   for (const id of ids) requireModel(id, manifest) // unknown ids fail before anything is fetched
   const from = values.from ? path.resolve(io.cwd, values.from) : undefined
   let failed = 0
   for (const id of ids) {
     try {
-      await ensureModel(id, { manifest, log: (line) => io.stderr(`${line}\n`), ...(from ? { from } : {}) })
+      await ensureModel(id, {
+        manifest,
+        log: (line) => io.stderr(`${line}\n`),
+        ...(from ? { from } : {}),
+      })
     } catch (err) {
       failed++
       const data = toErrorData(err)
@@ -56,4 +72,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   return 0
 }
 
-export const command: Command = { summary: 'fetch models into models/ (download or --from DIR)', usage, run }
+export const command: Command = {
+  summary: 'fetch models into models/ (download or --from DIR)',
+  usage,
+  run,
+}

@@ -36,7 +36,11 @@ function splitNames(text: string): string[] {
 
 /** Numbered classes `class-0 … class-(n-1)` for a model without a classes file. */
 export function numberedClasses(count: number): ModelClass[] {
-  return Array.from({ length: count }, (_, index) => ({ index, id: `class-${index}`, names: [`class-${index}`] }))
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    id: `class-${index}`,
+    names: [`class-${index}`],
+  }))
 }
 
 const lookupCache = new WeakMap<ModelClass[], Map<string, ModelClass>>()

@@ -34,7 +34,15 @@ interface Constant {
 }
 
 /** Ops that pass values through unchanged (at inference) or only change the shape. */
-const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Cast'])
+const PASS_THROUGH = new Set([
+  'Identity',
+  'Dropout',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Unsqueeze',
+  'Cast',
+])
 /** Quantisation wrappers: also value-preserving up to rounding. */
 const QUANT = new Set(['QuantizeLinear', 'DequantizeLinear'])
 
@@ -152,7 +160,8 @@ export function dequantize(
 /** Transposes a row-major [rows × cols] matrix. */
 function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length)
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!
   return out
 }
 
@@ -262,10 +271,16 @@ function findPooling(ix: GraphIndex, start: string, chain: string[]): { input: s
     }
     const shape = ix.shapes.get(name) ?? ix.shapes.get(node.input[0] ?? '')
     const over =
-      shape && shape.length === 4 && shape[2] && shape[3] ? ` over a ${shape[2]}×${shape[3]} map` : ''
-    throw unusable(`no global average pooling before the classifier: found ${[op, ...chain].join('→')}${over}`)
+      shape && shape.length === 4 && shape[2] && shape[3]
+        ? ` over a ${shape[2]}×${shape[3]} map`
+        : ''
+    throw unusable(
+      `no global average pooling before the classifier: found ${[op, ...chain].join('→')}${over}`,
+    )
   }
-  throw unusable(`no global average pooling before the classifier: found ${['input', ...chain].join('→')}`)
+  throw unusable(
+    `no global average pooling before the classifier: found ${['input', ...chain].join('→')}`,
+  )
 }
 
 /** GlobalAveragePool, its quantised form, ReduceMean over H and W, or an AveragePool that is global. */
@@ -314,7 +329,11 @@ function readLinear(ix: GraphIndex, node: NodeProto): LinearFound | undefined {
     }
     if (bias.length !== inner.classifier.numClasses) return undefined
     const sum = inner.classifier.bias.map((v, i) => v + bias[i]!)
-    return { ...inner, classifier: { ...inner.classifier, bias: sum }, chain: [...inner.chain, op!] }
+    return {
+      ...inner,
+      classifier: { ...inner.classifier, bias: sum },
+      chain: [...inner.chain, op!],
+    }
   }
   if (op === 'Gemm') {
     const a = node.input[0]!
@@ -485,7 +504,9 @@ export function withExtraOutputs(bytes: Uint8Array, names: string[]): Uint8Array
 }
 
 /** The graph's real inputs (not initializers listed as inputs, as IR < 4 models do). */
-export function graphInputs(model: ModelProto): { name: string; elemType: number; shape: (number | null)[] }[] {
+export function graphInputs(
+  model: ModelProto,
+): { name: string; elemType: number; shape: (number | null)[] }[] {
   const g = model.graph!
   const inits = new Set(g.initializer.map((t) => t.name))
   return g.input
@@ -496,4 +517,3 @@ export function graphInputs(model: ModelProto): { name: string; elemType: number
       shape: valueInfoShape(i) ?? [],
     }))
 }
-

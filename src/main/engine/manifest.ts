@@ -90,7 +90,10 @@ export function loadManifest(file = manifestPath()): Manifest {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
   } catch (err) {
-    throw new CamlabelError('PARSE_ERROR', `Cannot read the model manifest ${file}: ${(err as Error).message}`)
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `Cannot read the model manifest ${file}: ${(err as Error).message}`,
+    )
   }
   const parsed = manifestSchema.safeParse(raw)
   if (!parsed.success) {
@@ -103,7 +106,10 @@ export function loadManifest(file = manifestPath()): Manifest {
   const manifest = parsed.data as Manifest
   for (const m of manifest.models) {
     if (!manifest.assets[m.classes]) {
-      throw new CamlabelError('PARSE_ERROR', `Model ${m.id} names an unknown classes asset '${m.classes}'`)
+      throw new CamlabelError(
+        'PARSE_ERROR',
+        `Model ${m.id} names an unknown classes asset '${m.classes}'`,
+      )
     }
   }
   if (file === manifestPath()) cached = manifest

@@ -79,7 +79,10 @@ export async function ensureModel(id: string, opts: FetchOptions = {}): Promise<
 }
 
 /** Places one manifest file (model or classes list) in the models folder, verified. */
-export async function ensureAsset(asset: ManifestAsset, opts: FetchOptions = {}): Promise<FetchStatus> {
+export async function ensureAsset(
+  asset: ManifestAsset,
+  opts: FetchOptions = {},
+): Promise<FetchStatus> {
   const dir = opts.dir ?? modelsDir()
   const from = opts.from ?? (process.env.CAMLABEL_MODELS_FROM || undefined)
   const log = opts.log ?? (() => {})
@@ -127,7 +130,11 @@ async function hashedCopy(
   return { digest: hash.digest('hex'), bytes }
 }
 
-function verify(asset: ManifestAsset, got: { digest: string; bytes: number }, origin: string): void {
+function verify(
+  asset: ManifestAsset,
+  got: { digest: string; bytes: number },
+  origin: string,
+): void {
   if (got.digest !== asset.sha256) {
     throw new CamlabelError(
       'CHECKSUM_MISMATCH',

@@ -302,7 +302,11 @@ export interface ModelSpec {
 }
 
 /** A ValueInfoProto for a tensor; without `shape` ONNX Runtime infers it. */
-export function valueInfo(name: string, elemType: number, shape?: (number | string)[]): ValueInfoProto {
+export function valueInfo(
+  name: string,
+  elemType: number,
+  shape?: (number | string)[],
+): ValueInfoProto {
   const tensorType: NonNullable<TypeProto['tensor_type']> = { elem_type: elemType }
   if (shape) {
     tensorType.shape = {
@@ -314,7 +318,13 @@ export function valueInfo(name: string, elemType: number, shape?: (number | stri
 
 function attribute(name: string, value: number | number[] | string): AttributeProto {
   if (typeof value === 'string') {
-    return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value), floats: [], ints: [] }
+    return {
+      name,
+      type: AttributeType.STRING,
+      s: new TextEncoder().encode(value),
+      floats: [],
+      ints: [],
+    }
   }
   if (Array.isArray(value)) {
     const allInt = value.every((v) => Number.isInteger(v))
@@ -370,7 +380,12 @@ export function floatTensor(
 }
 
 /** An initializer with raw little-endian bytes of the given data type. */
-export function tensor(name: string, dims: number[], dataType: number, raw: Uint8Array): TensorProto {
+export function tensor(
+  name: string,
+  dims: number[],
+  dataType: number,
+  raw: Uint8Array,
+): TensorProto {
   return {
     name,
     dims,

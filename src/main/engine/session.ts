@@ -148,7 +148,10 @@ export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promi
   const inputName = input.name
   const fetches = [head.scoresTensor, ...outputs]
 
-  async function runBatch(data: Float32Array | Uint16Array, batch: number): Promise<ForwardResult[]> {
+  async function runBatch(
+    data: Float32Array | Uint16Array,
+    batch: number,
+  ): Promise<ForwardResult[]> {
     const pre = spec.preprocessing
     const expected = batch * 3 * pre.height * pre.width
     if (data.length !== expected) {
@@ -192,7 +195,10 @@ export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promi
     inputName,
     async forward(data, batch = 1) {
       if (batch !== 1) {
-        throw new CamlabelError('INVALID_ARGUMENT', 'forward() takes one image; use forwardBatch() for batches')
+        throw new CamlabelError(
+          'INVALID_ARGUMENT',
+          'forward() takes one image; use forwardBatch() for batches',
+        )
       }
       return (await runBatch(data, 1))[0]!
     },
@@ -241,7 +247,11 @@ async function manifestClasses(spec: ModelSpec, dir: string): Promise<ModelClass
     return parseClasses(await readFile(file, 'utf8'))
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new CamlabelError('NOT_FOUND', `The class list ${file} of model ${spec.id} is missing`, FETCH_HINT(spec.id))
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `The class list ${file} of model ${spec.id} is missing`,
+        FETCH_HINT(spec.id),
+      )
     }
     throw err
   }
@@ -282,7 +292,10 @@ function ortLibraryDirs(): string[] {
 }
 
 function cudaLibraryPresent(): boolean {
-  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'
+  const lib =
+    process.platform === 'win32'
+      ? 'onnxruntime_providers_cuda.dll'
+      : 'libonnxruntime_providers_cuda.so'
   return ortLibraryDirs().some((d) => existsSync(path.join(d, lib)))
 }
 
@@ -305,12 +318,18 @@ async function createSession(
   bytes: Uint8Array,
   choice: ProviderChoice,
 ): Promise<{ session: ort.InferenceSession; provider: string; note?: string }> {
-  const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: 3 }
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  }
   const { list, skipped } = candidates(choice)
   const failures: string[] = [...skipped]
   for (const ep of list) {
     try {
-      const session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: [ep, 'cpu'] })
+      const session = await ort.InferenceSession.create(bytes, {
+        ...base,
+        executionProviders: [ep, 'cpu'],
+      })
       return { session, provider: ep }
     } catch (err) {
       failures.push(`${ep}: ${(err as Error).message.split('\n')[0]}`)
@@ -328,9 +347,7 @@ async function createSession(
     )
   }
   const note =
-    choice === 'cpu' || failures.length === 0
-      ? undefined
-      : `Using CPU: ${failures.join('; ')}`
+    choice === 'cpu' || failures.length === 0 ? undefined : `Using CPU: ${failures.join('; ')}`
   return note ? { session, provider: 'cpu', note } : { session, provider: 'cpu' }
 }
 
