@@ -38,7 +38,6 @@ export async function runProjectPropose(argv: string[], io: CommandIO): Promise<
       head: { type: 'string' },
       'working-size': { type: 'string' },
       provider: { type: 'string' },
-      limit: { type: 'string' },
     },
     'propose',
   )
@@ -73,9 +72,6 @@ export async function runProjectPropose(argv: string[], io: CommandIO): Promise<
           'provider',
           'auto' as ProviderChoice,
         ),
-        limit: values.limit
-          ? numberOption(values.limit, 'limit', 0, [1, Number.MAX_SAFE_INTEGER])
-          : undefined,
         onReady: (info) =>
           io.stderr(
             `model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`,
