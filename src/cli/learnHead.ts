@@ -80,7 +80,7 @@ export async function learnHeadForPropose(
   const started = performance.now()
   const head = trainHead(samples, { ...(options.signal ? { signal: options.signal } : {}) })
   io.stderr(
-    `${formatHeadQuality(head).join('\n')}\ntrained in ${(performance.now() - started).toFixed(0)} ms\n`,
+    `${formatHeadQuality(head).join('\n')}\ntrained in ${(performance.now() - started).toFixed(0)} ms (with the cross-validation)\n`,
   )
   const learned = new Map<string, LearnedWeights>()
   for (const [label, source] of headSources(head))

@@ -19,6 +19,7 @@ import { DEFAULT_PROPOSAL_OPTIONS } from '../../main/engine/types.ts'
 import { numberOption, parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
 import { progressLine } from '../progress.ts'
+import { learnHeadForPropose, type LearnForProposeResult } from '../learnHead.ts'
 
 const usage = `Usage: camlabel propose --images DIR [--labels FILE.csv] --out FILE.json [options]
 
@@ -117,7 +118,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   }
 
   const started = performance.now()
-  const progress = progressLine(io, 'propose')
+  let progress = progressLine(io, 'propose')
   let ready: ReadyInfo | undefined
   const dataset: Dataset = { classes: labelNames, images: [] }
   const failures: { file: string; code: string; reason: string }[] = []
@@ -125,13 +126,18 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const onSignal = (): void => abort.abort()
   process.once('SIGINT', onSignal)
   let done = 0
+  let learning: LearnForProposeResult = { learned: new Map() }
   try {
+    // --head learn|auto: a feature pass and a head trained from the labels, before proposing.
+    learning = await learnHeadForPropose(tasks, { model, providers, head, signal: abort.signal, io })
+    if (learning.head) progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
     for await (const result of runProposalJob(tasks, {
       model,
       providers,
       proposal,
       upscale,
       head,
+      learned: learning.learned,
       signal: abort.signal,
       onReady: (info) => {
         ready = info
@@ -170,6 +176,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         threshold: proposal.threshold,
         upscale,
         labelSources: ready?.sources,
+        learnedHead: learning.head?.quality,
         failures,
       },
     },
