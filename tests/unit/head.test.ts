@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { CamlabelError } from '../../src/shared/errors.ts'
 import {
   assignFolds,
+  formatHeadQuality,
   headSources,
   predictHead,
   trainHead,
@@ -258,6 +259,27 @@ describe('trainHead: one class', () => {
     expect(head.quality.usable).toBe(true)
     expect(head.quality.classes[0]!.cvAccuracy).toBeGreaterThan(0.8)
     expect(headSources(head).has('raccoon')).toBe(true)
+  })
+})
+
+describe('formatHeadQuality', () => {
+  it('prints one line per class with images, CV accuracy and false positives, then the warnings', () => {
+    const data = clusters(['cat', 'dog'], 10, 8, 11)
+    const few = [...data.samples, { features: data.draw(0), labels: ['background'] }]
+    const lines = formatHeadQuality(trainHead(few))
+    expect(lines[0]).toMatch(
+      /^learned head: softmax regression, λ 0\.01, 21 images, 5-fold CV accuracy \d+\.\d%$/,
+    )
+    expect(lines[1]).toMatch(/class\s+images\s+CV acc\s+false pos/)
+    expect(lines[2]).toMatch(/^  cat\s+10\s+\d+\.\d%\s+\d+\.\d%$/)
+    expect(lines[4]).toMatch(/^  background \(negatives\)\s+1 /)
+    expect(lines[5]).toBe(
+      "warning: 'background' has 1 image: too few images to learn (5 or more recommended)",
+    )
+    const alone = formatHeadQuality(trainHead(clusters(['cat'], 6, 8, 12).samples))
+    expect(alone).toHaveLength(2)
+    expect(alone[0]).toMatch(/no cross-validation/)
+    expect(alone[1]).toMatch(/^warning: Only one class \('cat'\): nothing to discriminate against/)
   })
 })
 

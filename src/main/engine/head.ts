@@ -652,14 +652,14 @@ export function formatHeadQuality(head: LearnedHead): string[] {
         : 'no cross-validation'),
   ]
   if (q.usable) {
-    const width = Math.max(5, ...q.classes.map((c) => c.name.length))
+    const names = q.classes.map((c) => (c.background ? `${c.name} (negatives)` : c.name))
+    const width = Math.max(5, ...names.map((n) => n.length))
     lines.push(`  ${'class'.padEnd(width)}  images  CV acc  false pos`)
-    for (const c of q.classes) {
-      const name = c.background ? `${c.name} (negatives)` : c.name
+    q.classes.forEach((c, i) => {
       lines.push(
-        `  ${name.padEnd(width)}  ${String(c.images).padStart(6)}  ${percent(c.cvAccuracy).padStart(6)}  ${percent(c.cvFalsePositiveRate).padStart(9)}`,
+        `  ${names[i]!.padEnd(width)}  ${String(c.images).padStart(6)}  ${percent(c.cvAccuracy).padStart(6)}  ${percent(c.cvFalsePositiveRate).padStart(9)}`,
       )
-    }
+    })
   }
   for (const w of q.warnings) lines.push(`warning: ${w}`)
   return lines
