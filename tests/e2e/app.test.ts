@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core'
 import { ensureModel } from '../../src/main/engine/modelFetch.ts'
 import { defaultModel } from '../../src/main/engine/manifest.ts'
 import type { ReviewBox } from '../../src/shared/contracts/review.ts'
-import { bridgeShim } from './bridgeShim.ts'
+import { BRIDGE_SHIM } from './bridgeShim.ts'
 import { chromiumMissing, launchChromium } from './browser.ts'
 import { rendererDir, repoRoot, startHost, type TestHost } from './host.ts'
 
@@ -66,7 +66,7 @@ beforeAll(async () => {
   browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
   page.on('pageerror', (err) => console.error('page error:', err.message))
-  await page.addInitScript(bridgeShim)
+  await page.addInitScript({ content: BRIDGE_SHIM })
   await page.goto(host.url)
 })
 

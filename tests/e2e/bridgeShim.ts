@@ -1,22 +1,22 @@
 /**
  * `window.camlabel` for the page served by the test host: the same interface the preload exposes
  * (invoke → result envelope, on → unsubscribe, imageUrl), over fetch and EventSource. Injected
- * with `page.addInitScript(bridgeShim)`; it runs in the page, so it may only use browser APIs.
+ * with `page.addInitScript({ content: BRIDGE_SHIM })`. Kept as plain JavaScript source, because a
+ * serialised TS function would carry the transpiler's helpers (e.g. tsx's `__name`) into the page.
  */
-export function bridgeShim(): void {
-  type Listener = (e: unknown) => void
-  const listeners = new Map<string, Set<Listener>>()
-  let source: EventSource | null = null
-  const connect = (): void => {
+export const BRIDGE_SHIM = `(() => {
+  const listeners = new Map()
+  let source = null
+  const connect = () => {
     if (source) return
     source = new EventSource('/events')
     source.onmessage = (m) => {
-      const e = JSON.parse(m.data as string) as { type: string }
+      const e = JSON.parse(m.data)
       for (const cb of listeners.get(e.type) ?? []) cb(e)
     }
   }
   const bridge = {
-    async invoke(route: string, input: unknown) {
+    async invoke(route, input) {
       const res = await fetch('/invoke', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -24,17 +24,17 @@ export function bridgeShim(): void {
       })
       return res.json()
     },
-    on(type: string, cb: Listener) {
+    on(type, cb) {
       connect()
       let set = listeners.get(type)
       if (!set) listeners.set(type, (set = new Set()))
       set.add(cb)
       return () => void set.delete(cb)
     },
-    imageUrl(id: number, variant: 'full' | 'thumb') {
-      return `/${variant === 'thumb' ? 'thumb' : 'image'}/${id}`
+    imageUrl(id, variant) {
+      return '/' + (variant === 'thumb' ? 'thumb' : 'image') + '/' + Number(id)
     },
   }
-  Object.defineProperty(globalThis, 'camlabel', { value: Object.freeze(bridge), configurable: false })
+  Object.defineProperty(window, 'camlabel', { value: Object.freeze(bridge), configurable: false })
   connect()
-}
+})()`

@@ -53,7 +53,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
   const savedAt = ref<string | null>(null)
   const error = ref<string | null>(null)
   const showCam = ref(true)
-  const camOpacity = ref(0.45)
+  const camOpacity = ref(0.6)
   const camLabel = ref<string | null>(null)
   /** Time of the last threshold recompute round trip (ms), shown in the UI and read by the bench. */
   const lastRecomputeMs = ref<number | null>(null)
