@@ -77,6 +77,16 @@ function isPath(idOrPath: string): boolean {
  * Throws UNKNOWN_MODEL, NOT_FOUND (file not fetched yet, with the command that fetches it) or
  * MODEL_UNUSABLE (not an ONNX classifier with a CAM-able head, saying why).
  */
+/** Runs `read`, prefixing a domain error's message with the model file's name so the user knows which. */
+function namingFile<T>(file: string, read: () => T): T {
+  try {
+    return read()
+  } catch (err) {
+    if (!(err instanceof CamlabelError)) throw err
+    throw new CamlabelError(err.code, `${path.basename(file)}: ${err.message}`, err.hint, { cause: err })
+  }
+}
+
 export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promise<LoadedModel> {
   const manifest = loadManifest()
   const manifestSpec = isPath(idOrPath) ? undefined : findModel(idOrPath, manifest)
@@ -91,10 +101,9 @@ export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promi
   const file = manifestSpec ? path.join(dir, manifestSpec.file) : path.resolve(idOrPath)
   const bytes = await readModelFile(file, manifestSpec?.id)
 
-  const model = decodeModel(bytes)
-  const detected = detectCamHead(
-    model,
-    manifestSpec?.cam ? { scoresTensor: manifestSpec.cam.scoresTensor } : {},
+  const model = namingFile(file, () => decodeModel(bytes))
+  const detected = namingFile(file, () =>
+    detectCamHead(model, manifestSpec?.cam ? { scoresTensor: manifestSpec.cam.scoresTensor } : {}),
   )
   const head = manifestSpec?.cam ? mergeHead(detected, manifestSpec) : detected
   const input = graphInputs(model)[0]
