@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * UI benchmarks in headless Chromium against the test host (real renderer build, real services):
  *
@@ -18,7 +19,6 @@ import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { ensureModel } from '../src/main/engine/modelFetch.ts'
 import { defaultModel } from '../src/main/engine/manifest.ts'
-import { ProjectStore } from '../src/main/store/projectStore.ts'
 import { BRIDGE_SHIM } from '../tests/e2e/bridgeShim.ts'
 import { launchChromium } from '../tests/e2e/browser.ts'
 import { rendererDir, repoRoot, startHost } from '../tests/e2e/host.ts'

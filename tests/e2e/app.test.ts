@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The renderer's production build in headless Chromium against the test host (the real services,
  * store, inference worker and files): create a project from raccoon photos, propose boxes with

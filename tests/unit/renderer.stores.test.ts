@@ -1,0 +1,121 @@
+/**
+ * The renderer's annotation and gallery stores, driven through an injected client that runs the
+ * real route handlers (src/main/services) on a real SQLite project — no Electron, no browser.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import sharp from 'sharp'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { createServices, type Services } from '../../src/main/services/index.ts'
+import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { setApiClient } from '../../src/renderer/src/api/client.ts'
+import { useAnnotationStore } from '../../src/renderer/src/stores/annotation.ts'
+import { useGalleryStore } from '../../src/renderer/src/stores/gallery.ts'
+import type { CamlabelBridge } from '../../src/shared/contracts/index.ts'
+
+let services: Services
+let imageIds: number[]
+
+beforeAll(async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-stores-'))
+  const images = path.join(dir, 'images')
+  const { mkdirSync } = await import('node:fs')
+  mkdirSync(path.join(images, 'cat'), { recursive: true })
+  for (const name of ['a', 'b', 'c']) {
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } } })
+      .png()
+      .toFile(path.join(images, 'cat', `${name}.png`))
+  }
+  services = createServices({ dataDir: path.join(dir, 'data'), shell: 'test-host', emit: () => {}, checkOutput: true })
+  const created = await services.router.dispatch('project.create', { imagesDir: images, projectPath: path.join(dir, 'p.camlabel'), labels: { kind: 'folders' } })
+  expect(created.ok).toBe(true)
+  // One proposal per image from a CAM with a hot 4×4 block, as a proposal run would store it.
+  const store = services.context.requireProject() as ProjectStore
+  imageIds = store.galleryIds({ sort: 'name' })
+  const cam = new Float32Array(8 * 6)
+  for (let y = 1; y < 5; y++) for (let x = 2; x < 6; x++) cam[y * 8 + x] = 1
+  for (const id of imageIds) {
+    store.saveProposals(id, { model: 'test', revision: 'r', threshold: 0.2 }, [
+      { label: 'cat', source: 'model', confidence: 0.9, cam: { data: cam, width: 8, height: 6 }, proposals: [{ box: { x0: 16, y0: 8, x1: 48, y1: 40 }, score: 0.9, rank: 0 }] },
+    ])
+  }
+  const client: CamlabelBridge = {
+    invoke: ((route: string, input: unknown) => services.router.dispatch(route, input)) as CamlabelBridge['invoke'],
+    on: () => () => {},
+    imageUrl: (id, v) => `/${v}/${id}`,
+  }
+  setApiClient(client)
+})
+
+afterAll(() => services.context.close())
+
+describe('annotation store', () => {
+  test('edits are undoable one by one and autosaved to the project', async () => {
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    await a.load(imageIds[0]!)
+    expect(a.boxes).toHaveLength(1)
+    const id = a.boxes[0]!.id
+    // A drag is one edit, whatever the number of previews.
+    a.preview(id, { x0: 16, y0: 8, x1: 50, y1: 41 })
+    a.preview(id, { x0: 16, y0: 8, x1: 55, y1: 44 })
+    a.endGesture(id)
+    expect(a.past).toHaveLength(1)
+    expect(a.boxes[0]).toMatchObject({ status: 'edited', box: { x1: 55, y1: 44 } })
+    a.addBox({ x0: 40, y0: 30, x1: 2, y1: 3 }, 'cat') // drawn right-to-left
+    expect(a.boxes[1]).toMatchObject({ status: 'manual', box: { x0: 2, y0: 3, x1: 40, y1: 30 } })
+    a.undo()
+    expect(a.boxes).toHaveLength(1)
+    a.undo()
+    expect(a.boxes[0]).toMatchObject({ status: 'pending', box: { x1: 48, y1: 40 } })
+    a.redo()
+    expect(a.boxes[0]!.status).toBe('edited')
+    await a.flush()
+    expect(a.saveState).toBe('saved')
+    const stored = services.context.requireProject().imageDetail(imageIds[0]!)
+    expect(stored.boxes.map((b) => [b.status, b.box.x1])).toEqual([['edited', 55]])
+  })
+
+  test('the threshold recomputes pending proposals from the stored CAM and keeps reviewed boxes', async () => {
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    await a.load(imageIds[1]!)
+    a.addBox({ x0: 1, y0: 1, x1: 10, y1: 10 }, 'cat')
+    await a.setThreshold(0.5, true)
+    expect(a.boxes.filter((b) => b.status === 'manual')).toHaveLength(1)
+    const pending = a.boxes.filter((b) => b.status === 'pending')
+    expect(pending.length).toBeGreaterThan(0)
+    expect(a.threshold).toBe(0.5)
+    a.undo()
+    expect(a.threshold).toBe(0.2)
+  })
+
+  test('reject keeps a rejected proposal; accept all leaves nothing pending', async () => {
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    await a.load(imageIds[2]!)
+    a.reject()
+    expect(a.counts.rejected).toBe(1)
+    expect(a.visibleBoxes).toHaveLength(0)
+    a.undo()
+    a.acceptAll()
+    expect(a.counts).toMatchObject({ pending: 0, accepted: 1 })
+    await a.flush()
+  })
+})
+
+describe('gallery store', () => {
+  test('filters by status and gives the next image in order', async () => {
+    setActivePinia(createPinia())
+    const g = useGalleryStore()
+    await g.reload()
+    expect(g.total).toBe(3)
+    await g.setFilter({ status: 'accepted' })
+    expect(g.ids).toEqual([imageIds[2]])
+    await g.setFilter({ status: '' })
+    expect(g.neighbour(imageIds[0]!, 1)).toBe(imageIds[1])
+    expect(g.neighbour(imageIds[2]!, 1)).toBeNull()
+  })
+})

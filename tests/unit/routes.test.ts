@@ -1,0 +1,64 @@
+/** The route registry and dispatch: duplicates refused, inputs validated, errors returned as data. */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { z } from 'zod'
+import { defineRoute, routeMap } from '../../src/shared/contracts/contract.ts'
+import { createRouter } from '../../src/main/services/router.ts'
+import { createServices } from '../../src/main/services/index.ts'
+import { parseImageRequest } from '../../src/main/services/images.ts'
+
+const services = () => createServices({ dataDir: mkdtempSync(path.join(tmpdir(), 'camlabel-routes-')), shell: 'test-host', emit: () => {} })
+
+describe('route registry', () => {
+  test('two contracts with one name are refused', () => {
+    const a = defineRoute('x.y', z.object({}), z.null())
+    expect(() => routeMap([a, a])).toThrow(/Duplicate route contract 'x.y'/)
+  })
+
+  test('a route registered twice, or left without a handler, is refused', () => {
+    const s = services()
+    expect(() => createRouter([{ 'project.summary': () => null }, { 'project.summary': () => null }])).toThrow(/registered twice/)
+    expect(() => createRouter([{ 'project.summary': () => null }])).toThrow(/without a handler/)
+    expect(s.router.names().length).toBeGreaterThan(10)
+  })
+
+  test('unknown routes and bad input come back as errors naming the field', async () => {
+    const s = services()
+    expect(await s.router.dispatch('fs.readFile', {})).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } })
+    const bad = await s.router.dispatch('gallery.page', { offset: -1, limit: 10 })
+    expect(bad.ok).toBe(false)
+    if (!bad.ok) expect(bad.error.message).toMatch(/offset/)
+    const none = await s.router.dispatch('gallery.page', { offset: 0, limit: 10 })
+    expect(none).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', hint: expect.stringMatching(/open a project/i) } })
+  })
+
+  test('image requests name an id, never a path', () => {
+    expect(parseImageRequest('image/12')).toEqual({ variant: 'full', id: 12 })
+    expect(parseImageRequest('/thumb/3')).toEqual({ variant: 'thumb', id: 3 })
+    expect(parseImageRequest('image/../../etc/passwd')).toBeNull()
+    expect(parseImageRequest('image/%2e%2e')).toBeNull()
+  })
+})
+
+describe('image server', () => {
+  test('a project image that is a symlink leading out of the image root is refused', async () => {
+    const { mkdirSync, symlinkSync, writeFileSync } = await import('node:fs')
+    const { ProjectStore } = await import('../../src/main/store/projectStore.ts')
+    const { resolveImageFile } = await import('../../src/main/services/images.ts')
+    const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-img-'))
+    mkdirSync(path.join(dir, 'images'))
+    writeFileSync(path.join(dir, 'secret.jpg'), 'outside')
+    writeFileSync(path.join(dir, 'images', 'ok.jpg'), 'inside')
+    symlinkSync(path.join(dir, 'secret.jpg'), path.join(dir, 'images', 'evil.jpg'))
+    const store = ProjectStore.create(path.join(dir, 'p.camlabel'), path.join(dir, 'images'))
+    const { ids } = store.upsertImages(
+      ['ok.jpg', 'evil.jpg'].map((file) => ({ file, width: 1, height: 1, size: 1, mtimeMs: 0, hash: file })),
+    )
+    await expect(resolveImageFile(store, ids.get('ok.jpg')!)).resolves.toMatchObject({ file: expect.stringContaining('ok.jpg') })
+    await expect(resolveImageFile(store, ids.get('evil.jpg')!)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' })
+    await expect(resolveImageFile(store, 999)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+    store.close()
+  })
+})
