@@ -8,6 +8,7 @@ import type { CommandIO } from './io.ts'
 import { progressLine } from './progress.ts'
 import {
   formatHeadQuality,
+  oneClassWarning,
   headSources,
   trainHead,
   type HeadSample,
@@ -40,6 +41,11 @@ export async function learnHeadForPropose(
   if (options.head !== 'learn' && options.head !== 'auto') return { learned: new Map() }
   const { io } = options
   const allLabels = [...new Set(tasks.flatMap((t) => t.labels))]
+  if (allLabels.length === 1) {
+    // Every image has the same single label: nothing to discriminate, so no feature pass either.
+    io.stderr(`warning: ${oneClassWarning(allLabels[0]!)}\n`)
+    return { learned: new Map() }
+  }
   // Our own controller: with `auto` and only model classes, the pass stops as soon as that is known.
   const stop = new AbortController()
   const onAbort = (): void => stop.abort()

@@ -249,6 +249,25 @@ describe('camlabel propose --head learn|auto: the feature pass and training befo
     expect(acc).toBeGreaterThanOrEqual(0.6)
   })
 
+  test('a single label everywhere (raccoon): the one-class warning, no feature pass, agnostic CAM', async () => {
+    const root = shared('data/raccoon')
+    const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), path.join(root, 'images'))
+    const tasks = rows.map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
+    const io = capture()
+    const { learned, head } = await learnHeadForPropose(tasks, {
+      model: 'squeezenet1.1-fp16',
+      providers: 'cpu',
+      head: 'learn',
+      io,
+    })
+    expect(learned.size).toBe(0)
+    expect(head).toBeUndefined()
+    expect(io.err).toMatch(
+      /^warning: Only one class \('raccoon'\): nothing to discriminate against/,
+    )
+    expect(io.err).not.toContain('features')
+  })
+
   test('auto with labels the model knows: no head is learned and the feature pass stops early', async () => {
     const root = shared('data/imagenet-val-dev')
     const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), root)

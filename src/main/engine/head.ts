@@ -91,6 +91,14 @@ const DEFAULT_FOLDS = 5
 const DEFAULT_MIN_IMAGES = 5
 const CV_GRADIENT_TOLERANCE = 1e-4
 
+/** The warning for a training set with a single class and no negatives. */
+export function oneClassWarning(label: string): string {
+  return (
+    `Only one class ('${label}'): nothing to discriminate against. Add images of other content as ` +
+    `negatives (e.g. a 'background' label or folder); the class-agnostic CAM stays in use.`
+  )
+}
+
 /** True for the negative class's name, "background" in any case. */
 export function isBackgroundLabel(label: string): boolean {
   return label.trim().toLowerCase() === 'background'
@@ -146,10 +154,7 @@ export function trainHead(
   const usable = names.length >= 2 || (names.length === 1 && unlabelled > 0 && kind === 'ovr')
   if (!usable) {
     const only = foreground[0] ?? names[0] ?? ''
-    warnings.push(
-      `Only one class ('${only}'): nothing to discriminate against. Add images of other content as ` +
-        `negatives (e.g. a 'background' label or folder); the class-agnostic CAM stays in use.`,
-    )
+    warnings.push(oneClassWarning(only))
   } else if (foreground.length === 0) {
     warnings.push('Only background images: there is no class to learn.')
   }
