@@ -271,8 +271,8 @@ describe('formatHeadQuality', () => {
       /^learned head: softmax regression, λ 0\.01, 21 images, 5-fold CV accuracy \d+\.\d%$/,
     )
     expect(lines[1]).toMatch(/class\s+images\s+CV acc\s+false pos/)
-    expect(lines[2]).toMatch(/^  cat\s+10\s+\d+\.\d%\s+\d+\.\d%$/)
-    expect(lines[4]).toMatch(/^  background \(negatives\)\s+1 /)
+    expect(lines[2]).toMatch(/^ {2}cat\s+10\s+\d+\.\d%\s+\d+\.\d%$/)
+    expect(lines[4]).toMatch(/^ {2}background \(negatives\)\s+1 /)
     expect(lines[5]).toBe(
       "warning: 'background' has 1 image: too few images to learn (5 or more recommended)",
     )
