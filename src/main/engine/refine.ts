@@ -289,23 +289,38 @@ function sigmoid(x: number): number {
 }
 
 /**
- * The decision level on q that keeps the foreground's pixel count within [minCount, maxCount]:
- * 0.5 when it already is, else the q value at the bound (from a 1024-bin histogram of q).
+ * The size constraint as a bias on the final logits (F-CAM constrains the foreground's size the same
+ * way, through the model's output): 0 when the foreground {logit ≥ 0} already has between minCount and
+ * maxCount pixels, else the logit at which it has the bound's count (from a 4096-bin histogram over
+ * the logits' range). Working on logits, not beliefs, keeps the prior's ordering where sigmoids
+ * saturate, so a confident region can still be trimmed.
  */
-function constrainedLevel(q: Float32Array, minCount: number, maxCount: number): number {
+function sizeBias(logits: Float32Array, minCount: number, maxCount: number): number {
   let count = 0
-  for (let i = 0; i < q.length; i++) if (q[i]! >= 0.5) count++
-  if (count >= minCount && count <= maxCount) return 0.5
+  let lo = Infinity
+  let hi = -Infinity
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!
+    if (v >= 0) count++
+    if (v < lo) lo = v
+    if (v > hi) hi = v
+  }
+  if (count >= minCount && count <= maxCount) return 0
+  if (!(hi > lo)) return 0
   const target = count < minCount ? minCount : maxCount
-  const bins = 1024
+  const bins = 4096
+  const scale = bins / (hi - lo)
   const hist = new Uint32Array(bins)
-  for (let i = 0; i < q.length; i++) hist[Math.min(bins - 1, Math.floor(q[i]! * bins))]!++
+  for (let i = 0; i < logits.length; i++)
+    hist[Math.min(bins - 1, Math.floor((logits[i]! - lo) * scale))]!++
   let above = 0
   for (let b = bins - 1; b >= 0; b--) {
     above += hist[b]!
-    if (above >= target) return Math.max(b / bins, 1e-6)
+    // Growing: the first level with at least minCount above it; shrinking: the last with at most maxCount.
+    if (count < minCount && above >= target) return lo + b / scale
+    if (count > maxCount && above > target) return lo + (b + 1) / scale
   }
-  return 1e-6
+  return lo
 }
 
 /**
@@ -363,6 +378,7 @@ export function refineCam(
   }
 
   const q = new Float32Array(n)
+  const logits = unary.slice()
   for (let i = 0; i < n; i++) q[i] = sigmoid(unary[i]!)
   if (p.iterations > 0 && p.pairwiseWeight > 0) {
     const weights = domainTransformWeights(
@@ -376,24 +392,29 @@ export function refineCam(
       msg.set(q)
       domainTransformFilter(msg, w, ht, weights)
       // Binary Potts mean field: the message is the smoothed foreground belief, centred at 1/2.
-      for (let i = 0; i < n; i++) q[i] = sigmoid(unary[i]! + p.pairwiseWeight * (2 * msg[i]! - 1))
+      for (let i = 0; i < n; i++) {
+        logits[i] = unary[i]! + p.pairwiseWeight * (2 * msg[i]! - 1)
+        q[i] = sigmoid(logits[i]!)
+      }
     }
   }
 
-  const level = constrainedLevel(q, p.minAreaRatio * priorCount, p.maxAreaRatio * priorCount)
+  const bias = sizeBias(logits, p.minAreaRatio * priorCount, p.maxAreaRatio * priorCount)
   let qmax = 0
+  if (bias !== 0) for (let i = 0; i < n; i++) q[i] = sigmoid(logits[i]! - bias)
   for (let i = 0; i < n; i++) if (q[i]! > qmax) qmax = q[i]!
-  // Monotone remap: q = level → threshold, q = qmax → 1, so `threshold · max` picks q ≥ level.
+  // Monotone remap with q = 1/2 (logit = bias) → threshold and q = qmax → 1, so the box stage's
+  // `threshold · max` selects exactly the refined foreground.
   const out = new Float32Array(n)
   const t = p.threshold
-  if (qmax <= level) {
+  if (qmax <= 0.5) {
     for (let i = 0; i < n; i++) out[i] = (t * q[i]!) / Math.max(qmax, 1e-12)
   } else {
-    const lo = t / level
-    const hi = (1 - t) / (qmax - level)
+    const lo = t / 0.5
+    const hi = (1 - t) / (qmax - 0.5)
     for (let i = 0; i < n; i++) {
       const v = q[i]!
-      out[i] = v < level ? lo * v : t + hi * (v - level)
+      out[i] = v < 0.5 ? lo * v : t + hi * (v - 0.5)
     }
   }
   return { data: out, width: w, height: ht }
