@@ -36,7 +36,13 @@ export default tseslint.config(
   },
   // The engine runs in the CLI and the worker too: no electron there.
   {
-    files: ['src/main/engine/**/*.ts', 'src/main/store/**/*.ts', 'src/main/formats/**/*.ts', 'src/main/jobs/**/*.ts', 'src/cli/**/*.ts'],
+    files: [
+      'src/main/engine/**/*.ts',
+      'src/main/store/**/*.ts',
+      'src/main/formats/**/*.ts',
+      'src/main/jobs/**/*.ts',
+      'src/cli/**/*.ts',
+    ],
     rules: { 'no-restricted-imports': ['error', { patterns: ['electron'] }] },
   },
 )

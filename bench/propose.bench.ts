@@ -20,16 +20,26 @@ import { runProposalJob } from '../src/main/jobs/proposalJob.ts'
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/data')
 
 async function tasksOf(dataset: string): Promise<ImageTask[]> {
-  const csv = await readLabelsCsv(path.join(shared, dataset, 'labels.csv'), path.join(shared, dataset, 'images'))
+  const csv = await readLabelsCsv(
+    path.join(shared, dataset, 'labels.csv'),
+    path.join(shared, dataset, 'images'),
+  )
   return csv.rows.map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
 }
 
 /** Steady-state rate, from the model being ready to the last result; start-up is reported apart. */
-async function pipeline(modelId: string, tasks: ImageTask[]): Promise<{ rate: number; startup: number }> {
+async function pipeline(
+  modelId: string,
+  tasks: ImageTask[],
+): Promise<{ rate: number; startup: number }> {
   const t0 = performance.now()
   let ready = t0
   let n = 0
-  const job = runProposalJob(tasks, { model: modelId, providers: 'cpu', onReady: () => (ready = performance.now()) })
+  const job = runProposalJob(tasks, {
+    model: modelId,
+    providers: 'cpu',
+    onReady: () => (ready = performance.now()),
+  })
   for await (const r of job) if (!r.error) n++
   return { rate: n / ((performance.now() - ready) / 1000), startup: (ready - t0) / 1000 }
 }
@@ -54,9 +64,13 @@ async function serial(modelId: string, tasks: ImageTask[]): Promise<number> {
 async function bareForward(modelId: string, tasks: ImageTask[]): Promise<number> {
   const spec = defaultModel().id === modelId ? defaultModel() : undefined
   const model = await openModel(modelId, { providers: 'cpu' })
-  const tensors = await Promise.all(tasks.map((t) => prepareImage(t.path, model.spec.preprocessing)))
+  const tensors = await Promise.all(
+    tasks.map((t) => prepareImage(t.path, model.spec.preprocessing)),
+  )
   const file = spec ? modelPath(spec) : modelId
-  const session = await ort.InferenceSession.create(await readFile(file), { executionProviders: ['cpu'] })
+  const session = await ort.InferenceSession.create(await readFile(file), {
+    executionProviders: ['cpu'],
+  })
   const input = session.inputNames[0]!
   const type = model.spec.preprocessing.dtype
   await model.dispose()
@@ -72,7 +86,9 @@ async function bareForward(modelId: string, tasks: ImageTask[]): Promise<number>
 export async function run(): Promise<void> {
   const modelId = defaultModel().id
   console.log(`\n## propose throughput (${modelId}, CPU, images/s; higher is better)`)
-  console.log('dataset            pipeline   serial loop   bare forward   pipeline/serial   pipeline/forward   worker start-up')
+  console.log(
+    'dataset            pipeline   serial loop   bare forward   pipeline/serial   pipeline/forward   worker start-up',
+  )
   for (const dataset of ['imagenet-val-dev', 'raccoon']) {
     const tasks = await tasksOf(dataset)
     const { rate: p, startup } = await pipeline(modelId, tasks)

@@ -13,12 +13,17 @@ export interface ProgressLine {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?'
   const s = Math.round(seconds)
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+  if (s >= 3600)
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
   return `${s}s`
 }
 
-export function progressLine(io: CommandIO, what: string, now: () => number = performance.now.bind(performance)): ProgressLine {
+export function progressLine(
+  io: CommandIO,
+  what: string,
+  now: () => number = performance.now.bind(performance),
+): ProgressLine {
   const started = now()
   let lastPrinted = -Infinity
   let last = ''

@@ -45,10 +45,15 @@ export function toErrorData(err: unknown): ErrorData {
       ? { code: err.code, message: err.message }
       : { code: err.code, message: err.message, hint: err.hint }
   }
-  if (err instanceof Error && err.name === 'AbortError') return { code: 'CANCELLED', message: 'Cancelled' }
+  if (err instanceof Error && err.name === 'AbortError')
+    return { code: 'CANCELLED', message: 'Cancelled' }
   const e = err as { code?: string; message?: string }
   if (e?.code === 'ENOSPC') {
-    return { code: 'DISK_FULL', message: 'The disk is full', hint: 'Free some space and try again; nothing was lost.' }
+    return {
+      code: 'DISK_FULL',
+      message: 'The disk is full',
+      hint: 'Free some space and try again; nothing was lost.',
+    }
   }
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }
 }

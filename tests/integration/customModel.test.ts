@@ -9,7 +9,15 @@ import path from 'node:path'
 import sharp from 'sharp'
 import { describe, expect, test } from 'vitest'
 import { main } from '../../src/cli/main.ts'
-import { FEATURES, SIZE, W2, gapGemmModel, handFeatures, noPoolingModel, writeModel } from '../fixtures/tinyModels.ts'
+import {
+  FEATURES,
+  SIZE,
+  W2,
+  gapGemmModel,
+  handFeatures,
+  noPoolingModel,
+  writeModel,
+} from '../fixtures/tinyModels.ts'
 import { camFromFeatures } from '../../src/main/engine/cam.ts'
 import { prepareImage } from '../../src/main/engine/preprocess.ts'
 import { proposalsFromCam } from '../../src/main/engine/propose.ts'
@@ -19,7 +27,13 @@ import { repoRoot } from '../helpers/shared.ts'
 const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-custom-'))
 
 function io() {
-  const out = { err: '', stdout: () => {}, stderr: (t: string) => void (out.err += t), isTTY: false, cwd: repoRoot }
+  const out = {
+    err: '',
+    stdout: () => {},
+    stderr: (t: string) => void (out.err += t),
+    isTTY: false,
+    cwd: repoRoot,
+  }
   return out
 }
 
@@ -27,7 +41,9 @@ function io() {
 async function redSquareImage(file: string): Promise<void> {
   const data = Buffer.alloc(64 * 48 * 3, 128)
   for (let y = 8; y < 24; y++) for (let x = 32; x < 48; x++) data.set([255, 0, 0], (y * 64 + x) * 3)
-  await sharp(data, { raw: { width: 64, height: 48, channels: 3 } }).png().toFile(file)
+  await sharp(data, { raw: { width: 64, height: 48, channels: 3 } })
+    .png()
+    .toFile(file)
 }
 
 describe('a user model without a manifest entry', () => {
@@ -38,7 +54,20 @@ describe('a user model without a manifest entry', () => {
     writeFileSync(path.join(dir, 'labels.csv'), 'file,label\nsquare.png,beta\nsquare.png,Gamma\n')
     const out = path.join(dir, 'out.json')
     const run = io()
-    const code = await main(['propose', '--images', dir, '--labels', path.join(dir, 'labels.csv'), '--out', out, '--model', model], run)
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        dir,
+        '--labels',
+        path.join(dir, 'labels.csv'),
+        '--out',
+        out,
+        '--model',
+        model,
+      ],
+      run,
+    )
     expect(code, run.err).toBe(0)
     const coco = JSON.parse(readFileSync(out, 'utf8')) as {
       images: { width: number; height: number }[]
@@ -51,16 +80,41 @@ describe('a user model without a manifest entry', () => {
     // Golden check of the wiring: the main box for 'beta' (class 1) is the one a hand computation
     // of the tiny network's class-1 CAM on the same input tensor gives.
     const prepared = await prepareImage(path.join(dir, 'square.png'), {
-      width: SIZE, height: SIZE, channelOrder: 'RGB', scale: 1 / 255,
-      mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], dtype: 'float32',
+      width: SIZE,
+      height: SIZE,
+      channelOrder: 'RGB',
+      scale: 1 / 255,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      dtype: 'float32',
     })
-    const features = { data: handFeatures(prepared.tensor as Float32Array), channels: FEATURES, width: SIZE, height: SIZE }
+    const features = {
+      data: handFeatures(prepared.tensor as Float32Array),
+      channels: FEATURES,
+      width: SIZE,
+      height: SIZE,
+    }
     const cam = camFromFeatures(features, W2.subarray(FEATURES, 2 * FEATURES))
     const max = Math.max(...cam.data)
-    const expected = proposalsFromCam({ ...cam, data: cam.data.map((v) => v / max) }, 64, 48, DEFAULT_PROPOSAL_OPTIONS, 1)[0]!.box
-    const betaId = (coco as unknown as { categories: { id: number; name: string }[] }).categories.find((c) => c.name === 'beta')!.id
-    const main0 = coco.annotations.filter((a) => a.category_id === betaId).sort((a, b) => b.score - a.score)[0]!
-    expect(main0.bbox).toEqual([expected.x0, expected.y0, expected.x1 - expected.x0, expected.y1 - expected.y0])
+    const expected = proposalsFromCam(
+      { ...cam, data: cam.data.map((v) => v / max) },
+      64,
+      48,
+      DEFAULT_PROPOSAL_OPTIONS,
+      1,
+    )[0]!.box
+    const betaId = (
+      coco as unknown as { categories: { id: number; name: string }[] }
+    ).categories.find((c) => c.name === 'beta')!.id
+    const main0 = coco.annotations
+      .filter((a) => a.category_id === betaId)
+      .sort((a, b) => b.score - a.score)[0]!
+    expect(main0.bbox).toEqual([
+      expected.x0,
+      expected.y0,
+      expected.x1 - expected.x0,
+      expected.y1 - expected.y0,
+    ])
   })
 
   test('a model whose head is not pooling → linear is refused with the reason', async () => {
@@ -68,7 +122,20 @@ describe('a user model without a manifest entry', () => {
     await redSquareImage(path.join(dir, 'square.png'))
     writeFileSync(path.join(dir, 'labels.csv'), 'file,label\nsquare.png,class-1\n')
     const run = io()
-    const code = await main(['propose', '--images', dir, '--labels', path.join(dir, 'labels.csv'), '--out', path.join(dir, 'o.json'), '--model', model], run)
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        dir,
+        '--labels',
+        path.join(dir, 'labels.csv'),
+        '--out',
+        path.join(dir, 'o.json'),
+        '--model',
+        model,
+      ],
+      run,
+    )
     expect(code).toBe(1)
     expect(run.err).toMatch(/pooling/i)
   })
@@ -79,7 +146,20 @@ describe('a user model without a manifest entry', () => {
     writeFileSync(path.join(dir, 'labels.csv'), 'file,label\nsquare.png,x\n')
     await redSquareImage(path.join(dir, 'square.png'))
     const run = io()
-    const code = await main(['propose', '--images', dir, '--labels', path.join(dir, 'labels.csv'), '--out', path.join(dir, 'o2.json'), '--model', model], run)
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        dir,
+        '--labels',
+        path.join(dir, 'labels.csv'),
+        '--out',
+        path.join(dir, 'o2.json'),
+        '--model',
+        model,
+      ],
+      run,
+    )
     expect(code).toBe(1)
     expect(run.err).toMatch(/fake\.onnx/)
   })

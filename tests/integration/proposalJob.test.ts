@@ -10,7 +10,10 @@ import type { ReadyInfo } from '../../src/main/jobs/protocol.ts'
 import { repoRoot, shared } from '../helpers/shared.ts'
 
 async function imagenetTasks(n: number) {
-  const csv = await readLabelsCsv(shared('data/imagenet-val-dev/labels.csv'), shared('data/imagenet-val-dev/images'))
+  const csv = await readLabelsCsv(
+    shared('data/imagenet-val-dev/labels.csv'),
+    shared('data/imagenet-val-dev/images'),
+  )
   return csv.rows.slice(0, n).map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
 }
 
@@ -20,7 +23,11 @@ describe('the proposal job in the inference worker', () => {
     tasks[1]!.labels.push('not-a-model-class')
     let ready: ReadyInfo | undefined
     const results: ImageResult[] = []
-    for await (const r of runProposalJob(tasks, { model: 'squeezenet1.1-fp16', onReady: (i) => (ready = i) })) results.push(r)
+    for await (const r of runProposalJob(tasks, {
+      model: 'squeezenet1.1-fp16',
+      onReady: (i) => (ready = i),
+    }))
+      results.push(r)
     expect(ready?.provider).toBe('cpu')
     expect(ready?.sources.agnostic).toEqual(['not-a-model-class'])
     expect(results.map((r) => r.key)).toEqual(tasks.map((t) => t.key))
@@ -36,7 +43,10 @@ describe('the proposal job in the inference worker', () => {
     const abort = new AbortController()
     const results: ImageResult[] = []
     const run = async () => {
-      for await (const r of runProposalJob(tasks, { model: 'squeezenet1.1-fp16', signal: abort.signal })) {
+      for await (const r of runProposalJob(tasks, {
+        model: 'squeezenet1.1-fp16',
+        signal: abort.signal,
+      })) {
         results.push(r)
         if (results.length === 3) abort.abort()
       }
@@ -57,7 +67,10 @@ describe('the proposal job in the inference worker', () => {
 describe('camlabel propose without --labels', () => {
   test('sub-folders of --images are the labels (folder-per-class)', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'camlabel-folders-'))
-    const csv = await readLabelsCsv(shared('data/imagenet-val-dev/labels.csv'), shared('data/imagenet-val-dev/images'))
+    const csv = await readLabelsCsv(
+      shared('data/imagenet-val-dev/labels.csv'),
+      shared('data/imagenet-val-dev/images'),
+    )
     for (const row of csv.rows.slice(0, 4)) {
       mkdirSync(path.join(root, 'photos', row.label), { recursive: true })
       cpSync(row.path, path.join(root, 'photos', row.label, row.file))
@@ -71,8 +84,13 @@ describe('camlabel propose without --labels', () => {
       cwd: repoRoot,
     })
     expect(code, err).toBe(0)
-    const coco = JSON.parse(readFileSync(out, 'utf8')) as { images: { file_name: string }[]; categories: { name: string }[] }
-    expect(coco.categories.map((c) => c.name)).toEqual([...new Set(csv.rows.slice(0, 4).map((r) => r.label))].sort())
+    const coco = JSON.parse(readFileSync(out, 'utf8')) as {
+      images: { file_name: string }[]
+      categories: { name: string }[]
+    }
+    expect(coco.categories.map((c) => c.name)).toEqual(
+      [...new Set(csv.rows.slice(0, 4).map((r) => r.label))].sort(),
+    )
     expect(coco.images[0]!.file_name).toMatch(/^n\d{8}\/ILSVRC2012_val_\d+\.JPEG$/)
     // Writing again over the same file is refused unless asked.
     let err2 = ''

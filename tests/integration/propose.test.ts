@@ -26,17 +26,29 @@ describe('camlabel propose on real photos', () => {
     const out = path.join(tmp, 'imagenet.json')
     const io = capture()
     const code = await main(
-      ['propose', '--images', shared('data/imagenet-val-dev/images'), '--labels', shared('data/imagenet-val-dev/labels.csv'), '--out', out],
+      [
+        'propose',
+        '--images',
+        shared('data/imagenet-val-dev/images'),
+        '--labels',
+        shared('data/imagenet-val-dev/labels.csv'),
+        '--out',
+        out,
+      ],
       io,
     )
     expect(code, io.err).toBe(0)
-    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & { info: { camlabel: { provider: string } } }
+    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & {
+      info: { camlabel: { provider: string } }
+    }
     const truth = sharedJson<CocoLike>('data/imagenet-val-dev/ground-truth.coco.json')
     expect(predicted.images).toHaveLength(300)
     const cases = casesFromCoco(truth, predicted)
     expect(cases.length).toBe(300)
     const acc05 = boxAccuracy(cases, 0.5)
-    console.log(`imagenet-val-dev box accuracy: @0.3 ${boxAccuracy(cases, 0.3)} @0.5 ${acc05} @0.7 ${boxAccuracy(cases, 0.7)}`)
+    console.log(
+      `imagenet-val-dev box accuracy: @0.3 ${boxAccuracy(cases, 0.3)} @0.5 ${acc05} @0.7 ${boxAccuracy(cases, 0.7)}`,
+    )
     expect(acc05).toBeGreaterThanOrEqual(0.61)
     // Every annotation is a real box inside its 227×227 image with a score.
     for (const a of predicted.annotations) {
@@ -56,12 +68,22 @@ describe('camlabel propose on real photos', () => {
     const out = path.join(tmp, 'raccoon.json')
     const io = capture()
     const code = await main(
-      ['propose', '--images', shared('data/raccoon/images'), '--labels', shared('data/raccoon/labels.csv'), '--out', out],
+      [
+        'propose',
+        '--images',
+        shared('data/raccoon/images'),
+        '--labels',
+        shared('data/raccoon/labels.csv'),
+        '--out',
+        out,
+      ],
       io,
     )
     expect(code, io.err).toBe(0)
     expect(io.err).toContain('labels the model does not know (class-agnostic CAM): raccoon')
-    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & { info: { camlabel: { labelSources: { agnostic: string[] } } } }
+    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & {
+      info: { camlabel: { labelSources: { agnostic: string[] } } }
+    }
     expect(predicted.info.camlabel.labelSources.agnostic).toEqual(['raccoon'])
     expect(predicted.categories.map((c) => c.name)).toEqual(['raccoon'])
     expect(predicted.images).toHaveLength(200)
@@ -71,7 +93,18 @@ describe('camlabel propose on real photos', () => {
     const out = path.join(tmp, 'bad.json')
     const io = capture()
     const images = shared('data/bad-inputs/images')
-    const code = await main(['propose', '--images', images, '--labels', shared('data/bad-inputs/labels.csv'), '--out', out], io)
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        images,
+        '--labels',
+        shared('data/bad-inputs/labels.csv'),
+        '--out',
+        out,
+      ],
+      io,
+    )
     expect(code, io.err).toBe(0)
     const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & {
       info: { camlabel: { failures: { file: string; code: string }[] } }
@@ -81,10 +114,20 @@ describe('camlabel propose on real photos', () => {
     expect(failed.get('not-an-image.jpg')).toBe('IMAGE_UNREADABLE')
     expect(failed.get('bomb.png')).toBe('IMAGE_TOO_LARGE')
     const files = predicted.images.map((i) => i.file_name)
-    for (const ok of ['cmyk.jpg', 'grayscale.png', 'alpha.png', 'sixteen-bit.png', 'very-wide.jpg', 'exif-rotated.jpg', 'name with spaces & ünïcode.jpg']) {
+    for (const ok of [
+      'cmyk.jpg',
+      'grayscale.png',
+      'alpha.png',
+      'sixteen-bit.png',
+      'very-wide.jpg',
+      'exif-rotated.jpg',
+      'name with spaces & ünïcode.jpg',
+    ]) {
       expect(files).toContain(ok)
     }
-    const rotated = (predicted.images as unknown as { file_name: string; width: number; height: number }[]).find((i) => i.file_name === 'exif-rotated.jpg')!
+    const rotated = (
+      predicted.images as unknown as { file_name: string; width: number; height: number }[]
+    ).find((i) => i.file_name === 'exif-rotated.jpg')!
     expect([rotated.width, rotated.height]).toEqual([650, 417])
     // The problem rows of the CSV are reported per row.
     expect(io.err).toMatch(/warning: .*labels\.csv:\d+:/)
@@ -92,11 +135,27 @@ describe('camlabel propose on real photos', () => {
 
   test('a clear error, and a non-zero exit, for an unknown model and a missing folder', async () => {
     const io = capture()
-    const code = await main(['propose', '--images', shared('data/raccoon/images'), '--out', path.join(tmp, 'x.json'), '--model', 'no-such-model'], io)
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        shared('data/raccoon/images'),
+        '--out',
+        path.join(tmp, 'x.json'),
+        '--model',
+        'no-such-model',
+      ],
+      io,
+    )
     expect(code).toBe(1)
     expect(io.err).toMatch(/no-such-model/)
     const io2 = capture()
-    expect(await main(['propose', '--images', path.join(tmp, 'nope'), '--out', path.join(tmp, 'y.json')], io2)).toBe(1)
+    expect(
+      await main(
+        ['propose', '--images', path.join(tmp, 'nope'), '--out', path.join(tmp, 'y.json')],
+        io2,
+      ),
+    ).toBe(1)
     expect(io2.err).toMatch(/nope/)
   })
 })

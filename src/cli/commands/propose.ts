@@ -43,10 +43,18 @@ const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const
 const HEADS = ['auto', 'model', 'learn', 'agnostic'] as const
 const UPSCALES = ['bilinear', 'guided'] as const
 
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], name: string, fallback: T): T {
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+  fallback: T,
+): T {
   if (value === undefined) return fallback
   if ((allowed as readonly string[]).includes(value)) return value as T
-  throw new CamlabelError('INVALID_ARGUMENT', `--${name} must be one of ${allowed.join(', ')}, got '${value}'`)
+  throw new CamlabelError(
+    'INVALID_ARGUMENT',
+    `--${name} must be one of ${allowed.join(', ')}, got '${value}'`,
+  )
 }
 
 /** Reads the images and their labels; rows that cannot be used are reported, not fatal. */
@@ -62,7 +70,9 @@ async function readTasks(
     io.stderr(`warning: ${where}: ${problem.reason}\n`)
   }
   if (read.problems.length > MAX_LISTED) {
-    io.stderr(`warning: … and ${read.problems.length - MAX_LISTED} more rows or files that could not be used\n`)
+    io.stderr(
+      `warning: … and ${read.problems.length - MAX_LISTED} more rows or files that could not be used\n`,
+    )
   }
   const byFile = new Map<string, ImageTask>()
   for (const row of read.rows) {
@@ -102,8 +112,18 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const labels = values.labels ? path.resolve(io.cwd, values.labels) : undefined
   const proposal = {
     ...DEFAULT_PROPOSAL_OPTIONS,
-    threshold: numberOption(values.threshold, 'threshold', DEFAULT_PROPOSAL_OPTIONS.threshold, [0, 1]),
-    workingSize: numberOption(values['working-size'], 'working-size', DEFAULT_PROPOSAL_OPTIONS.workingSize, [16, 8192]),
+    threshold: numberOption(
+      values.threshold,
+      'threshold',
+      DEFAULT_PROPOSAL_OPTIONS.threshold,
+      [0, 1],
+    ),
+    workingSize: numberOption(
+      values['working-size'],
+      'working-size',
+      DEFAULT_PROPOSAL_OPTIONS.workingSize,
+      [16, 8192],
+    ),
   }
   const upscale: UpscaleMode = oneOf(values.upscale, UPSCALES, 'upscale', 'bilinear')
   const head: HeadMode = oneOf(values.head, HEADS, 'head', 'auto')
@@ -112,9 +132,13 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
 
   const { tasks, labelNames } = await readTasks(images, labels, io)
   if (tasks.length === 0) {
-    throw new CamlabelError('INVALID_ARGUMENT', `No labelled images found under ${images}`, labels
-      ? 'Check that the CSV rows name files inside --images.'
-      : 'Put images in one sub-folder per label, or pass --labels FILE.csv.')
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `No labelled images found under ${images}`,
+      labels
+        ? 'Check that the CSV rows name files inside --images.'
+        : 'Put images in one sub-folder per label, or pass --labels FILE.csv.',
+    )
   }
 
   const started = performance.now()
@@ -126,10 +150,16 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const onSignal = (): void => abort.abort()
   process.once('SIGINT', onSignal)
   let done = 0
-  let learning: LearnForProposeResult = { learned: new Map() }
+  let learning: LearnForProposeResult
   try {
     // --head learn|auto: a feature pass and a head trained from the labels, before proposing.
-    learning = await learnHeadForPropose(tasks, { model, providers, head, signal: abort.signal, io })
+    learning = await learnHeadForPropose(tasks, {
+      model,
+      providers,
+      head,
+      signal: abort.signal,
+      io,
+    })
     if (learning.head) progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
     for await (const result of runProposalJob(tasks, {
       model,
@@ -141,9 +171,13 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       signal: abort.signal,
       onReady: (info) => {
         ready = info
-        io.stderr(`model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`)
+        io.stderr(
+          `model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`,
+        )
         if (info.sources.agnostic.length > 0) {
-          io.stderr(`labels the model does not know (class-agnostic CAM): ${info.sources.agnostic.join(', ')}\n`)
+          io.stderr(
+            `labels the model does not know (class-agnostic CAM): ${info.sources.agnostic.join(', ')}\n`,
+          )
         }
       },
     })) {
@@ -153,9 +187,16 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         failures.push({ file: result.key, code: result.error.code, reason: result.error.message })
         io.stderr(`error: ${result.key}: ${result.error.message}\n`)
       } else {
-        const image: DatasetImage = { file: result.key, width: result.width, height: result.height, boxes: [], labels: result.labels.map((l) => l.label) }
+        const image: DatasetImage = {
+          file: result.key,
+          width: result.width,
+          height: result.height,
+          boxes: [],
+          labels: result.labels.map((l) => l.label),
+        }
         for (const l of result.labels) {
-          for (const p of l.proposals) image.boxes.push({ box: p.box, label: l.label, score: p.score })
+          for (const p of l.proposals)
+            image.boxes.push({ box: p.box, label: l.label, score: p.score })
         }
         dataset.images.push(image)
       }
@@ -181,7 +222,9 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       },
     },
   }
-  await writeFileAtomic(out, JSON.stringify(output) + '\n', { overwrite: values.overwrite ?? false })
+  await writeFileAtomic(out, JSON.stringify(output) + '\n', {
+    overwrite: values.overwrite ?? false,
+  })
   const seconds = (performance.now() - started) / 1000
   io.stderr(
     `${tasks.length} images (${failures.length} failed), ${coco.annotations.length} proposals in ${seconds.toFixed(1)} s · ` +
@@ -203,4 +246,8 @@ function resolveModelArg(value: string, cwd: string): string {
   return file
 }
 
-export const command: Command = { summary: 'propose boxes for labelled images (COCO JSON out)', usage, run }
+export const command: Command = {
+  summary: 'propose boxes for labelled images (COCO JSON out)',
+  usage,
+  run,
+}

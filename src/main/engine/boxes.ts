@@ -96,7 +96,7 @@ export function connectedComponents(
       // NE, so if N is labelled it alone decides; otherwise only NE can need joining with W or NW
       // (which touch each other). At most one union per pixel, usually none.
       const north = y > 0 ? labels[up + x]! : 0
-      let l = 0
+      let l: number
       if (north !== 0) l = north
       else {
         const ne = y > 0 && x + 1 < width ? labels[up + x + 1]! : 0

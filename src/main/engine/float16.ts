@@ -14,7 +14,7 @@ export function toHalf(value: number): number {
   const exp = (x >>> 23) & 0xff
   let mant = x & 0x7fffff
   if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0)
-  let e = exp - 127 + 15
+  const e = exp - 127 + 15
   if (e >= 0x1f) return sign | 0x7c00
   if (e <= 0) {
     if (e < -10) return sign
@@ -43,7 +43,10 @@ export function fromHalf(h: number): number {
 }
 
 /** Float32 → float16 bit patterns, element by element. */
-export function float32ToFloat16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
+export function float32ToFloat16(
+  src: Float32Array,
+  dst = new Uint16Array(src.length),
+): Uint16Array {
   for (let i = 0; i < src.length; i++) dst[i] = toHalf(src[i]!)
   return dst
 }
@@ -55,7 +58,10 @@ const halfTable = (() => {
 })()
 
 /** Float16 bit patterns → float32, through a 64 K lookup table (the hot path for model outputs). */
-export function float16ToFloat32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+export function float16ToFloat32(
+  src: Uint16Array,
+  dst = new Float32Array(src.length),
+): Float32Array {
   for (let i = 0; i < src.length; i++) dst[i] = halfTable[src[i]!]!
   return dst
 }

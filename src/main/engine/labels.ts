@@ -35,7 +35,8 @@ export function resolveLabelSources(
   const sources = new Map<string, LabelSource>()
   for (const label of labels) {
     if (sources.has(label)) continue
-    const modelClass = mode === 'model' || mode === 'auto' ? resolveLabel(label, classes) : undefined
+    const modelClass =
+      mode === 'model' || mode === 'auto' ? resolveLabel(label, classes) : undefined
     const head = mode === 'learn' || mode === 'auto' ? learned.get(label) : undefined
     if (modelClass) sources.set(label, { kind: 'model', classIndex: modelClass.index })
     else if (head) sources.set(label, { kind: 'learned', weights: head.weights, bias: head.bias })
@@ -45,7 +46,9 @@ export function resolveLabelSources(
 }
 
 /** Labels grouped by the kind of source they use, for the run's summary. */
-export function summariseSources(sources: ReadonlyMap<string, LabelSource>): Record<LabelSource['kind'], string[]> {
+export function summariseSources(
+  sources: ReadonlyMap<string, LabelSource>,
+): Record<LabelSource['kind'], string[]> {
   const out: Record<LabelSource['kind'], string[]> = { model: [], learned: [], agnostic: [] }
   for (const [label, source] of sources) out[source.kind].push(label)
   return out

@@ -136,7 +136,13 @@ export function proposeFromForward(
       source: source.kind,
       confidence,
       cam: normalised,
-      proposals: proposalsFromMap(full, options.proposal, prepared.width, prepared.height, confidence),
+      proposals: proposalsFromMap(
+        full,
+        options.proposal,
+        prepared.width,
+        prepared.height,
+        confidence,
+      ),
     })
   }
   const result: ImageResult = {
@@ -190,7 +196,10 @@ function camForSource(
     case 'learned': {
       let logit = source.bias
       for (let k = 0; k < source.weights.length; k++) logit += source.weights[k]! * pooled![k]!
-      return { cam: camFromFeatures(fwd.features, source.weights), confidence: 1 / (1 + Math.exp(-logit)) }
+      return {
+        cam: camFromFeatures(fwd.features, source.weights),
+        confidence: 1 / (1 + Math.exp(-logit)),
+      }
     }
     case 'agnostic': {
       const { map, classes } = agnosticCam(fwd, model.head.classifier)

@@ -83,7 +83,9 @@ function namingFile<T>(file: string, read: () => T): T {
     return read()
   } catch (err) {
     if (!(err instanceof CamlabelError)) throw err
-    throw new CamlabelError(err.code, `${path.basename(file)}: ${err.message}`, err.hint, { cause: err })
+    throw new CamlabelError(err.code, `${path.basename(file)}: ${err.message}`, err.hint, {
+      cause: err,
+    })
   }
 }
 

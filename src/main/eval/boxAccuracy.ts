@@ -16,7 +16,8 @@ export interface LocalisationCase {
 export function boxAccuracy(cases: readonly LocalisationCase[], bound: number): number {
   if (cases.length === 0) return 0
   let hits = 0
-  for (const c of cases) if (c.predicted && c.truth.some((t) => iou(t, c.predicted!) >= bound)) hits++
+  for (const c of cases)
+    if (c.predicted && c.truth.some((t) => iou(t, c.predicted!) >= bound)) hits++
   return hits / cases.length
 }
 
@@ -24,7 +25,8 @@ export function boxAccuracy(cases: readonly LocalisationCase[], bound: number): 
 export function meanBestIou(cases: readonly LocalisationCase[]): number {
   if (cases.length === 0) return 0
   let sum = 0
-  for (const c of cases) if (c.predicted) sum += Math.max(0, ...c.truth.map((t) => iou(t, c.predicted!)))
+  for (const c of cases)
+    if (c.predicted) sum += Math.max(0, ...c.truth.map((t) => iou(t, c.predicted!)))
   return sum / cases.length
 }
 

@@ -28,8 +28,16 @@ async function run(start: StartMessage): Promise<void> {
       start.head,
       new Map(Object.entries(start.learned)),
     )
-    const ready = { modelId: model.id, provider: model.provider, sources: summariseSources(sources) }
-    post({ v: PROTOCOL_VERSION, type: 'ready', info: model.providerNote ? { ...ready, providerNote: model.providerNote } : ready })
+    const ready = {
+      modelId: model.id,
+      provider: model.provider,
+      sources: summariseSources(sources),
+    }
+    post({
+      v: PROTOCOL_VERSION,
+      type: 'ready',
+      info: model.providerNote ? { ...ready, providerNote: model.providerNote } : ready,
+    })
     const results = proposeImages(model, start.tasks, {
       proposal: start.proposal,
       sources: (label) => sources.get(label) ?? { kind: 'agnostic' },
@@ -50,12 +58,18 @@ async function run(start: StartMessage): Promise<void> {
 
 port.on('message', (message: unknown) => {
   if (!isToWorker(message)) {
-    post({ v: PROTOCOL_VERSION, type: 'failed', error: { code: 'INTERNAL', message: 'Unknown message to the inference worker' } })
+    post({
+      v: PROTOCOL_VERSION,
+      type: 'failed',
+      error: { code: 'INTERNAL', message: 'Unknown message to the inference worker' },
+    })
     return
   }
   if (message.type === 'cancel') {
     abort.abort()
     return
   }
-  run(message).catch((err: unknown) => post({ v: PROTOCOL_VERSION, type: 'failed', error: toErrorData(err) }))
+  run(message).catch((err: unknown) =>
+    post({ v: PROTOCOL_VERSION, type: 'failed', error: toErrorData(err) }),
+  )
 })

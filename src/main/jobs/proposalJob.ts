@@ -9,7 +9,13 @@ import type { HeadMode, LearnedWeights } from '../engine/labels.ts'
 import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
-import { isFromWorker, PROTOCOL_VERSION, type FromWorker, type ReadyInfo, type StartMessage } from './protocol.ts'
+import {
+  isFromWorker,
+  PROTOCOL_VERSION,
+  type FromWorker,
+  type ReadyInfo,
+  type StartMessage,
+} from './protocol.ts'
 
 export interface ProposalJobOptions {
   /** A manifest id or a path to an .onnx file. */
@@ -60,7 +66,8 @@ export async function* runProposalJob(
     notify()
   })
   worker.on('exit', (code) => {
-    if (code !== 0 && !crashed) crashed = new Error(`The inference worker stopped (exit code ${code})`)
+    if (code !== 0 && !crashed)
+      crashed = new Error(`The inference worker stopped (exit code ${code})`)
     notify()
   })
   const onAbort = (): void => worker.postMessage({ v: PROTOCOL_VERSION, type: 'cancel' })
