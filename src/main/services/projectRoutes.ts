@@ -6,7 +6,7 @@ import { CamlabelError } from '../../shared/errors.ts'
 import { loadManifest, modelPath } from '../engine/manifest.ts'
 import { ProjectStore } from '../store/projectStore.ts'
 import { projectName, type ServiceContext } from './context.ts'
-import { importFolder } from './importer.ts'
+import { importProject } from '../project/importProject.ts'
 import type { Handlers } from './router.ts'
 
 /** The summary the start view, the gallery counts and the title bar show. */
@@ -59,7 +59,8 @@ export function createProjectRoutes(
       const file = projectPath ?? defaultProjectPath(imagesDir)
       const store = ProjectStore.create(file, imagesDir)
       try {
-        const report = await importFolder(store, imagesDir, labels)
+        const r = await importProject(store, { labels })
+        const report = { imported: r.imported + r.existing, skipped: r.skipped, problems: r.problems }
         await ctx.setProject(store)
         ctx.emit({ type: 'project.changed', reason: 'imported' })
         return { project: summarise(store), report }
