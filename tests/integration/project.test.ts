@@ -2,7 +2,16 @@
  * Projects on real files and real SQLite: import from VOC/COCO/YOLO/CSV, round trips through each
  * export format, the bad inputs of ../shared/data/bad-inputs, and re-import keeping review work.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -119,6 +128,138 @@ describe('raccoon (VOC) round trips', () => {
       b.close()
     })
   }
+})
+
+/** The label file Ultralytics reads for an image: the last /images/ becomes /labels/, the extension .txt. */
+function ultralyticsLabelPath(image: string): string {
+  const at = image.lastIndexOf('/images/')
+  const swapped = image.slice(0, at) + '/labels/' + image.slice(at + '/images/'.length)
+  return swapped.slice(0, swapped.lastIndexOf('.')) + '.txt'
+}
+
+/** Every file under a folder, absolute paths. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+}
+
+describe('exports that train as they are', () => {
+  it('YOLO: images/<split> and labels/<split> where Ultralytics looks, data.yaml pointing at them, hard links', async () => {
+    const root = path.join(raccoon, 'images')
+    const { store } = await project(root, { kind: 'voc', dir: path.join(raccoon, 'annotations') })
+    const out = path.join(tmp, 'raccoon-yolo-train')
+    const r = await exportProject(store, {
+      format: 'yolo',
+      outPath: out,
+      valFraction: 0.2,
+      seed: 7,
+    })
+    const sameDevice = statSync(root).dev === statSync(tmp).dev
+    expect(r).toMatchObject({ images: 200, boxes: 217, files: 402, problems: [] })
+    expect(sameDevice ? r.linked : r.copied).toBe(200)
+
+    const yaml = readFileSync(path.join(out, 'data.yaml'), 'utf8')
+    expect(yaml).toContain(`path: ${JSON.stringify(out)}`)
+    expect(yaml).toMatch(/^train: "images\/train"$/m)
+    expect(yaml).toMatch(/^val: "images\/val"$/m)
+    expect(yaml).toMatch(/names:\n {2}0: "raccoon"/)
+
+    // Every image has its label file at the path Ultralytics derives, with that image's boxes.
+    const plain = path.join(tmp, 'raccoon-yolo-plain')
+    await exportProject(store, { format: 'yolo', outPath: plain, images: false })
+    const images = walk(path.join(out, 'images'))
+    expect(images).toHaveLength(200)
+    expect(images.filter((f) => f.includes('/images/val/'))).toHaveLength(40)
+    for (const im of images) {
+      const label = ultralyticsLabelPath(im)
+      expect(existsSync(label), label).toBe(true)
+      const name = path.basename(label)
+      expect(readFileSync(label, 'utf8')).toBe(
+        readFileSync(path.join(plain, 'labels', name), 'utf8'),
+      )
+    }
+    expect(walk(path.join(out, 'labels'))).toHaveLength(200)
+
+    // A hard-linked image is the source file itself: same bytes, same inode; the source is untouched.
+    const exported = images.find((f) => path.basename(f) === 'raccoon-1.jpg')!
+    const source = path.join(root, 'raccoon-1.jpg')
+    expect(readFileSync(exported).equals(readFileSync(source))).toBe(true)
+    if (sameDevice) expect(statSync(exported).ino).toBe(statSync(source).ino)
+    expect(statSync(source).mode & 0o222).toBe(0) // still read-only: never opened for writing
+
+    // The split export imports back (labels/train/…) with the same boxes.
+    const { store: back, report } = await project(root, { kind: 'yolo', dir: out })
+    expect(report.problems).toEqual([])
+    expect(boxesByFile(back, 1)).toEqual(boxesByFile(store, 1))
+    store.close()
+    back.close()
+  })
+
+  it('YOLO without --split: images/ + labels/, train = val = images; names with spaces/unicode survive', async () => {
+    const { store } = await project(bad, { kind: 'csv', path: path.join(bad, 'labels.csv') })
+    const id = store.imageByFile('images/name with spaces & ünïcode.jpg')!.id
+    store.addBox(id, 'raccoon', { x0: 10, y0: 20, x1: 110, y1: 220 })
+    const out = path.join(tmp, 'bad-yolo-train')
+    const r = await exportProject(store, { format: 'yolo', outPath: out })
+    expect(r).toMatchObject({ images: 9, problems: [] })
+    const yaml = readFileSync(path.join(out, 'data.yaml'), 'utf8')
+    expect(yaml).toMatch(/^train: "images"$/m)
+    expect(yaml).toMatch(/^val: "images"$/m)
+    // the project's own 'images/' folder is renamed so the last /images/ is the export's
+    const image = path.join(out, 'images/images_/name with spaces & ünïcode.jpg')
+    expect(existsSync(image)).toBe(true)
+    expect(readFileSync(ultralyticsLabelPath(image), 'utf8')).toMatch(
+      /^0 0\.\d+ 0\.\d+ 0\.\d+ 0\.\d+\n$/,
+    )
+    for (const im of walk(path.join(out, 'images')))
+      expect(existsSync(ultralyticsLabelPath(im)), im).toBe(true)
+    store.close()
+  })
+
+  it('VOC: JPEGImages/ + Annotations/ + ImageSets/Main, ids matching; --no-images writes none', async () => {
+    const root = path.join(raccoon, 'images')
+    const { store } = await project(root, { kind: 'voc', dir: path.join(raccoon, 'annotations') })
+    const out = path.join(tmp, 'raccoon-voc-train')
+    const r = await exportProject(store, { format: 'voc', outPath: out, valFraction: 0.25 })
+    expect(r).toMatchObject({ images: 200, boxes: 217, files: 404, problems: [] })
+    const ids = (f: string) =>
+      readFileSync(path.join(out, 'ImageSets/Main', f), 'utf8')
+        .trim()
+        .split('\n')
+    expect(ids('trainval.txt')).toHaveLength(200)
+    expect(ids('val.txt')).toHaveLength(50)
+    expect([...ids('train.txt'), ...ids('val.txt')].sort()).toEqual([...ids('trainval.txt')].sort())
+    for (const id of ids('trainval.txt')) {
+      expect(existsSync(path.join(out, 'JPEGImages', id + '.jpg')), id).toBe(true)
+      expect(readFileSync(path.join(out, 'Annotations', id + '.xml'), 'utf8')).toContain(
+        `<folder>JPEGImages</folder>\n\t<filename>${id}.jpg</filename>`,
+      )
+    }
+    const plain = path.join(tmp, 'raccoon-voc-plain')
+    const p = await exportProject(store, { format: 'voc', outPath: plain, images: false })
+    expect(p.linked).toBeUndefined()
+    expect(existsSync(path.join(plain, 'JPEGImages'))).toBe(false)
+    expect(walk(path.join(plain, 'Annotations'))).toHaveLength(200)
+    store.close()
+  })
+
+  it('an image deleted since import is reported and left out, the rest exported', async () => {
+    const root = path.join(tmp, 'vanishing')
+    mkdirSync(root)
+    for (const f of ['raccoon-1.jpg', 'raccoon-2.jpg'])
+      copyFileSync(path.join(raccoon, 'images', f), path.join(root, f))
+    const { store } = await project(root, { kind: 'none' })
+    rmSync(path.join(root, 'raccoon-2.jpg'))
+    const out = path.join(tmp, 'vanishing-yolo')
+    const r = await exportProject(store, { format: 'yolo', outPath: out })
+    expect(r.images).toBe(1)
+    expect(r.problems).toEqual([
+      { file: 'raccoon-2.jpg', message: expect.stringMatching(/missing; left out/) },
+    ])
+    expect(existsSync(path.join(out, 'labels/raccoon-2.txt'))).toBe(false)
+    store.close()
+  })
 })
 
 describe('imagenet-val-dev (COCO) round trip', () => {
@@ -329,9 +470,8 @@ describe('re-import and the commands', () => {
         io,
       ),
     ).toBe(0)
-    expect(
-      readFileSync(path.join(tmp, 'grow-yolo/val.txt'), 'utf8').trim().split('\n'),
-    ).toHaveLength(2)
+    const valImages = readdirSync(path.join(tmp, 'grow-yolo/images/val'), { recursive: true })
+    expect(valImages.filter((f) => String(f).endsWith('.jpg'))).toHaveLength(2)
     io = capture()
     expect(
       await main(['export', file, '--format', 'yolo', '--out', path.join(tmp, 'grow-yolo')], io),
@@ -343,7 +483,8 @@ describe('re-import and the commands', () => {
         capture(),
       ),
     ).toBe(0)
-    expect(existsSync(path.join(tmp, 'grow-yolo/val.txt'))).toBe(false)
+    expect(existsSync(path.join(tmp, 'grow-yolo/images/val'))).toBe(false)
+    expect(existsSync(path.join(tmp, 'grow-yolo/images/raccoon/raccoon-4.jpg'))).toBe(true)
   })
 
   it('refuses a project from a newer camlabel with a clear message', async () => {

@@ -10,9 +10,15 @@ const usage = `Usage: camlabel export PROJECT --format coco|voc|yolo --out PATH 
 
 Writes the reviewed boxes (accepted, edited, drawn; never rejected ones) of every image.
 
-  --format F          coco (one .json file), voc (a folder: Annotations/*.xml, ImageSets/Main/*.txt),
-                      yolo (a folder: labels/*.txt, data.yaml, classes.txt, train.txt/val.txt)
+  --format F          coco (one .json file);
+                      voc (a folder: JPEGImages/, Annotations/*.xml, ImageSets/Main/*.txt);
+                      yolo (a folder that trains as it is: images/<split>/, labels/<split>/*.txt,
+                      data.yaml with path/train/val/names, classes.txt)
   --out PATH          the file (coco) or folder (voc, yolo) to write
+  --no-images         voc, yolo: annotations only, no image files (yolo then lists the original
+                      image paths in train.txt/val.txt). By default the images are hard-linked
+                      into the export (copied where the file system cannot link); the project's
+                      own files are never changed.
   --with-proposals    also write pending proposals (with their score in COCO and VOC)
   --split F           fraction of images for validation, e.g. 0.2 (yolo, voc; default 0)
   --seed N            seed of the train/val shuffle (default 1; the same seed gives the same split)
@@ -28,6 +34,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       split: { type: 'string' },
       seed: { type: 'string' },
       overwrite: { type: 'boolean' },
+      'no-images': { type: 'boolean' },
     },
     'export',
   )
@@ -51,8 +58,14 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       overwrite: values.overwrite ?? false,
       valFraction: numberOption(values.split, 'split', 0, [0, 0.99]),
       seed: numberOption(values.seed, 'seed', 1),
+      images: !(values['no-images'] ?? false),
     })
-    io.stdout(`wrote ${r.outPath}: ${r.images} images, ${r.boxes} boxes, ${r.files} files\n`)
+    for (const p of r.problems ?? []) io.stderr(`warning: ${p.file}: ${p.message}\n`)
+    const placed =
+      r.linked !== undefined ? ` (images: ${r.linked} hard-linked, ${r.copied} copied)` : ''
+    io.stdout(
+      `wrote ${r.outPath}: ${r.images} images, ${r.boxes} boxes, ${r.files} files${placed}\n`,
+    )
     return 0
   } finally {
     store.close()

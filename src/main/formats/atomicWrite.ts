@@ -5,8 +5,8 @@
  * (ENOSPC) becomes DISK_FULL and leaves the old file intact; the temporary file is removed.
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
-import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs'
+import { copyFile, link, lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 
@@ -155,4 +155,25 @@ export async function writeDirAtomic(
 export async function writeFileInto(file: string, data: string | Uint8Array): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true })
   await writeFile(file, data)
+}
+
+/** Errors of link(2) that mean "this file system (or this file) cannot be hard-linked here". */
+const NO_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EACCES', 'ENOSYS'])
+
+/**
+ * Puts a source file (an image) at `dest` inside a folder being filled by writeDirAtomic: a hard
+ * link when the file system allows (no extra space, instant), else a copy (a copy-on-write clone
+ * where the file system offers one). The source is never opened for writing. Returns which.
+ * @throws the file-system error when the source cannot be read (ENOENT…), for per-file reporting
+ */
+export async function linkOrCopyInto(src: string, dest: string): Promise<'linked' | 'copied'> {
+  await mkdir(path.dirname(dest), { recursive: true })
+  try {
+    await link(src, dest)
+    return 'linked'
+  } catch (err) {
+    if (!NO_LINK.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+  }
+  await copyFile(src, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+  return 'copied'
 }

@@ -86,15 +86,19 @@ export function parseYoloLabels(
   return { boxes, problems }
 }
 
-/** `data.yaml` for a YOLO export (Ultralytics layout). */
+/**
+ * `data.yaml` for a YOLO export (Ultralytics layout). `root` should be the export folder's absolute
+ * path: Ultralytics resolves a relative `path` against its own datasets folder, not the yaml's.
+ */
 export function toDataYaml(
   classes: readonly string[],
   split: { train: string; val?: string },
+  root = '.',
 ): string {
   const q = (s: string) => JSON.stringify(s)
   return [
     '# written by camlabel',
-    'path: .',
+    `path: ${q(root)}`,
     `train: ${q(split.train)}`,
     `val: ${q(split.val ?? split.train)}`,
     `nc: ${classes.length}`,

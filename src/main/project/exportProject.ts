@@ -3,23 +3,30 @@
  * VOC or YOLO. Every export is atomic: a COCO file via a temporary file and rename, a VOC/YOLO
  * folder via a temporary sibling folder and rename; an existing export is kept unless `overwrite`.
  *
- * Layouts (annotations only; the images stay where they are):
+ * Layouts. VOC and YOLO carry their images by default (hard links where the file system allows,
+ * copies otherwise; the project's files are never modified), so the folder trains as it is:
  * - COCO: one JSON file, `file_name` relative to the project's image root.
- * - VOC: `Annotations/<image path without extension>.xml` (sub-folders kept, as CVAT does),
- *   `ImageSets/Main/{trainval,train,val}.txt` listing those ids.
- * - YOLO: `labels/<image path without extension>.txt`, `data.yaml` (names), `classes.txt`,
- *   `train.txt`/`val.txt` listing the absolute image paths.
+ * - VOC: `JPEGImages/<name>`, `Annotations/<name without extension>.xml` (sub-folders kept, as
+ *   CVAT does), `ImageSets/Main/{trainval,train,val}.txt` listing those ids, `labels.txt`.
+ * - YOLO: `images/<split>/<name>` and `labels/<split>/<name without extension>.txt` — the path
+ *   Ultralytics derives from the image's by swapping `/images/` for `/labels/` — and `data.yaml`
+ *   (`path` = the export folder, `train`/`val` = the image folders, `names`), `classes.txt`.
+ *   Without a split: `images/`, `labels/`, and train = val = `images`.
+ * With `images: false` (CLI `--no-images`), annotations only: VOC without `JPEGImages/`; YOLO
+ * `labels/<image path without extension>.txt` with `train.txt`/`val.txt` listing the absolute
+ * image paths. `<name>` is the image's path relative to the root unless exportNames renames it.
  */
 import path from 'node:path'
-import { CamlabelError } from '../../shared/errors.ts'
+import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { writeCoco } from '../formats/coco.ts'
-import { writeDirAtomic, writeFileInto } from '../formats/atomicWrite.ts'
-import type { Dataset } from '../formats/dataset.ts'
+import { linkOrCopyInto, writeDirAtomic, writeFileInto } from '../formats/atomicWrite.ts'
+import type { Dataset, DatasetImage } from '../formats/dataset.ts'
+import { exportNames, exportStem } from '../formats/exportNames.ts'
 import { toVocXml } from '../formats/voc.ts'
 import { seededSplit, toDataYaml, toYoloLabels } from '../formats/yolo.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
 
-/** Options of exportProject (the contracts' export.run input). */
+/** Options of exportProject (the contracts' export.run input, plus `images`). */
 export interface ExportOptions {
   format: 'coco' | 'voc' | 'yolo'
   /** A .json file for COCO, a folder for VOC and YOLO. */
@@ -29,6 +36,8 @@ export interface ExportOptions {
   /** Fraction of images for validation (YOLO and VOC ImageSets), by a seeded shuffle. */
   valFraction?: number
   seed?: number
+  /** VOC and YOLO: put the images in the export (default true); false writes annotations only. */
+  images?: boolean
 }
 
 /** What an export wrote. */
@@ -37,9 +46,54 @@ export interface ExportResult {
   images: number
   boxes: number
   files: number
+  /** Images hard-linked into the export (VOC/YOLO with images). */
+  linked?: number
+  /** Images copied into the export (the file system refused a hard link). */
+  copied?: number
+  /** Images left out of the export (their file could not be read), with the reason. */
+  problems?: { file: string; message: string }[]
 }
 
-const stem = (file: string) => file.replace(/\.[^./]+$/, '')
+/** Where one image of a folder export goes. */
+interface Placed {
+  image: DatasetImage
+  /** Path inside the images folder (posix), see exportNames. */
+  name: string
+  split: 'train' | 'val'
+}
+
+/** What placeImages did. */
+interface Placement {
+  kept: Placed[]
+  linked: number
+  copied: number
+  problems: { file: string; message: string }[]
+}
+
+/**
+ * Links or copies every image to `dest(p)`. Images whose source cannot be read are reported and
+ * left out of `kept`, so no annotation points at a missing file. A full disk stops the export.
+ */
+async function placeImages(
+  placed: Placed[],
+  imageRoot: string,
+  dest: (p: Placed) => string,
+): Promise<Placement> {
+  const out: Placement = { kept: [], linked: 0, copied: 0, problems: [] }
+  for (const p of placed) {
+    const src = path.join(imageRoot, ...p.image.file.split('/'))
+    try {
+      out[await linkOrCopyInto(src, dest(p))]++
+      out.kept.push(p)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'ENOSPC' || e.code === 'EDQUOT') throw err
+      const why = e.code === 'ENOENT' ? 'the image file is missing' : toErrorData(err).message
+      out.problems.push({ file: p.image.file, message: `${why}; left out of the export` })
+    }
+  }
+  return out
+}
 
 /** Writes a dataset in one format (the part that does not need a store). */
 export async function exportDataset(
@@ -48,65 +102,124 @@ export async function exportDataset(
   options: ExportOptions,
 ): Promise<ExportResult> {
   const out = path.resolve(options.outPath)
-  const boxes = dataset.images.reduce((n, im) => n + im.boxes.length, 0)
-  const result = { outPath: out, images: dataset.images.length, boxes, files: 0 }
+  const countBoxes = (ims: readonly DatasetImage[]) => ims.reduce((n, im) => n + im.boxes.length, 0)
+  const result: ExportResult = {
+    outPath: out,
+    images: dataset.images.length,
+    boxes: countBoxes(dataset.images),
+    files: 0,
+  }
   const frac = options.valFraction ?? 0
   if (!(frac >= 0 && frac < 1))
     throw new CamlabelError(
       'INVALID_ARGUMENT',
       `the validation fraction must be in [0, 1), got ${frac}`,
     )
-  const split = seededSplit(dataset.images.length, frac, options.seed ?? 1)
   if (options.format === 'coco') {
     await writeCoco(dataset, out, { overwrite: options.overwrite, description: 'camlabel export' })
     return { ...result, files: 1 }
   }
+  const split = seededSplit(dataset.images.length, frac, options.seed ?? 1)
+  const inVal = new Set(split.val)
+  const withImages = options.images ?? true
+  const names = withImages
+    ? exportNames(
+        dataset.images.map((im) => im.file),
+        { avoidImagesFolder: options.format === 'yolo' },
+      )
+    : dataset.images.map((im) => im.file)
+  let placed: Placed[] = dataset.images.map((image, i) => ({
+    image,
+    name: names[i],
+    split: inVal.has(i) ? 'val' : 'train',
+  }))
+  const into = (root: string, rel: string) => path.join(root, ...rel.split('/'))
+  const place = (r: Placement): Placed[] => {
+    Object.assign(result, { linked: r.linked, copied: r.copied, problems: r.problems })
+    return r.kept
+  }
+  const finish = (files: number): ExportResult => {
+    const images = placed.map((p) => p.image)
+    return { ...result, images: images.length, boxes: countBoxes(images), files }
+  }
+
   if (options.format === 'voc') {
+    let files = 0
     await writeDirAtomic(
       out,
       async (tmp) => {
-        for (const im of dataset.images) {
-          await writeFileInto(
-            path.join(tmp, 'Annotations', ...(stem(im.file) + '.xml').split('/')),
-            toVocXml(im, path.basename(imageRoot)),
+        if (withImages) {
+          placed = place(
+            await placeImages(placed, imageRoot, (p) => into(tmp, `JPEGImages/${p.name}`)),
           )
         }
-        const ids = (idx: number[]) => idx.map((i) => stem(dataset.images[i].file) + '\n').join('')
-        await writeFileInto(
-          path.join(tmp, 'ImageSets/Main/trainval.txt'),
-          dataset.images.map((im) => stem(im.file) + '\n').join(''),
-        )
-        await writeFileInto(path.join(tmp, 'ImageSets/Main/train.txt'), ids(split.train))
-        await writeFileInto(path.join(tmp, 'ImageSets/Main/val.txt'), ids(split.val))
+        const folder = withImages ? 'JPEGImages' : path.basename(imageRoot)
+        for (const p of placed) {
+          await writeFileInto(
+            into(tmp, `Annotations/${exportStem(p.name)}.xml`),
+            toVocXml({ ...p.image, file: p.name }, folder),
+          )
+        }
+        const ids = (which?: Placed['split']) =>
+          placed
+            .filter((p) => which === undefined || p.split === which)
+            .map((p) => exportStem(p.name) + '\n')
+            .join('')
+        await writeFileInto(path.join(tmp, 'ImageSets/Main/trainval.txt'), ids())
+        await writeFileInto(path.join(tmp, 'ImageSets/Main/train.txt'), ids('train'))
+        await writeFileInto(path.join(tmp, 'ImageSets/Main/val.txt'), ids('val'))
         await writeFileInto(path.join(tmp, 'labels.txt'), dataset.classes.join('\n') + '\n')
+        files = placed.length * (withImages ? 2 : 1) + 4
       },
       { overwrite: options.overwrite },
     )
-    return { ...result, files: dataset.images.length + 4 }
+    return finish(files)
   }
+
   const classIndex = new Map(dataset.classes.map((c, i) => [c, i]))
+  const labelsOf = (im: DatasetImage) => toYoloLabels(im.boxes, im.width, im.height, classIndex)
+  let files = 0
   await writeDirAtomic(
     out,
     async (tmp) => {
-      for (const im of dataset.images) {
+      if (withImages) {
+        // Without a split every image is in 'train' and the folders have no split level.
+        const sub = (p: Placed) => (frac > 0 ? `${p.split}/${p.name}` : p.name)
+        placed = place(await placeImages(placed, imageRoot, (p) => into(tmp, `images/${sub(p)}`)))
+        for (const p of placed)
+          await writeFileInto(into(tmp, `labels/${exportStem(sub(p))}.txt`), labelsOf(p.image))
+        const hasVal = frac > 0 && placed.some((p) => p.split === 'val')
+        const train = frac > 0 ? 'images/train' : 'images'
         await writeFileInto(
-          path.join(tmp, 'labels', ...(stem(im.file) + '.txt').split('/')),
-          toYoloLabels(im.boxes, im.width, im.height, classIndex),
+          path.join(tmp, 'data.yaml'),
+          toDataYaml(dataset.classes, { train, val: hasVal ? 'images/val' : train }, out),
         )
+        files = placed.length * 2 + 2
+      } else {
+        for (const p of placed)
+          await writeFileInto(into(tmp, `labels/${exportStem(p.name)}.txt`), labelsOf(p.image))
+        const list = (which: Placed['split']) =>
+          placed
+            .filter((p) => p.split === which)
+            .map((p) => into(imageRoot, p.image.file) + '\n')
+            .join('')
+        await writeFileInto(path.join(tmp, 'train.txt'), list('train'))
+        if (frac > 0) await writeFileInto(path.join(tmp, 'val.txt'), list('val'))
+        await writeFileInto(
+          path.join(tmp, 'data.yaml'),
+          toDataYaml(
+            dataset.classes,
+            { train: 'train.txt', val: frac > 0 ? 'val.txt' : undefined },
+            out,
+          ),
+        )
+        files = placed.length + (frac > 0 ? 4 : 3)
       }
-      const list = (idx: number[]) =>
-        idx.map((i) => path.join(imageRoot, ...dataset.images[i].file.split('/')) + '\n').join('')
-      await writeFileInto(path.join(tmp, 'train.txt'), list(split.train))
-      if (frac > 0) await writeFileInto(path.join(tmp, 'val.txt'), list(split.val))
       await writeFileInto(path.join(tmp, 'classes.txt'), dataset.classes.join('\n') + '\n')
-      await writeFileInto(
-        path.join(tmp, 'data.yaml'),
-        toDataYaml(dataset.classes, { train: 'train.txt', val: frac > 0 ? 'val.txt' : undefined }),
-      )
     },
     { overwrite: options.overwrite },
   )
-  return { ...result, files: dataset.images.length + (frac > 0 ? 4 : 3) }
+  return finish(files)
 }
 
 /** Exports a project: reviewed boxes (accepted, edited, manual), plus pending proposals with scores when asked. */

@@ -327,11 +327,13 @@ async function importLabels(
       for (const file of ok) {
         const stem = file.replace(/\.[^./]+$/, '')
         const base = stem.slice(stem.lastIndexOf('/') + 1) + '.txt'
-        const txt = txts.has(stem + '.txt')
-          ? stem + '.txt'
-          : flat.get(base)?.length === 1
-            ? flat.get(base)![0]
-            : undefined
+        // labels/<stem>.txt, then an Ultralytics split folder (labels/train/<stem>.txt), then a
+        // unique file of that name anywhere under labels/.
+        const txt =
+          [stem, ...['train', 'val', 'test'].map((s) => `${s}/${stem}`)]
+            .map((c) => c + '.txt')
+            .find((c) => txts.has(c)) ??
+          (flat.get(base)?.length === 1 ? flat.get(base)![0] : undefined)
         if (!txt) continue
         const im = idOf(file)
         if (!im) continue
