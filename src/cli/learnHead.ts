@@ -17,7 +17,7 @@ import {
 import type { HeadMode, LearnedWeights } from '../main/engine/labels.ts'
 import type { ImageTask } from '../main/engine/propose.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
-import { runProposalJob } from '../main/jobs/proposalJob.ts'
+import { runFeatureJob } from '../main/jobs/proposalJob.ts'
 
 export interface LearnForProposeOptions {
   model: string
@@ -53,16 +53,14 @@ export async function learnHeadForPropose(
   let needed: string[] = []
   const samples: HeadSample[] = []
   const progress = progressLine(io, 'features')
+  const labelsOf = new Map(tasks.map((t) => [t.key, t.labels]))
   try {
     let done = 0
     let failed = 0
-    for await (const result of runProposalJob(tasks, {
+    for await (const result of runFeatureJob(tasks, {
       model: options.model,
       providers: options.providers,
       head: 'model',
-      pooledFeatures: true,
-      // The pass only wants features: the smallest working size keeps its CAM and box work negligible.
-      proposal: { workingSize: 16 },
       signal: stop.signal,
       onReady: (info) => {
         needed = options.head === 'learn' ? allLabels : info.sources.agnostic
@@ -72,7 +70,7 @@ export async function learnHeadForPropose(
     })) {
       done++
       if (result.features && !result.error)
-        samples.push({ features: result.features, labels: result.labels.map((l) => l.label) })
+        samples.push({ features: result.features, labels: labelsOf.get(result.key) ?? [] })
       else failed++
       progress.update(done, tasks.length, failed)
     }

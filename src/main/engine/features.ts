@@ -4,7 +4,7 @@
  * on). One vector per image, cached by the caller under `featureCacheKey(model)`.
  */
 import { toErrorData, type ErrorData } from '../../shared/errors.ts'
-import { prepareImage, type PreparedImage } from './preprocess.ts'
+import { isFailure, prefetchImages } from './prefetch.ts'
 import { preprocessingRevision } from './revision.ts'
 import type { LoadedModel } from './session.ts'
 import type { FeatureMaps, ForwardResult } from './types.ts'
@@ -73,23 +73,14 @@ export async function* extractFeatures(
   tasks: readonly FeatureTask[],
   options: ExtractOptions = {},
 ): AsyncGenerator<FeatureResult> {
-  const prefetch = Math.max(1, options.prefetch ?? 3)
-  const prepare = (task: FeatureTask): Promise<PreparedImage | ErrorData> =>
-    prepareImage(task.path, model.spec.preprocessing).catch((err: unknown) => toErrorData(err))
-  const pending: Promise<PreparedImage | ErrorData>[] = []
-  let next = 0
-  const fill = (): void => {
-    while (pending.length < prefetch && next < tasks.length) pending.push(prepare(tasks[next++]!))
-  }
   let failed = 0
-  for (let i = 0; i < tasks.length; i++) {
-    options.signal?.throwIfAborted()
-    fill()
-    const prepared = await pending.shift()!
-    fill()
-    const task = tasks[i]!
+  const images = prefetchImages(tasks, model.spec.preprocessing, {
+    depth: options.prefetch ?? 3,
+    ...(options.signal ? { signal: options.signal } : {}),
+  })
+  for await (const { task, index, prepared } of images) {
     let result: FeatureResult
-    if ('code' in prepared) {
+    if (isFailure(prepared)) {
       result = {
         key: task.key,
         path: task.path,
@@ -113,7 +104,7 @@ export async function* extractFeatures(
       }
     }
     if (result.error) failed++
-    options.onProgress?.({ done: i + 1, total: tasks.length, failed })
+    options.onProgress?.({ done: index + 1, total: tasks.length, failed })
     yield result
   }
 }

@@ -3,15 +3,16 @@
  * sharp's thread pool a few images ahead of the forward pass, so the two overlap; the CAM and box work
  * is pure and runs between forward passes.
  */
-import type { ErrorData } from '../../shared/errors.ts'
-import { toErrorData } from '../../shared/errors.ts'
+import { toErrorData, type ErrorData } from '../../shared/errors.ts'
 import { agnosticCam, camForClass, camFromFeatures } from './cam.ts'
 import { proposalsFromMap } from './boxes.ts'
 import type { LabelSource } from './labels.ts'
-import { prepareImage, type PreparedImage } from './preprocess.ts'
+import { poolFeatureMaps } from './features.ts'
+import { isFailure, prefetchImages } from './prefetch.ts'
+import type { PreparedImage } from './preprocess.ts'
 import { refineCam } from './refine.ts'
 import type { LoadedModel } from './session.ts'
-import type { FeatureMaps, ForwardResult, Map2D, ProposalOptions, RawProposal } from './types.ts'
+import type { ForwardResult, Map2D, ProposalOptions, RawProposal } from './types.ts'
 import { resizeBilinear, workingSize } from './upscale.ts'
 
 /** One image to propose boxes for; `key` is the caller's id (a relative path, a row id). */
@@ -41,8 +42,6 @@ export interface ImageResult {
   warnings: string[]
   /** Set when this image failed; the batch goes on. */
   error?: ErrorData
-  /** Globally average-pooled features, when asked for (for learning heads). */
-  features?: Float32Array
 }
 
 export type UpscaleMode = 'bilinear' | 'guided'
@@ -52,7 +51,6 @@ export interface ProposeOptions {
   /** The CAM source of each label (see resolveLabelSources). */
   sources: (label: string) => LabelSource
   upscale?: UpscaleMode
-  pooledFeatures?: boolean
   /** How many images are decoded ahead of the forward pass. */
   prefetch?: number
   signal?: AbortSignal
@@ -65,26 +63,16 @@ export async function* proposeImages(
   tasks: readonly ImageTask[],
   options: ProposeOptions,
 ): AsyncGenerator<ImageResult> {
-  const prefetch = Math.max(1, options.prefetch ?? 3)
   const guideSize = options.upscale === 'guided' ? options.proposal.workingSize : undefined
-  const prepare = (task: ImageTask): Promise<PreparedImage | ErrorData> =>
-    prepareImage(task.path, model.spec.preprocessing, guideSize ? { guideSize } : {}).catch(
-      (err: unknown) => toErrorData(err),
-    )
-  const pending: Promise<PreparedImage | ErrorData>[] = []
-  let next = 0
-  const fill = (): void => {
-    while (pending.length < prefetch && next < tasks.length) pending.push(prepare(tasks[next++]!))
-  }
   let failed = 0
-  for (let i = 0; i < tasks.length; i++) {
-    options.signal?.throwIfAborted()
-    fill()
-    const prepared = await pending.shift()!
-    fill()
-    const task = tasks[i]!
+  const images = prefetchImages(tasks, model.spec.preprocessing, {
+    depth: options.prefetch ?? 3,
+    ...(guideSize ? { guideSize } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  })
+  for await (const { task, index, prepared } of images) {
     let result: ImageResult
-    if ('code' in prepared) {
+    if (isFailure(prepared)) {
       result = failure(task, prepared)
     } else {
       try {
@@ -95,7 +83,7 @@ export async function* proposeImages(
       }
     }
     if (result.error) failed++
-    options.onProgress?.({ done: i + 1, total: tasks.length, failed })
+    options.onProgress?.({ done: index + 1, total: tasks.length, failed })
     yield result
   }
 }
@@ -118,10 +106,12 @@ export function proposeFromForward(
   prepared: PreparedImage,
   fwd: ForwardResult,
   model: Pick<LoadedModel, 'head'>,
-  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'pooledFeatures'>,
+  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale'>,
 ): ImageResult {
-  const pooled = options.pooledFeatures || needsPooled(task.labels, options.sources)
-  const features = pooled ? poolFeatures(fwd.features) : undefined
+  // Learned heads need the pooled features for their confidence; other sources do not.
+  const features = needsPooled(task.labels, options.sources)
+    ? poolFeatureMaps(fwd.features)
+    : undefined
   const labels: LabelProposals[] = []
   for (const label of new Set(task.labels)) {
     const source = options.sources(label)
@@ -145,7 +135,7 @@ export function proposeFromForward(
       ),
     })
   }
-  const result: ImageResult = {
+  return {
     key: task.key,
     path: task.path,
     width: prepared.width,
@@ -153,8 +143,6 @@ export function proposeFromForward(
     labels,
     warnings: prepared.warnings,
   }
-  if (options.pooledFeatures && features) result.features = features
-  return result
 }
 
 /**
@@ -208,20 +196,6 @@ function camForSource(
       return { cam: map, confidence: Math.min(1, confidence) }
     }
   }
-}
-
-/** Global average pooling of the feature maps: one value per channel. */
-export function poolFeatures(features: FeatureMaps): Float32Array {
-  const { data, channels, width, height } = features
-  const n = width * height
-  const out = new Float32Array(channels)
-  for (let c = 0; c < channels; c++) {
-    let sum = 0
-    const base = c * n
-    for (let i = 0; i < n; i++) sum += data[base + i]!
-    out[c] = sum / n
-  }
-  return out
 }
 
 /** Divides a map by its max so stored CAMs are comparable; an all-≤0 map is returned as zeros. */

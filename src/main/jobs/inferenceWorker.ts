@@ -1,13 +1,14 @@
 /**
  * The inference worker: onnxruntime's session.run blocks the thread that calls it, so the model lives
- * here, off the main thread. It loads the model, resolves the labels' CAM sources, runs the pipeline
- * and posts one message per image (CAM buffers transferred, not copied).
+ * here, off the main thread. It loads the model, resolves the labels' CAM sources, runs the job and
+ * posts one message per image (buffers transferred, not copied).
  */
 import { parentPort } from 'node:worker_threads'
 import { toErrorData } from '../../shared/errors.ts'
+import { extractFeatures } from '../engine/features.ts'
 import { resolveLabelSources, summariseSources } from '../engine/labels.ts'
 import { proposeImages } from '../engine/propose.ts'
-import { openModel } from '../engine/session.ts'
+import { openModel, type LoadedModel } from '../engine/session.ts'
 import { isToWorker, PROTOCOL_VERSION, type FromWorker, type StartMessage } from './protocol.ts'
 
 const port = parentPort
@@ -18,16 +19,36 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer)
 }
 
+async function proposeAll(
+  model: LoadedModel,
+  start: StartMessage,
+  sources: ReturnType<typeof resolveLabelSources>,
+) {
+  const results = proposeImages(model, start.tasks, {
+    proposal: start.proposal,
+    sources: (label) => sources.get(label) ?? { kind: 'agnostic' },
+    upscale: start.upscale,
+    signal: abort.signal,
+  })
+  for await (const result of results) {
+    const transfer = result.labels.map((l) => l.cam.data.buffer as ArrayBuffer)
+    post({ v: PROTOCOL_VERSION, type: 'result', result }, transfer)
+  }
+}
+
+async function featuresAll(model: LoadedModel, start: StartMessage) {
+  for await (const result of extractFeatures(model, start.tasks, { signal: abort.signal })) {
+    const transfer = result.features ? [result.features.buffer as ArrayBuffer] : []
+    post({ v: PROTOCOL_VERSION, type: 'features', result }, transfer)
+  }
+}
+
 async function run(start: StartMessage): Promise<void> {
   const model = await openModel(start.model, { providers: start.providers })
   try {
     const labels = new Set(start.tasks.flatMap((t) => t.labels))
-    const sources = resolveLabelSources(
-      labels,
-      model.classes,
-      start.head,
-      new Map(Object.entries(start.learned)),
-    )
+    const learned = new Map(Object.entries(start.learned))
+    const sources = resolveLabelSources(labels, model.classes, start.head, learned)
     const ready = {
       modelId: model.id,
       provider: model.provider,
@@ -38,18 +59,8 @@ async function run(start: StartMessage): Promise<void> {
       type: 'ready',
       info: model.providerNote ? { ...ready, providerNote: model.providerNote } : ready,
     })
-    const results = proposeImages(model, start.tasks, {
-      proposal: start.proposal,
-      sources: (label) => sources.get(label) ?? { kind: 'agnostic' },
-      upscale: start.upscale,
-      pooledFeatures: start.pooledFeatures,
-      signal: abort.signal,
-    })
-    for await (const result of results) {
-      const transfer = result.labels.map((l) => l.cam.data.buffer as ArrayBuffer)
-      if (result.features) transfer.push(result.features.buffer as ArrayBuffer)
-      post({ v: PROTOCOL_VERSION, type: 'result', result }, transfer)
-    }
+    if (start.mode === 'features') await featuresAll(model, start)
+    else await proposeAll(model, start, sources)
     post({ v: PROTOCOL_VERSION, type: 'done' })
   } finally {
     await model.dispose()

@@ -1,10 +1,11 @@
 /**
- * Runs the proposal pipeline in the inference worker and yields its results on this thread, which
- * stays free for the UI's IPC or the CLI's progress. Cancelling (the AbortSignal) stops the worker
- * after the image in flight; results already yielded stay valid.
+ * Runs inference jobs in the worker and yields their results on this thread, which stays free for
+ * the UI's IPC or the CLI's progress. Cancelling (the AbortSignal) stops the worker after the image
+ * in flight; results already yielded stay valid.
  */
 import { Worker } from 'node:worker_threads'
 import { CamlabelError } from '../../shared/errors.ts'
+import type { FeatureResult } from '../engine/features.ts'
 import type { HeadMode, LearnedWeights } from '../engine/labels.ts'
 import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
@@ -17,18 +18,20 @@ import {
   type StartMessage,
 } from './protocol.ts'
 
-export interface ProposalJobOptions {
+export interface JobOptions {
   /** A manifest id or a path to an .onnx file. */
   model: string
   providers?: ProviderChoice
-  proposal?: Partial<ProposalOptions>
-  upscale?: UpscaleMode
   head?: HeadMode
   learned?: ReadonlyMap<string, LearnedWeights>
-  pooledFeatures?: boolean
   signal?: AbortSignal
   /** Called once the model is loaded: the provider in use and each label's CAM source. */
   onReady?: (info: ReadyInfo) => void
+}
+
+export interface ProposalJobOptions extends JobOptions {
+  proposal?: Partial<ProposalOptions>
+  upscale?: UpscaleMode
 }
 
 /** Starts the worker: the bundled .js in the built app, the .ts through tsx when run from sources. */
@@ -43,10 +46,31 @@ export function startInferenceWorker(): Worker {
 }
 
 /** Yields one ImageResult per task, in order, computed in a worker thread. */
-export async function* runProposalJob(
+export function runProposalJob(
   tasks: readonly ImageTask[],
   options: ProposalJobOptions,
 ): AsyncGenerator<ImageResult> {
+  return runInWorker<ImageResult>('propose', tasks, options, (m) =>
+    m.type === 'result' ? m.result : undefined,
+  )
+}
+
+/** Yields the pooled features of every task's image, in order, computed in a worker thread. */
+export function runFeatureJob(
+  tasks: readonly ImageTask[],
+  options: JobOptions,
+): AsyncGenerator<FeatureResult> {
+  return runInWorker<FeatureResult>('features', tasks, options, (m) =>
+    m.type === 'features' ? m.result : undefined,
+  )
+}
+
+async function* runInWorker<T>(
+  mode: StartMessage['mode'],
+  tasks: readonly ImageTask[],
+  options: ProposalJobOptions,
+  resultOf: (message: FromWorker) => T | undefined,
+): AsyncGenerator<T> {
   options.signal?.throwIfAborted()
   const worker = startInferenceWorker()
   const inbox: FromWorker[] = []
@@ -76,6 +100,7 @@ export async function* runProposalJob(
   const start: StartMessage = {
     v: PROTOCOL_VERSION,
     type: 'start',
+    mode,
     model: options.model,
     providers: options.providers ?? 'auto',
     tasks: [...tasks],
@@ -83,7 +108,6 @@ export async function* runProposalJob(
     upscale: options.upscale ?? 'bilinear',
     head: options.head ?? 'auto',
     learned: Object.fromEntries(options.learned ?? []),
-    pooledFeatures: options.pooledFeatures ?? false,
   }
   worker.postMessage(start)
   try {
@@ -95,13 +119,15 @@ export async function* runProposalJob(
         continue
       }
       if (message.type === 'ready') options.onReady?.(message.info)
-      else if (message.type === 'result') yield message.result
       else if (message.type === 'done') return
-      else {
+      else if (message.type === 'failed') {
         if (message.error.code === 'CANCELLED' || options.signal?.aborted) {
           options.signal?.throwIfAborted()
         }
         throw new CamlabelError(message.error.code, message.error.message, message.error.hint)
+      } else {
+        const result = resultOf(message)
+        if (result !== undefined) yield result
       }
     }
   } finally {

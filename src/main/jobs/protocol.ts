@@ -3,16 +3,23 @@
  * (structured-clone safe); the type guards reject anything else so a stale worker bundle fails loudly.
  */
 import type { ErrorData } from '../../shared/errors.ts'
-import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
+import type { FeatureResult } from '../engine/features.ts'
 import type { HeadMode, LearnedWeights } from '../engine/labels.ts'
-import type { ProposalOptions } from '../engine/types.ts'
+import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
+import type { ProposalOptions } from '../engine/types.ts'
 
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
+/**
+ * Starts a job. `propose`: boxes for every task's labels. `features`: the pooled features of every
+ * image (for learning a head); label sources are still resolved so the caller learns which labels
+ * the model knows.
+ */
 export interface StartMessage {
   v: typeof PROTOCOL_VERSION
   type: 'start'
+  mode: 'propose' | 'features'
   model: string
   providers: ProviderChoice
   tasks: ImageTask[]
@@ -20,7 +27,6 @@ export interface StartMessage {
   upscale: UpscaleMode
   head: HeadMode
   learned: Record<string, LearnedWeights>
-  pooledFeatures: boolean
 }
 
 export interface CancelMessage {
@@ -43,6 +49,7 @@ export interface ReadyInfo {
 export type FromWorker =
   | { v: typeof PROTOCOL_VERSION; type: 'ready'; info: ReadyInfo }
   | { v: typeof PROTOCOL_VERSION; type: 'result'; result: ImageResult }
+  | { v: typeof PROTOCOL_VERSION; type: 'features'; result: FeatureResult }
   | { v: typeof PROTOCOL_VERSION; type: 'done' }
   | { v: typeof PROTOCOL_VERSION; type: 'failed'; error: ErrorData }
 
@@ -55,5 +62,5 @@ export function isToWorker(m: unknown): m is ToWorker {
 }
 
 export function isFromWorker(m: unknown): m is FromWorker {
-  return isVersioned(m) && ['ready', 'result', 'done', 'failed'].includes(m.type)
+  return isVersioned(m) && ['ready', 'result', 'features', 'done', 'failed'].includes(m.type)
 }
