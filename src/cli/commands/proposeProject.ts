@@ -1,6 +1,7 @@
 /**
  * `camlabel propose PROJECT [--model …] [--threshold …]`: the project form of propose. Resumable:
- * images this model revision already processed are skipped, results are persisted image by image.
+ * images this model revision already processed are skipped, results are persisted image by image;
+ * with --threshold, those processed at another threshold are recomputed from their stored CAMs.
  */
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
@@ -60,7 +61,11 @@ export async function runProjectPropose(argv: string[], io: CommandIO): Promise<
       store,
       {
         model,
-        threshold: numberOption(values.threshold, 'threshold', 0.2, [0.01, 0.99]),
+        // Only an explicit threshold re-thresholds images already processed (from stored CAMs).
+        threshold:
+          values.threshold === undefined
+            ? undefined
+            : numberOption(values.threshold, 'threshold', 0.2, [0.01, 0.99]),
         workingSize: values['working-size']
           ? numberOption(values['working-size'], 'working-size', 512, [16, 8192])
           : undefined,
@@ -84,6 +89,8 @@ export async function runProjectPropose(argv: string[], io: CommandIO): Promise<
     for (const e of store.runErrors(r.model).slice(0, 20))
       io.stderr(`error: ${e.file}: ${e.error}\n`)
     const s = (performance.now() - started) / 1000
+    if (r.recomputed > 0)
+      io.stderr(`recomputed ${r.recomputed} images from stored CAMs (no inference)\n`)
     io.stderr(
       `${r.done} images processed (${r.failed} failed), ${r.proposals} proposals in ${s.toFixed(1)} s; ` +
         `${r.alreadyDone} already done, ${r.unlabelled} without labels${r.cancelled ? '; cancelled — run again to resume' : ''}\n`,

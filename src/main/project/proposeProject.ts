@@ -3,6 +3,8 @@
  * to the pipeline (inference in a worker thread) and persists each image's results — proposals,
  * low-resolution CAMs, the run mark — in one transaction as it arrives. Killed at any point, the
  * project keeps every image already persisted, and the next run starts where this one stopped.
+ * A run with another threshold over images already processed by the same model revision
+ * recomputes their boxes from the stored CAMs instead of running the model again.
  */
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
@@ -10,18 +12,23 @@ import path from 'node:path'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import type { HeadMode } from '../engine/labels.ts'
 import { defaultModel, requireModel } from '../engine/manifest.ts'
-import type { ImageTask, UpscaleMode } from '../engine/propose.ts'
+import { proposalsFromCam, type ImageTask, type UpscaleMode } from '../engine/propose.ts'
 import { preprocessingRevision } from '../engine/revision.ts'
 import type { ProviderChoice } from '../engine/session.ts'
-import { DEFAULT_PROPOSAL_OPTIONS } from '../engine/types.ts'
+import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
 import { runProposalJob } from '../jobs/proposalJob.ts'
 import type { ReadyInfo } from '../jobs/protocol.ts'
-import type { ProjectStore } from '../store/projectStore.ts'
+import type { ProjectStore, RunInfo } from '../store/projectStore.ts'
 
 /** Options of proposeProject. */
 export interface ProposeProjectOptions {
   /** Manifest id or .onnx path (default: the manifest's default model). */
   model?: string
+  /**
+   * Box threshold (default DEFAULT_PROPOSAL_OPTIONS.threshold). When given, images this model
+   * revision already processed at another threshold get their pending proposals recomputed from
+   * the stored CAMs (no inference; decided boxes kept).
+   */
   threshold?: number
   workingSize?: number
   upscale?: UpscaleMode
@@ -47,8 +54,10 @@ export interface ProposeProjectResult {
   /** Images this run processed (persisted). */
   done: number
   failed: number
-  /** Images skipped because this model revision already processed them. */
+  /** Images skipped because this model revision already processed them at this threshold. */
   alreadyDone: number
+  /** Images whose pending proposals were recomputed from stored CAMs at the new threshold. */
+  recomputed: number
   /** Images without any label (nothing to propose). */
   unlabelled: number
   proposals: number
@@ -80,8 +89,38 @@ export function modelRevision(model: string | undefined): { model: string; revis
   return { model: spec.id, revision: preprocessingRevision(spec.id, spec.preprocessing) }
 }
 
+/** Images recomputed per transaction (one fsync each). */
+const RECOMPUTE_BATCH = 128
+
 /**
- * Runs the proposal pipeline over the project's images that still need it.
+ * Recomputes, without inference, the pending proposals of every image this run's model revision
+ * processed at another threshold, from the low-resolution CAMs stored with their classifier
+ * confidence (the bilinear path of the pipeline). Review decisions are kept (see
+ * replacePendingProposals). Returns how many images were recomputed.
+ */
+export function recomputeFromCams(
+  store: ProjectStore,
+  run: RunInfo,
+  proposal: ProposalOptions,
+): number {
+  const images = store.imagesToRecompute(run.model, run.revision, run.threshold)
+  for (let i = 0; i < images.length; i += RECOMPUTE_BATCH) {
+    store.transaction(() => {
+      for (const im of images.slice(i, i + RECOMPUTE_BATCH)) {
+        const results = store.cams(im.id, run).map((c) => ({
+          label: c.label,
+          proposals: proposalsFromCam(c.cam, im.width, im.height, proposal, c.confidence),
+        }))
+        store.replacePendingProposals(im.id, run, results)
+      }
+    })
+  }
+  return images.length
+}
+
+/**
+ * Runs the proposal pipeline over the project's images that still need it (after recomputing,
+ * when a threshold is given, those already processed at another one).
  * @param report called after each persisted image
  * @param signal cancels after the image in flight; everything persisted stays
  */
@@ -94,6 +133,14 @@ export async function proposeProject(
   const { model, revision } = modelRevision(options.model)
   const threshold = options.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold
   const run = { model, revision, threshold }
+  const recomputed =
+    options.threshold === undefined
+      ? 0
+      : recomputeFromCams(store, run, {
+          ...DEFAULT_PROPOSAL_OPTIONS,
+          threshold,
+          ...(options.workingSize ? { workingSize: options.workingSize } : {}),
+        })
   const todo = store.imagesToPropose(model, revision)
   const labelled = todo.filter((t) => t.labels.length > 0)
   const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
@@ -107,7 +154,8 @@ export async function proposeProject(
     revision,
     done: 0,
     failed: 0,
-    alreadyDone: store.imageCount() - todo.length,
+    alreadyDone: store.imageCount() - todo.length - recomputed,
+    recomputed,
     unlabelled: todo.length - labelled.length,
     proposals: 0,
     jobId: store.startJob(

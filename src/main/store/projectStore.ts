@@ -8,7 +8,7 @@
  */
 import path from 'node:path'
 import { existsSync } from 'node:fs'
-import type { Box } from '../../shared/box.ts'
+import { iou, type Box } from '../../shared/box.ts'
 import type { BoxStatus, ImageStatus } from '../../shared/contracts/common.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import type { Map2D, RawProposal } from '../engine/types.ts'
@@ -167,6 +167,26 @@ const boxOf = (r: { x0: number; y0: number; x1: number; y1: number }): Box => ({
   x1: r.x1,
   y1: r.y1,
 })
+
+/** A decided box of an image, as replacePending compares new proposals with it. */
+interface DecidedBox {
+  class_id: number
+  status: AnnotationRow['status']
+  x0: number
+  y0: number
+  x1: number
+  y1: number
+}
+
+/** The same box within half a pixel on every side. */
+function sameBox(a: Box, b: Box): boolean {
+  return (
+    Math.abs(a.x0 - b.x0) < 0.5 &&
+    Math.abs(a.y0 - b.y0) < 0.5 &&
+    Math.abs(a.x1 - b.x1) < 0.5 &&
+    Math.abs(a.y1 - b.y1) < 0.5
+  )
+}
 
 function checkBox(b: Box): void {
   if (![b.x0, b.y0, b.x1, b.y1].every(Number.isFinite) || b.x1 <= b.x0 || b.y1 <= b.y0) {
@@ -469,11 +489,6 @@ export class ProjectStore {
   saveProposals(imageId: number, run: RunInfo, results: LabelResult[]): void {
     this.transaction(() => {
       const t = now()
-      this.db
-        .prepare(
-          'DELETE FROM proposals WHERE image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = proposals.id)',
-        )
-        .run(imageId)
       const cam = this.db.prepare(
         `INSERT INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -481,28 +496,10 @@ export class ProjectStore {
            height = excluded.height, data = excluded.data, confidence = excluded.confidence,
            source = excluded.source, created_at = excluded.created_at`,
       )
-      const prop = this.db.prepare(
-        `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      // A proposal equal to a box the user already rejected or kept is not offered again.
-      const decided = this.db
-        .prepare('SELECT class_id, x0, y0, x1, y1 FROM annotations WHERE image_id = ?')
-        .all(imageId) as { class_id: number; x0: number; y0: number; x1: number; y1: number }[]
-      const same = (c: number, b: Box) =>
-        decided.some(
-          (d) =>
-            d.class_id === c &&
-            Math.abs(d.x0 - b.x0) < 0.5 &&
-            Math.abs(d.y0 - b.y0) < 0.5 &&
-            Math.abs(d.x1 - b.x1) < 0.5 &&
-            Math.abs(d.y1 - b.y1) < 0.5,
-        )
       for (const r of results) {
-        const classId = this.ensureClass(r.label)
         cam.run(
           imageId,
-          classId,
+          this.ensureClass(r.label),
           run.model,
           run.revision,
           r.cam.width,
@@ -512,29 +509,99 @@ export class ProjectStore {
           r.source,
           t,
         )
-        for (const p of r.proposals) {
-          if (same(classId, p.box)) continue
-          prop.run(
-            imageId,
-            classId,
-            p.box.x0,
-            p.box.y0,
-            p.box.x1,
-            p.box.y1,
-            p.score,
-            p.rank,
-            run.model,
-            run.revision,
-            run.threshold,
-            t,
-          )
-        }
       }
-      this.markRun(imageId, run, null)
-      this.db.prepare('UPDATE images SET threshold = ? WHERE id = ?').run(run.threshold, imageId)
-      this.db.prepare('DELETE FROM history WHERE image_id = ?').run(imageId)
-      refreshImage(this.db, imageId)
+      // A proposal equal to a box the user already rejected or kept is not offered again.
+      this.replacePending(imageId, run, results, (d, b) => sameBox(d, b))
     })
+  }
+
+  /**
+   * Replaces an image's pending proposals with ones recomputed from its stored CAMs at another
+   * threshold (no inference), in one transaction, and marks the run with the new threshold.
+   * Decided boxes stay as they are; a recomputed proposal is not offered when it covers the same
+   * object as a kept box of its class (IoU ≥ 0.5: the user already has that object) or equals a
+   * rejected one. The image's undo history is cleared, as by saveProposals.
+   */
+  replacePendingProposals(
+    imageId: number,
+    run: RunInfo,
+    results: Pick<LabelResult, 'label' | 'proposals'>[],
+  ): void {
+    this.transaction(() =>
+      this.replacePending(imageId, run, results, (d, b) =>
+        d.status === 'rejected' ? sameBox(d, b) : iou(boxOf(d), b) >= 0.5,
+      ),
+    )
+  }
+
+  /** Shared by saveProposals and replacePendingProposals (inside their transaction). */
+  private replacePending(
+    imageId: number,
+    run: RunInfo,
+    results: Pick<LabelResult, 'label' | 'proposals'>[],
+    covers: (decided: DecidedBox, proposal: Box) => boolean,
+  ): void {
+    const t = now()
+    this.db
+      .prepare(
+        'DELETE FROM proposals WHERE image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = proposals.id)',
+      )
+      .run(imageId)
+    const prop = this.db.prepare(
+      `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const decided = this.db
+      .prepare('SELECT class_id, status, x0, y0, x1, y1 FROM annotations WHERE image_id = ?')
+      .all(imageId) as DecidedBox[]
+    for (const r of results) {
+      const classId = this.ensureClass(r.label)
+      for (const p of r.proposals) {
+        if (decided.some((d) => d.class_id === classId && covers(d, p.box))) continue
+        prop.run(
+          imageId,
+          classId,
+          p.box.x0,
+          p.box.y0,
+          p.box.x1,
+          p.box.y1,
+          p.score,
+          p.rank,
+          run.model,
+          run.revision,
+          run.threshold,
+          t,
+        )
+      }
+    }
+    this.markRun(imageId, run, null)
+    this.db.prepare('UPDATE images SET threshold = ? WHERE id = ?').run(run.threshold, imageId)
+    this.db.prepare('DELETE FROM history WHERE image_id = ?').run(imageId)
+    refreshImage(this.db, imageId)
+  }
+
+  /**
+   * Images this model revision processed successfully at another threshold than `threshold` and
+   * whose CAMs are stored: those a re-run at `threshold` recomputes without inference. Path order.
+   */
+  imagesToRecompute(
+    model: string,
+    revision: string,
+    threshold: number,
+  ): { id: number; file: string; width: number; height: number }[] {
+    return this.db
+      .prepare(
+        `SELECT i.id, i.path AS file, i.width, i.height FROM runs r JOIN images i ON i.id = r.image_id
+         WHERE r.model = ? AND r.revision = ? AND r.error IS NULL AND abs(r.threshold - ?) > 1e-9
+           AND EXISTS (SELECT 1 FROM cams m WHERE m.image_id = i.id AND m.model = r.model AND m.revision = r.revision)
+         ORDER BY i.path`,
+      )
+      .all(model, revision, threshold) as {
+      id: number
+      file: string
+      width: number
+      height: number
+    }[]
   }
 
   /** Records that a run could not process an image (unreadable…): a resumed run does not retry it. */
@@ -564,14 +631,16 @@ export class ProjectStore {
       .all(model ?? null, model ?? null) as { file: string; model: string; error: string }[]
   }
 
-  /** The stored CAMs of an image (every model revision), newest first. */
-  cams(imageId: number): StoredCam[] {
+  /** The stored CAMs of an image (every model revision, or only `run`'s), newest first. */
+  cams(imageId: number, run?: Pick<RunInfo, 'model' | 'revision'>): StoredCam[] {
     const rows = this.db
       .prepare(
         `SELECT c.name AS label, m.model, m.revision, m.width, m.height, m.data, m.confidence, m.source
-         FROM cams m JOIN classes c ON c.id = m.class_id WHERE m.image_id = ? ORDER BY m.created_at DESC, c.position`,
+         FROM cams m JOIN classes c ON c.id = m.class_id WHERE m.image_id = ?
+           AND (? IS NULL OR (m.model = ? AND m.revision = ?))
+         ORDER BY m.created_at DESC, c.position`,
       )
-      .all(imageId) as {
+      .all(imageId, run?.model ?? null, run?.model ?? null, run?.revision ?? null) as {
       label: string
       model: string
       revision: string

@@ -1,0 +1,149 @@
+/**
+ * Changing the threshold of a project without inference: a re-run at another threshold recomputes
+ * the pending proposals from the stored low-resolution CAMs, keeps review decisions, and gives the
+ * boxes a fresh inference run at that threshold gives. Real model (SqueezeNet, CPU), real SQLite.
+ */
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { iou, type Box } from '../../src/shared/box.ts'
+import { main } from '../../src/cli/main.ts'
+import type { CommandIO } from '../../src/cli/io.ts'
+import { importProject } from '../../src/main/project/importProject.ts'
+import { proposeProject } from '../../src/main/project/proposeProject.ts'
+import { ProjectStore, type ReviewBox } from '../../src/main/store/projectStore.ts'
+
+const data = path.resolve(import.meta.dirname, '../../../shared/data/imagenet-val-dev')
+if (!existsSync(data))
+  throw new Error(`shared data missing: expected ${data} (see ../shared/data/README.md)`)
+const MODEL = 'squeezenet1.1-fp16'
+const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-rethreshold-'))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+
+/** 8 labelled photos in a folder of their own. */
+const root = path.join(tmp, 'photos')
+beforeAll(() => {
+  mkdirSync(root)
+  const rows = readFileSync(path.join(data, 'labels.csv'), 'utf8').trim().split(/\r?\n/).slice(1, 9)
+  for (const row of rows) {
+    const file = row.split(',')[0]
+    copyFileSync(path.join(data, file), path.join(root, path.basename(file)))
+  }
+  writeFileSync(
+    path.join(tmp, 'labels.csv'),
+    'file,label\n' + rows.map((r) => r.replace(/^images\//, 'photos/')).join('\n') + '\n',
+  )
+})
+
+async function newProject(name: string): Promise<ProjectStore> {
+  const store = ProjectStore.create(path.join(tmp, name), root)
+  const r = await importProject(store, {
+    labels: { kind: 'csv', path: path.join(tmp, 'labels.csv') },
+  })
+  expect(r.imported).toBe(8)
+  return store
+}
+
+const area = (b: Box) => (b.x1 - b.x0) * (b.y1 - b.y0)
+const pending = (store: ProjectStore, id: number) =>
+  store.boxes(id).filter((b) => b.status === 'pending')
+const images = (store: ProjectStore) => store.galleryIds({})
+
+describe('propose PROJECT --threshold on images already proposed', () => {
+  it('recomputes pending proposals from stored CAMs, keeps decisions, matches a fresh run', async () => {
+    const a = await newProject('a.camlabel')
+    const first = await proposeProject(a, { model: MODEL, providers: 'cpu', threshold: 0.2 })
+    expect(first).toMatchObject({ done: 8, failed: 0, recomputed: 0 })
+    expect(first.provider).toBe('cpu')
+
+    // The user accepts the best box of the first image and rejects one of the second.
+    const [im1, im2, ...rest] = images(a)
+    const acceptedId = a.acceptProposal(pending(a, im1)[0].id)
+    const accepted = a.boxes(im1).find((b) => b.id === acceptedId)!
+    a.rejectProposal(pending(a, im2)[0].id)
+    const decided = (id: number) => a.boxes(id).filter((b) => b.status !== 'pending')
+    const decidedBefore = [decided(im1), decided(im2)]
+    const mainBefore = new Map(rest.map((id) => [id, pending(a, id)[0].box]))
+
+    const r = await proposeProject(a, { model: MODEL, providers: 'cpu', threshold: 0.5 })
+    // no inference: nothing went through the worker (no provider was reported), 8 recomputed
+    expect(r).toMatchObject({ done: 0, failed: 0, recomputed: 8, alreadyDone: 0, proposals: 0 })
+    expect(r.provider).toBeUndefined()
+
+    // decisions stay exactly as they were
+    expect([decided(im1), decided(im2)]).toEqual(decidedBefore)
+    expect(a.boxes(im1).find((b) => b.id === acceptedId)).toEqual(accepted)
+    // the accepted object is not offered again as a pending duplicate
+    for (const b of pending(a, im1))
+      if (b.label === accepted.label) expect(iou(b.box, accepted.box)).toBeLessThan(0.5)
+
+    // pending proposals changed: a higher threshold gives smaller or equal main boxes
+    let smaller = 0
+    for (const id of rest) {
+      const now = pending(a, id)[0].box
+      expect(area(now)).toBeLessThanOrEqual(area(mainBefore.get(id)!) + 1e-6)
+      if (area(now) < area(mainBefore.get(id)!) - 1) smaller++
+      expect(a.image(id)!.threshold).toBe(0.5)
+    }
+    expect(smaller).toBeGreaterThan(0)
+
+    // the same boxes a fresh inference run at 0.5 gives (the stored CAM is what the run used)
+    const b = await newProject('b.camlabel')
+    const fresh = await proposeProject(b, { model: MODEL, providers: 'cpu', threshold: 0.5 })
+    expect(fresh.done).toBe(8)
+    const key = (boxes: ReviewBox[]) =>
+      boxes.map(
+        (x) =>
+          `${x.label} ${[x.box.x0, x.box.y0, x.box.x1, x.box.y1].map((v) => v.toFixed(3)).join(' ')} ${x.score?.toFixed(4)}`,
+      )
+    for (const [i, id] of rest.entries())
+      expect(key(pending(a, id))).toEqual(key(pending(b, images(b)[i + 2])))
+
+    // the same threshold again: nothing to recompute or infer
+    expect(
+      await proposeProject(a, { model: MODEL, providers: 'cpu', threshold: 0.5 }),
+    ).toMatchObject({ done: 0, recomputed: 0, alreadyDone: 8 })
+    expect(a.integrityCheck()).toBe('ok')
+    a.close()
+    b.close()
+  })
+
+  it('the command says it recomputed from stored CAMs; without --threshold nothing is re-thresholded', async () => {
+    const file = path.join(tmp, 'c.camlabel')
+    ;(await newProject('c.camlabel')).close()
+    const io = {
+      out: '',
+      err: '',
+      isTTY: false,
+      cwd: tmp,
+      stdout: (t: string) => void (io.out += t),
+      stderr: (t: string) => void (io.err += t),
+    } satisfies CommandIO & { out: string; err: string }
+    const propose = async (...args: string[]) => {
+      io.err = ''
+      expect(
+        await main(['propose', file, '--model', MODEL, '--provider', 'cpu', ...args], io),
+      ).toBe(0)
+      return io.err
+    }
+    expect(await propose('--threshold', '0.3')).toMatch(/8 images processed/)
+    expect(await propose('--threshold', '0.6')).toMatch(
+      /recomputed 8 images from stored CAMs[\s\S]*0 images processed/,
+    )
+    const again = await propose()
+    expect(again).not.toMatch(/recomputed/)
+    expect(again).toMatch(/8 already done/)
+    const s = ProjectStore.open(file)
+    expect(s.image(images(s)[0])!.threshold).toBe(0.6)
+    s.close()
+  })
+})
