@@ -3,7 +3,7 @@ import {
   connectedComponents,
   proposalsFromMap,
   thresholdMask,
-} from '../../src/main/engine/boxes.ts'
+} from '../../src/shared/cam/boxes.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D } from '../../src/main/engine/types.ts'
 
 /** Parses a picture like '#.\n.#' into a 0/1 mask. */

@@ -11,7 +11,7 @@ import {
 } from '../../src/main/engine/preprocess.ts'
 import { preprocessingRevision } from '../../src/main/engine/revision.ts'
 import type { Preprocessing } from '../../src/main/engine/types.ts'
-import { resizeBilinear } from '../../src/main/engine/upscale.ts'
+import { resizeBilinear } from '../../src/shared/cam/upscale.ts'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const shared = path.resolve(repoRoot, '../shared')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { resizeBilinear, workingSize } from '../../src/main/engine/upscale.ts'
+import { resizeBilinear, workingSize } from '../../src/shared/cam/upscale.ts'
 import type { Map2D } from '../../src/main/engine/types.ts'
 
 const map = (width: number, height: number, values: number[]): Map2D => ({

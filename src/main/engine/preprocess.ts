@@ -20,7 +20,7 @@ import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp'
 import { CamlabelError, invalidParameter } from '../../shared/errors.ts'
 import { toHalf } from './float16.ts'
 import type { Preprocessing } from './types.ts'
-import { workingSize } from './upscale.ts'
+import { workingSize } from '../../shared/cam/upscale.ts'
 
 /** Bumped whenever this module's output for the same input changes (part of the revision stamp). */
 export const PREPROCESS_VERSION = 1

@@ -5,7 +5,8 @@
  */
 import { toErrorData, type ErrorData } from '../../shared/errors.ts'
 import { agnosticCam, camForClass, camFromFeatures } from './cam.ts'
-import { proposalsFromMap } from './boxes.ts'
+import { proposalsFromMap } from '../../shared/cam/boxes.ts'
+import { normaliseByMax, upscaleForBoxes } from '../../shared/cam/proposals.ts'
 import type { LabelSource } from './labels.ts'
 import { poolFeatureMaps } from './features.ts'
 import { isFailure, prefetchImages } from './prefetch.ts'
@@ -13,7 +14,6 @@ import type { PreparedImage } from './preprocess.ts'
 import { refineCam } from './refine.ts'
 import type { LoadedModel } from './session.ts'
 import type { ForwardResult, Map2D, ProposalOptions, RawProposal } from './types.ts'
-import { resizeBilinear, workingSize } from './upscale.ts'
 
 /** One image to propose boxes for; `key` is the caller's id (a relative path, a row id). */
 export interface ImageTask {
@@ -145,26 +145,6 @@ export function proposeFromForward(
   }
 }
 
-/**
- * Recomputes boxes from a stored low-resolution CAM without inference (the threshold slider, a re-run
- * with another threshold). Same upscaling and box procedure as the pipeline's bilinear path.
- */
-export function proposalsFromCam(
-  cam: Map2D,
-  imageWidth: number,
-  imageHeight: number,
-  options: ProposalOptions,
-  confidence: number,
-): RawProposal[] {
-  const full = upscaleForBoxes(cam, imageWidth, imageHeight, options.workingSize)
-  return proposalsFromMap(full, options, imageWidth, imageHeight, confidence)
-}
-
-function upscaleForBoxes(cam: Map2D, width: number, height: number, maxSide: number): Map2D {
-  const size = workingSize(width, height, maxSide)
-  return resizeBilinear(cam, size.width, size.height)
-}
-
 function needsPooled(labels: string[], sources: (label: string) => LabelSource): boolean {
   return labels.some((l) => sources(l).kind === 'learned')
 }
@@ -198,11 +178,6 @@ function camForSource(
   }
 }
 
-/** Divides a map by its max so stored CAMs are comparable; an all-≤0 map is returned as zeros. */
-export function normaliseByMax(map: Map2D): Map2D {
-  let max = -Infinity
-  for (let i = 0; i < map.data.length; i++) if (map.data[i]! > max) max = map.data[i]!
-  const data = new Float32Array(map.data.length)
-  if (max > 0) for (let i = 0; i < data.length; i++) data[i] = map.data[i]! / max
-  return { data, width: map.width, height: map.height }
-}
+// The pipeline's box procedure applied to a stored CAM; part of this module's API since the store
+// and services recompute through it.
+export { proposalsFromCam } from '../../shared/cam/proposals.ts'

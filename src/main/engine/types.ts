@@ -2,14 +2,9 @@
  * Types shared by the engine's modules. Maps are row-major Float32Array with explicit sizes; a
  * "map" of width w and height h has data[y * w + x].
  */
-import type { Box } from '../../shared/box.ts'
-
-/** A single-channel 2-D map (a CAM, an upscaled CAM, a mask as 0/1 floats). */
-export interface Map2D {
-  data: Float32Array
-  width: number
-  height: number
-}
+// The map and proposal types are shared with the renderer (it recomputes boxes from stored CAMs).
+export type { Map2D, ProposalOptions, RawProposal } from '../../shared/cam/types.ts'
+export { DEFAULT_PROPOSAL_OPTIONS } from '../../shared/cam/types.ts'
 
 /** A stack of feature maps, [channels, height, width], as the network produced them. */
 export interface FeatureMaps {
@@ -72,32 +67,4 @@ export interface ForwardResult {
   features: FeatureMaps
   /** Per-class maps when the model has them (SqueezeNet), else undefined. */
   classMaps?: FeatureMaps
-}
-
-/** Settings of the box stage. */
-export interface ProposalOptions {
-  /** Fraction of the map's max below which pixels are background (the paper's 0.2). */
-  threshold: number
-  /** Longest side of the working resolution the CAM is upscaled to; boxes are scaled back. */
-  workingSize: number
-  /** How many extra (non-largest) components become lower-scored proposals. */
-  maxExtra: number
-  /** Extra components smaller than this fraction of the largest are dropped. */
-  minExtraFraction: number
-}
-
-export const DEFAULT_PROPOSAL_OPTIONS: ProposalOptions = {
-  threshold: 0.2,
-  workingSize: 512,
-  maxExtra: 2,
-  minExtraFraction: 0.1,
-}
-
-/** A proposed box for one class in one image, in displayed-image pixels. */
-export interface RawProposal {
-  box: Box
-  /** 0..1; the main (largest-component) proposal scores highest. */
-  score: number
-  /** 0 for the main proposal, 1.. for extra components in decreasing size. */
-  rank: number
 }
