@@ -125,6 +125,49 @@ describe('ProjectStore', () => {
     expect(s.canRedo()).toBe(false)
   })
 
+  it('undoing addBox/setBoxLabel removes the image label it implied; redo puts it back', () => {
+    const { s, ids } = ctx
+    const a = ids.get('a.jpg')!
+    const d = ids.get('d.jpg')!
+    // addBox of a new class adds the label; undo takes both away, redo brings both back
+    s.addBox(a, 'bird', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    expect(s.labelsOf(a)).toEqual(['cat', 'bird'])
+    s.undo()
+    expect(s.labelsOf(a)).toEqual(['cat'])
+    expect(s.galleryTotal({ label: 'bird' })).toBe(0)
+    s.redo()
+    expect(s.labelsOf(a)).toEqual(['cat', 'bird'])
+    s.undo()
+
+    // relabelling a proposal to a new class, then undo: the proposal is back to 'cat', no 'fox'
+    const [p1] = s.boxes(a)
+    s.setBoxLabel(p1.id, 'fox')
+    expect(s.labelsOf(a)).toEqual(['cat', 'fox'])
+    s.undo()
+    expect(s.labelsOf(a)).toEqual(['cat'])
+    expect(s.boxes(a)[0]).toMatchObject({ id: p1.id, label: 'cat', status: 'pending' })
+
+    // a label the image already had (given by the user) is never removed by an undo
+    s.addBox(d, 'dog', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    s.undo()
+    expect(s.labelsOf(d)).toEqual(['cat', 'dog'])
+
+    // another box of the class still in the image keeps the label
+    const first = s.addBox(a, 'owl', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    s.addBox(a, 'owl', { x0: 20, y0: 20, x1: 30, y1: 30 })
+    s.undo()
+    expect(s.labelsOf(a)).toContain('owl')
+    s.undo()
+    expect(s.labelsOf(a)).not.toContain('owl')
+    expect(s.boxes(a).some((b) => b.id === first)).toBe(false)
+
+    // an import that gives the label after the edit makes it explicit: undo keeps it
+    s.addBox(a, 'eel', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    expect(s.addLabels([{ imageId: a, label: 'eel', source: 'import' }])).toBe(0)
+    s.undo()
+    expect(s.labelsOf(a)).toContain('eel')
+  })
+
   it('moving a pending proposal makes an edited annotation; deleting it keeps it as rejected', () => {
     const { s, ids } = ctx
     const b = ids.get('b.jpg')!

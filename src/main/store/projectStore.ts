@@ -23,8 +23,11 @@ import {
   type GalleryQuery,
 } from './gallery.ts'
 import {
+  addedLabels,
   refreshImage,
+  removeImplicitLabels,
   restore,
+  restoreImplicitLabels,
   snapshot,
   type AnnotationRow,
   type ProposalRow,
@@ -314,15 +317,27 @@ export class ProjectStore {
     )
   }
 
-  /** Adds image-level labels (already present ones are kept). Returns how many were new. */
+  /**
+   * Adds image-level labels (already present ones are kept). Returns how many were new. A label
+   * present only because a review edit implied it (source 'review') takes the given source, so
+   * undoing that edit no longer removes a label the user or an import gave explicitly.
+   */
   addLabels(rows: { imageId: number; label: string; source?: string }[]): number {
     return this.transaction(() => {
       const ins = this.db.prepare(
         'INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, ?)',
       )
+      const claim = this.db.prepare(
+        "UPDATE labels SET source = ? WHERE image_id = ? AND class_id = ? AND source = 'review'",
+      )
       let added = 0
-      for (const r of rows)
-        added += ins.run(r.imageId, this.ensureClass(r.label), r.source ?? 'user').changes
+      for (const r of rows) {
+        const source = r.source ?? 'user'
+        const classId = this.ensureClass(r.label)
+        const n = ins.run(r.imageId, classId, source).changes
+        if (n === 0 && source !== 'review') claim.run(source, r.imageId, classId)
+        added += n
+      }
       return added
     })
   }
@@ -1013,11 +1028,18 @@ export class ProjectStore {
     return this.transaction(() => {
       const h = this.db
         .prepare(
-          'SELECT id, image_id, kind, before FROM history WHERE undone = 0 ORDER BY id DESC LIMIT 1',
+          'SELECT id, image_id, kind, before, after FROM history WHERE undone = 0 ORDER BY id DESC LIMIT 1',
         )
-        .get() as { id: number; image_id: number; kind: string; before: string } | undefined
+        .get() as
+        { id: number; image_id: number; kind: string; before: string; after: string } | undefined
       if (!h) return undefined
-      restore(this.db, h.image_id, JSON.parse(h.before) as Snapshot)
+      const before = JSON.parse(h.before) as Snapshot
+      restore(this.db, h.image_id, before)
+      removeImplicitLabels(
+        this.db,
+        h.image_id,
+        addedLabels(before, JSON.parse(h.after) as Snapshot),
+      )
       refreshImage(this.db, h.image_id)
       this.db.prepare('UPDATE history SET undone = 1 WHERE id = ?').run(h.id)
       return { imageId: h.image_id, kind: h.kind }
@@ -1029,11 +1051,18 @@ export class ProjectStore {
     return this.transaction(() => {
       const h = this.db
         .prepare(
-          'SELECT id, image_id, kind, after FROM history WHERE undone = 1 ORDER BY id ASC LIMIT 1',
+          'SELECT id, image_id, kind, before, after FROM history WHERE undone = 1 ORDER BY id ASC LIMIT 1',
         )
-        .get() as { id: number; image_id: number; kind: string; after: string } | undefined
+        .get() as
+        { id: number; image_id: number; kind: string; before: string; after: string } | undefined
       if (!h) return undefined
-      restore(this.db, h.image_id, JSON.parse(h.after) as Snapshot)
+      const after = JSON.parse(h.after) as Snapshot
+      restore(this.db, h.image_id, after)
+      restoreImplicitLabels(
+        this.db,
+        h.image_id,
+        addedLabels(JSON.parse(h.before) as Snapshot, after),
+      )
       refreshImage(this.db, h.image_id)
       this.db.prepare('UPDATE history SET undone = 0 WHERE id = ?').run(h.id)
       return { imageId: h.image_id, kind: h.kind }

@@ -43,6 +43,8 @@ export interface Snapshot {
   proposals: ProposalRow[]
   annotations: AnnotationRow[]
   threshold: number | null
+  /** The image's label class ids (absent in history written before labels were recorded). */
+  labels?: number[]
 }
 
 /** Reads an image's review state. */
@@ -55,7 +57,39 @@ export function snapshot(db: Db, imageId: number): Snapshot {
     .all(imageId) as AnnotationRow[]
   const img = db.prepare('SELECT threshold FROM images WHERE id = ?').get(imageId) as
     { threshold: number | null } | undefined
-  return { proposals, annotations, threshold: img?.threshold ?? null }
+  const labels = db
+    .prepare('SELECT class_id FROM labels WHERE image_id = ? ORDER BY class_id')
+    .pluck()
+    .all(imageId) as number[]
+  return { proposals, annotations, threshold: img?.threshold ?? null, labels }
+}
+
+/** Class ids an edit added as image-level labels (in `after`, not in `before`). */
+export function addedLabels(before: Snapshot, after: Snapshot): number[] {
+  const had = new Set(before.labels ?? [])
+  return (after.labels ?? []).filter((c) => !had.has(c))
+}
+
+/**
+ * After undoing an edit: removes the image-level labels that edit implicitly added (source
+ * 'review'), unless a box of that class is still in the image — a label the user or an import
+ * gave explicitly has another source and stays.
+ */
+export function removeImplicitLabels(db: Db, imageId: number, classIds: number[]): void {
+  const del = db.prepare(
+    `DELETE FROM labels WHERE image_id = @image AND class_id = @cls AND source = 'review'
+       AND NOT EXISTS (SELECT 1 FROM annotations WHERE image_id = @image AND class_id = @cls AND status != 'rejected')
+       AND NOT EXISTS (SELECT 1 FROM proposals WHERE image_id = @image AND class_id = @cls)`,
+  )
+  for (const cls of classIds) del.run({ image: imageId, cls })
+}
+
+/** After redoing an edit: puts back the image-level labels it had added. */
+export function restoreImplicitLabels(db: Db, imageId: number, classIds: number[]): void {
+  const ins = db.prepare(
+    "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
+  )
+  for (const cls of classIds) ins.run(imageId, cls)
 }
 
 const P_COLS = [
