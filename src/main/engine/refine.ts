@@ -66,7 +66,7 @@ export interface RefineParams {
 export const DEFAULT_REFINE_PARAMS: RefineParams = {
   threshold: 0.2,
   priorLevel: 0.2,
-  foregroundFraction: 0.7,
+  foregroundFraction: 0.5,
   backgroundFraction: 0.1,
   colourBins: 16,
   priorWeight: 6,
