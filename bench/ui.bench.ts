@@ -9,7 +9,8 @@
  *    (input event → DOM updated → next animation frame), next to the route's compute time alone and
  *    the round trip of a trivial route (the transport's share).
  *
- * Run: `npx tsx bench/ui.bench.ts` (builds the renderer first if out/renderer is missing).
+ * Run: `npx tsx bench/ui.bench.ts [gallery|slider]` (both by default; builds the renderer first if
+ * out/renderer is missing).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
@@ -81,7 +82,7 @@ function makeBigFolder(root: string, files: string[]): string[] {
   return all
 }
 
-export async function run(): Promise<void> {
+export async function run(parts: readonly string[] = ['gallery', 'slider']): Promise<void> {
   if (!existsSync(raccoon)) throw new Error(`Shared data missing: ${raccoon}`)
   if (!existsSync(path.join(rendererDir, 'index.html'))) execFileSync('npx', ['electron-vite', 'build'], { cwd: repoRoot, stdio: 'inherit' })
   await ensureModel(defaultModel().id, { from: path.join(shared, 'models') })
@@ -100,7 +101,23 @@ export async function run(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100))
     }
   }
+  const newPage = async (): Promise<Page> => {
+    const p = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+    await p.addInitScript({ content: BRIDGE_SHIM })
+    await p.addInitScript({ content: NAME_HELPER })
+    p.on('pageerror', (e) => console.error('page error:', e.message))
+    p.on('console', (m) => m.type() === 'error' && console.error('console:', m.text()))
+    return p
+  }
   try {
+    if (parts.includes('gallery')) await galleryBench()
+    if (parts.includes('slider')) await sliderBench()
+  } finally {
+    await browser.close()
+    await host.close()
+  }
+
+  async function galleryBench(): Promise<void> {
     // ---- 1. gallery scroll ----------------------------------------------------------------
     const rows = readFileSync(path.join(raccoon, 'labels.csv'), 'utf8').trim().split('\n').slice(1)
     const distinct = rows.slice(0, DISTINCT).map((r) => path.basename(r.split(',')[0]!))
@@ -131,11 +148,7 @@ export async function run(): Promise<void> {
     })
     console.log(`proposed ${DISTINCT} distinct photos and stored ${GALLERY_SIZE} results in ${((performance.now() - t) / 1000).toFixed(1)} s`)
 
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
-    await page.addInitScript({ content: BRIDGE_SHIM })
-    await page.addInitScript({ content: NAME_HELPER })
-    page.on('pageerror', (e) => console.error('page error:', e.message))
-    page.on('console', (m) => m.type() === 'error' && console.error('console:', m.text()))
+    const page = await newPage()
     await page.goto(host.url)
     try {
       await page.getByTestId('gallery-item').first().waitFor()
@@ -171,7 +184,11 @@ export async function run(): Promise<void> {
     console.log(fmt(`virtualised gallery, ${GALLERY_SIZE} images (${domCount} cells in DOM)`, virtual))
     console.log(fmt('baseline: empty page scroll', empty))
     console.log(fmt('baseline: 2 000 plain cells, not virtualised', flat))
+    await page.close()
+    await base.close()
+  }
 
+  async function sliderBench(): Promise<void> {
     // ---- 2. threshold slider on a 2000×1333 photo -------------------------------------------
     const small = path.join(work, 'photo')
     mkdirSync(path.join(small, 'img'), { recursive: true })
@@ -185,6 +202,7 @@ export async function run(): Promise<void> {
     const detail = await call('image.get', { imageId: photoId })
     if (detail.width !== 2000) throw new Error(`expected a 2000-pixel-wide photo, got ${detail.width}`)
 
+    const page = await newPage()
     await page.goto(host.url)
     await page.getByTestId('gallery-item').first().click()
     await page.getByTestId('threshold').waitFor()
@@ -212,12 +230,17 @@ export async function run(): Promise<void> {
       }
       return out
     }, 40)
-    const computeMs: number[] = []
-    const trivialMs: number[] = []
-    for (let i = 0; i < 40; i++) {
-      const r = await call('image.recompute', { imageId: photoId, threshold: 0.1 + (i % 12) * 0.05 })
-      computeMs.push(r.computeMs)
-    }
+    // Baseline: the old path, a round trip through the `image.recompute` route from the page.
+    const routeMs: number[] = await page.evaluate(async (imageId: number) => {
+      const bridge = (window as unknown as { camlabel: { invoke: (r: string, i: unknown) => Promise<unknown> } }).camlabel
+      const out: number[] = []
+      for (let i = 0; i < 40; i++) {
+        const t0 = performance.now()
+        await bridge.invoke('image.recompute', { imageId, threshold: 0.1 + (i % 12) * 0.05 })
+        out.push(performance.now() - t0)
+      }
+      return out
+    }, photoId)
     const rtt: number[] = await page.evaluate(async () => {
       const out: number[] = []
       for (let i = 0; i < 40; i++) {
@@ -227,18 +250,32 @@ export async function run(): Promise<void> {
       }
       return out
     })
-    trivialMs.push(...rtt)
+    // The recompute itself (what the renderer runs per input event), at the pipeline's working size
+    // and at half of it, in this V8.
+    const { proposalsFromCam } = await import('../src/shared/cam/proposals.ts')
+    const { DEFAULT_PROPOSAL_OPTIONS } = await import('../src/shared/cam/types.ts')
+    const cam0 = detail.cams[0]
+    const camMap = { data: Float32Array.from(cam0.data as number[]), width: cam0.width, height: cam0.height }
+    const computeAt = (size: number): number[] => {
+      const out: number[] = []
+      for (let i = 0; i < 60; i++) {
+        const t0 = performance.now()
+        proposalsFromCam(camMap, detail.width, detail.height, { ...DEFAULT_PROPOSAL_OPTIONS, threshold: 0.1 + (i % 12) * 0.05, workingSize: size }, cam0.confidence)
+        out.push(performance.now() - t0)
+      }
+      return out.slice(10)
+    }
     console.log(`\nThreshold slider on a ${detail.width}×${detail.height} photo (${detail.cams.length} CAM, 40 moves):`)
-    console.log(fmt('slider input → new boxes painted', stats(latencies)))
-    console.log(fmt('  of which: recompute in main (no transport)', stats(computeMs)))
-    console.log(fmt('  baseline: round trip of a trivial route', stats(trivialMs)))
+    console.log(fmt('slider input → boxes painted (renderer, drag at 256)', stats(latencies)))
+    console.log(fmt('  of which: proposalsFromCam at 512 (Node V8)', stats(computeAt(512))))
+    console.log(fmt('  proposalsFromCam at 256 (Node V8)', stats(computeAt(256))))
+    console.log(fmt('  baseline: image.recompute route round trip', stats(routeMs)))
+    console.log(fmt('  baseline: round trip of a trivial route', stats(rtt)))
     console.log('  target: within one 16.7 ms frame')
-  } finally {
-    await browser.close()
-    await host.close()
+    await page.close()
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  await run()
+  await run(process.argv.length > 2 ? process.argv.slice(2) : undefined)
 }

@@ -92,6 +92,20 @@ describe('annotation store', () => {
     expect(a.threshold).toBe(0.2)
   })
 
+  test('the renderer recompute gives the same boxes as the image.recompute route in main', async () => {
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    await a.load(imageIds[1]!)
+    for (const t of [0.3, 0.7]) {
+      a.setThreshold(t, true)
+      const r = await services.router.dispatch('image.recompute', { imageId: imageIds[1]!, threshold: t })
+      if (!r.ok) throw new Error(r.error.message)
+      const mine = a.boxes.filter((b) => b.status === 'pending').map((b) => ({ label: b.label, box: b.box, score: b.score }))
+      const theirs = (r.value as { proposals: { label: string; box: unknown; score: number }[] }).proposals
+      expect(mine).toEqual(theirs.map((p) => ({ label: p.label, box: p.box, score: p.score })))
+    }
+  })
+
   test('reject keeps a rejected proposal; accept all leaves nothing pending', async () => {
     setActivePinia(createPinia())
     const a = useAnnotationStore()

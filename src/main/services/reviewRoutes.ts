@@ -34,7 +34,9 @@ export function createReviewRoutes(
           label: c.label,
           width: c.cam.width,
           height: c.cam.height,
-          data: Array.from(c.cam.data, (v) => Math.round(v * 1e4) / 1e4),
+          // Exact float32 values (a double holds them exactly), so the renderer's recompute from
+          // these equals main's to the pixel.
+          data: Array.from(c.cam.data),
           confidence: c.confidence,
           source: c.source,
         })),

@@ -11,6 +11,7 @@ import type { Box } from '../../../shared/box.ts'
 import type { BoxStatus } from '../../../shared/contracts/common.ts'
 import type { ImageDetail, ReviewBox } from '../../../shared/contracts/review.ts'
 import { errorText, invoke } from '../api/client.ts'
+import { bilinearProposals, toLocalCams, type LocalCam, type LocalProposal } from '../composables/localProposals.ts'
 
 interface Snapshot {
   boxes: ReviewBox[]
@@ -20,6 +21,12 @@ interface Snapshot {
 export type SaveState = 'saved' | 'dirty' | 'saving' | 'error'
 
 const HISTORY_LIMIT = 500
+/**
+ * Working size of the recompute while the slider is dragged: at 256 it takes about a fifth of the
+ * pipeline's 512 (bench/ui.bench.ts), so each input event paints in its own frame; the release
+ * recomputes at the pipeline's size, so the stored boxes are those a proposal run would give.
+ */
+export const DRAG_WORKING_SIZE = 256
 let idCounter = 0
 
 /** A fresh box id, unique within this renderer session. */
@@ -55,8 +62,10 @@ export const useAnnotationStore = defineStore('annotation', () => {
   const showCam = ref(true)
   const camOpacity = ref(0.6)
   const camLabel = ref<string | null>(null)
-  /** Time of the last threshold recompute round trip (ms), shown in the UI and read by the bench. */
+  /** Time of the last threshold recompute in the renderer (ms), shown in the UI and read by the bench. */
   const lastRecomputeMs = ref<number | null>(null)
+  /** The image's low-resolution CAMs as Float32 maps, kept for the live threshold recompute. */
+  const localCams = shallowRef<LocalCam[]>([])
 
   const selected = computed(() => boxes.value.find((b) => b.id === selectedId.value) ?? null)
   const visibleBoxes = computed(() => boxes.value.filter((b) => b.status !== 'rejected'))
@@ -75,13 +84,13 @@ export const useAnnotationStore = defineStore('annotation', () => {
   let saveTimer: ReturnType<typeof setTimeout> | null = null
   let saving: Promise<void> | null = null
   let gesture: Snapshot | null = null
-  let recomputeSeq = 0
 
   async function load(imageId: number): Promise<void> {
     await flush()
     error.value = null
     const d = await invoke('image.get', { imageId })
     detail.value = d
+    localCams.value = toLocalCams(d.cams)
     boxes.value = d.boxes
     threshold.value = d.threshold
     past.value = []
@@ -199,30 +208,43 @@ export const useAnnotationStore = defineStore('annotation', () => {
     if (p) selectedId.value = p.id
   }
 
-  /**
-   * Recomputes this image's proposals from its stored CAMs at `t`. Reviewed boxes stay; pending
-   * proposals are replaced. `final` records the change as one undo step (slider released).
-   */
-  async function setThreshold(t: number, final: boolean): Promise<void> {
-    const d = detail.value
-    if (!d) return
-    beginGesture()
-    const seq = ++recomputeSeq
-    const started = performance.now()
-    const out = await invoke('image.recompute', { imageId: d.id, threshold: t })
-    if (seq !== recomputeSeq || detail.value !== d) return
-    lastRecomputeMs.value = performance.now() - started
-    const kept = boxes.value.filter((b) => b.status !== 'pending')
-    const fresh: ReviewBox[] = out.proposals.map((p) => ({
+  /** Pending proposals as review boxes, with fresh ids. */
+  function pendingBoxes(proposals: readonly LocalProposal[]): ReviewBox[] {
+    return proposals.map((p) => ({
       id: newBoxId('p'),
       label: p.label,
       box: p.box,
       status: 'pending',
       score: p.score,
     }))
+  }
+
+  /** Reviewed boxes stay; pending proposals are replaced by `fresh`. */
+  function replacePending(fresh: ReviewBox[]): void {
+    const kept = boxes.value.filter((b) => b.status !== 'pending')
     boxes.value = [...kept, ...fresh]
+    if (!fresh.some((b) => b.id === selectedId.value)) {
+      selectedId.value = fresh[0]?.id ?? selectedId.value
+    }
+  }
+
+  /**
+   * Recomputes this image's proposals from its stored CAMs at `t`, here in the renderer (no round
+   * trip to main: the boxes are painted in the frame of the input event). Reviewed boxes stay;
+   * pending proposals are replaced. While dragging (`final` false) the maps are upscaled to
+   * DRAG_WORKING_SIZE only; `final` recomputes at full working size, records the change as one
+   * undo step (slider released) and schedules the autosave.
+   */
+  function setThreshold(t: number, final: boolean): void {
+    const d = detail.value
+    if (!d) return
+    beginGesture()
+    const started = performance.now()
+    const size = final ? undefined : DRAG_WORKING_SIZE
+    const fresh = pendingBoxes(bilinearProposals(localCams.value, d.width, d.height, t, size))
+    lastRecomputeMs.value = performance.now() - started
+    replacePending(fresh)
     threshold.value = t
-    if (!fresh.some((b) => b.id === selectedId.value)) selectedId.value = fresh[0]?.id ?? selectedId.value
     if (final) endGesture(null)
   }
 
@@ -286,7 +308,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
 
   return {
     detail, boxes, threshold, selectedId, past, future, saveState, savedAt, error,
-    showCam, camOpacity, camLabel, lastRecomputeMs,
+    showCam, camOpacity, camLabel, lastRecomputeMs, localCams,
     selected, visibleBoxes, counts, canUndo, canRedo, cam,
     load, select, selectNext, accept, reject, remove, setLabel, addBox, acceptAll,
     beginGesture, preview, endGesture, setThreshold, undo, redo, save, flush,
