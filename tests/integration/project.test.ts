@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -360,6 +361,33 @@ describe('bad inputs', () => {
     const boxes = store.boxes(store.imageByFile('raccoon-1.jpg')!.id)
     expect(boxes.map((b) => b.box)).toEqual([{ x0: 80, y0: 87, x1: 650, y1: 408 }])
     expect(JSON.stringify(store.toDataset())).not.toMatch(/root:x:0/)
+    store.close()
+  })
+
+  it('VOC import in batches over several transactions: every good file kept, each bad one named', async () => {
+    const dir = path.join(tmp, 'voc-batches')
+    mkdirSync(dir)
+    const src = path.join(raccoon, 'annotations')
+    for (const f of readdirSync(src)) copyFileSync(path.join(src, f), path.join(dir, f))
+    // 70 more files (past the first batch of 256): missing images, and one malformed in the middle
+    for (let i = 0; i < 70; i++) {
+      const xml = readFileSync(path.join(src, 'raccoon-1.xml'), 'utf8').replace(
+        /<filename>[^<]*<\/filename>/,
+        `<filename>zz-missing-${i}.jpg</filename>`,
+      )
+      writeFileSync(
+        path.join(dir, `zz-${String(i).padStart(2, '0')}.xml`),
+        i === 35 ? xml.slice(0, 80) : xml,
+      )
+    }
+    const { store, report } = await project(path.join(raccoon, 'images'), { kind: 'voc', dir })
+    expect(report.boxes).toBe(217)
+    expect(report.problems).toHaveLength(70)
+    expect(report.problems.find((p) => p.file === 'zz-35.xml')!.message).toMatch(/not well-formed/)
+    expect(report.problems.find((p) => p.file === 'zz-69.xml')!.message).toMatch(
+      /no image 'zz-missing-69\.jpg'/,
+    )
+    expect(store.integrityCheck()).toBe('ok')
     store.close()
   })
 

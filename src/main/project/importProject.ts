@@ -286,29 +286,25 @@ async function importLabels(
       const resolve = makeResolver(root, ok)
       const byStem = new Map<string, string>()
       for (const f of ok) byStem.set(f.replace(/\.[^./]+$/, ''), f)
-      for (const xml of xmls) {
-        const rel = toPosix(path.relative(annDir, xml))
-        try {
-          const text = await readFile(xml, 'utf8')
-          const voc = parseVocXml(text, rel)
-          for (const p of voc.problems) problem(rel, p.reason)
-          let file = voc.filename
-            ? resolve(voc.filename, path.dirname(xml))
-            : { reason: 'no <filename>' }
-          // Fallback by the annotation's own name (Annotations/cat/a.xml ↔ cat/a.jpg), unless the filename escapes.
-          if (!file.file && !/outside/.test(file.reason ?? '')) {
-            const stem = byStem.get(rel.replace(/\.xml$/i, ''))
-            if (stem) file = { file: stem }
-          }
-          if (!file.file) {
-            problem(rel, file.reason!)
-            continue
-          }
-          store.transaction(() => addBoxes(file.file!, voc.objects))
-        } catch (err) {
-          problem(rel, toErrorData(err).message)
+      const relOf = (xml: string) => toPosix(path.relative(annDir, xml))
+      await inBatches(store, xmls, problem, relOf, async (xml) => {
+        const rel = relOf(xml)
+        const voc = parseVocXml(await readFile(xml, 'utf8'), rel)
+        for (const p of voc.problems) problem(rel, p.reason)
+        let file = voc.filename
+          ? resolve(voc.filename, path.dirname(xml))
+          : { reason: 'no <filename>' }
+        // Fallback by the annotation's own name (Annotations/cat/a.xml ↔ cat/a.jpg), unless the filename escapes.
+        if (!file.file && !/outside/.test(file.reason ?? '')) {
+          const stem = byStem.get(rel.replace(/\.xml$/i, ''))
+          if (stem) file = { file: stem }
         }
-      }
+        if (!file.file) {
+          problem(rel, file.reason!)
+          return { name: rel }
+        }
+        return { name: rel, apply: () => addBoxes(file.file!, voc.objects) }
+      })
       return
     }
     case 'yolo': {
@@ -324,31 +320,74 @@ async function importLabels(
         const base = t.slice(t.lastIndexOf('/') + 1)
         flat.set(base, [...(flat.get(base) ?? []), t])
       }
-      for (const file of ok) {
-        const stem = file.replace(/\.[^./]+$/, '')
-        const base = stem.slice(stem.lastIndexOf('/') + 1) + '.txt'
-        // labels/<stem>.txt, then an Ultralytics split folder (labels/train/<stem>.txt), then a
-        // unique file of that name anywhere under labels/.
-        const txt =
-          [stem, ...['train', 'val', 'test'].map((s) => `${s}/${stem}`)]
-            .map((c) => c + '.txt')
-            .find((c) => txts.has(c)) ??
-          (flat.get(base)?.length === 1 ? flat.get(base)![0] : undefined)
-        if (!txt) continue
-        const im = idOf(file)
-        if (!im) continue
-        const r = parseYoloLabels(
-          await readFile(path.join(labelsDir, txt), 'utf8'),
-          classes,
-          im.width,
-          im.height,
-          `labels/${txt}`,
-        )
-        for (const p of r.problems) problem(`labels/${txt}${p.line ? `:${p.line}` : ''}`, p.reason)
-        store.transaction(() => addBoxes(file, r.boxes))
-      }
+      await inBatches(
+        store,
+        ok,
+        problem,
+        (file) => file,
+        async (file) => {
+          const stem = file.replace(/\.[^./]+$/, '')
+          const base = stem.slice(stem.lastIndexOf('/') + 1) + '.txt'
+          // labels/<stem>.txt, then an Ultralytics split folder (labels/train/<stem>.txt), then a
+          // unique file of that name anywhere under labels/.
+          const txt =
+            [stem, ...['train', 'val', 'test'].map((s) => `${s}/${stem}`)]
+              .map((c) => c + '.txt')
+              .find((c) => txts.has(c)) ??
+            (flat.get(base)?.length === 1 ? flat.get(base)![0] : undefined)
+          const im = txt ? idOf(file) : undefined
+          if (!txt || !im) return { name: file }
+          const r = parseYoloLabels(
+            await readFile(path.join(labelsDir, txt), 'utf8'),
+            classes,
+            im.width,
+            im.height,
+            `labels/${txt}`,
+          )
+          for (const p of r.problems)
+            problem(`labels/${txt}${p.line ? `:${p.line}` : ''}`, p.reason)
+          return { name: `labels/${txt}`, apply: () => addBoxes(file, r.boxes) }
+        },
+      )
       return
     }
+  }
+}
+
+/** Annotation files read and parsed per transaction (one fsync per batch, not per file). */
+const LABEL_BATCH = 256
+
+/**
+ * Reads and parses annotation files a batch at a time (outside any transaction), then applies the
+ * batch in one transaction, each file in its own savepoint: a file that fails — to read, to parse
+ * or to apply — is reported under its name and rolls back alone; the others are kept.
+ */
+async function inBatches<T>(
+  store: ProjectStore,
+  items: readonly T[],
+  problem: (file: string, message: string) => void,
+  nameOf: (item: T) => string,
+  read: (item: T) => Promise<{ name: string; apply?: () => void }>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += LABEL_BATCH) {
+    const parsed: { name: string; apply?: () => void }[] = []
+    for (const item of items.slice(i, i + LABEL_BATCH)) {
+      try {
+        parsed.push(await read(item))
+      } catch (err) {
+        problem(nameOf(item), toErrorData(err).message)
+      }
+    }
+    store.transaction(() => {
+      for (const p of parsed) {
+        if (!p.apply) continue
+        try {
+          store.transaction(p.apply)
+        } catch (err) {
+          problem(p.name, toErrorData(err).message)
+        }
+      }
+    })
   }
 }
 
