@@ -130,6 +130,15 @@ describe('refineCam edge cases', () => {
     expect(out.data.every((v) => v === 0)).toBe(true)
   })
 
+  it('NaN cells in the CAM count as no activation and do not spread', () => {
+    const cam = { data: CAM.data.slice(), width: 13, height: 13 }
+    cam.data[0] = NaN
+    cam.data[12] = NaN
+    const out = refineCam(cam, GUIDE)
+    expect(out.data.every((v) => Number.isFinite(v))).toBe(true)
+    expect(iou(mainBox(out)!, SQUARE)).toBeGreaterThan(0.9)
+  })
+
   it('a flat CAM gives a flat map (the whole image), inventing no edges', () => {
     const out = refineCam({ data: new Float32Array(169).fill(1), width: 13, height: 13 }, GUIDE)
     expect(out.data.every((v) => v === 1)).toBe(true)

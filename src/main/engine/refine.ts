@@ -8,9 +8,15 @@
  * size constraint on the foreground.
  *
  * Everything is O(pixels) per step, so a 512-pixel working resolution stays well under 100 ms on one
- * core: the colour model is a 3-D histogram (GrabCut's GMMs cost more and gained nothing measurable
- * here), and the CRF's Gaussian message passing is approximated by the domain transform's recursive
+ * core: the colour model is a 3-D colour histogram fitted once (refitting it to the current
+ * segmentation, GrabCut-style, cost twice the time and did not raise accuracy on imagenet-val-dev),
+ * and the CRF's Gaussian message passing is approximated by the domain transform's recursive
  * edge-aware filter (Gastal & Oliveira, SIGGRAPH 2011) instead of a permutohedral lattice.
+ *
+ * Measured on imagenet-val-dev (SqueezeNet, true class, GT-known box accuracy @0.5 / @0.7): bilinear
+ * 62.7% / 31.3%; colour model alone (iterations 0) 67.3% / 42.7%; CRF smoothing alone (colourWeight
+ * 0) 63.3% / 31.7%; both 68.3% / 43.0%. The fitted colour model does most of the work; the CRF adds
+ * a little and tidies the model's speckle. Run scripts/eval-refine.ts to reproduce.
  */
 import { invalidParameter } from '../../shared/errors.ts'
 import type { Map2D } from './types.ts'
@@ -37,7 +43,7 @@ export interface RefineParams {
   foregroundFraction: number
   /** Pixels whose bilinear CAM is ≤ this fraction of the max are background pseudo-labels. */
   backgroundFraction: number
-  /** Histogram bins per colour channel of the foreground/background colour model (power of 2). */
+  /** Histogram bins per colour channel of the foreground/background colour model (2, 4, 8, 16 or 32). */
   colourBins: number
   /** Weight of the bilinear CAM prior in the unary term (logit units per unit of CAM above threshold). */
   priorWeight: number
@@ -101,8 +107,8 @@ function checkParams(p: RefineParams): void {
   frac('priorLevel')
   frac('foregroundFraction')
   frac('backgroundFraction')
-  if (![2, 4, 8, 16, 32, 64].includes(p.colourBins)) {
-    throw invalidParameter('colourBins', 'a power of 2 from 2 to 64', p.colourBins)
+  if (![2, 4, 8, 16, 32].includes(p.colourBins)) {
+    throw invalidParameter('colourBins', 'a power of 2 from 2 to 32', p.colourBins)
   }
   nonNeg('priorWeight')
   nonNeg('colourWeight')
@@ -354,7 +360,11 @@ export function refineCam(
   }
   if (!(max > 0)) return { data: new Float32Array(n), width: w, height: ht }
   // Normalise (and clamp negatives) so the levels below are fractions of the max.
-  for (let i = 0; i < n; i++) prior[i] = Math.max(0, prior[i]!) / max
+  // NaN (a broken CAM cell) counts as no activation rather than spreading through the filter.
+  for (let i = 0; i < n; i++) {
+    const v = prior[i]!
+    prior[i] = v > 0 ? v / max : 0
+  }
   // A flat map says nothing about where the object is; refining it would invent edges.
   if (max - min <= 1e-6 * max) return { data: prior, width: w, height: ht }
 
