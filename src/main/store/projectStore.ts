@@ -1025,46 +1025,36 @@ export class ProjectStore {
 
   /** Undoes the latest edit (any image). Returns the image it changed and the edit's kind, or undefined when there is nothing to undo. */
   undo(): { imageId: number; kind: string } | undefined {
-    return this.transaction(() => {
-      const h = this.db
-        .prepare(
-          'SELECT id, image_id, kind, before, after FROM history WHERE undone = 0 ORDER BY id DESC LIMIT 1',
-        )
-        .get() as
-        { id: number; image_id: number; kind: string; before: string; after: string } | undefined
-      if (!h) return undefined
-      const before = JSON.parse(h.before) as Snapshot
-      restore(this.db, h.image_id, before)
-      removeImplicitLabels(
-        this.db,
-        h.image_id,
-        addedLabels(before, JSON.parse(h.after) as Snapshot),
-      )
-      refreshImage(this.db, h.image_id)
-      this.db.prepare('UPDATE history SET undone = 1 WHERE id = ?').run(h.id)
-      return { imageId: h.image_id, kind: h.kind }
-    })
+    return this.replay('undo')
   }
 
   /** Redoes the earliest undone edit. Returns the image it changed, or undefined when there is nothing to redo. */
   redo(): { imageId: number; kind: string } | undefined {
+    return this.replay('redo')
+  }
+
+  /**
+   * Undo: puts back the latest live edit's `before` state and removes the labels it implied.
+   * Redo: puts back the earliest undone edit's `after` state and its labels.
+   */
+  private replay(way: 'undo' | 'redo'): { imageId: number; kind: string } | undefined {
+    const undo = way === 'undo'
     return this.transaction(() => {
       const h = this.db
         .prepare(
-          'SELECT id, image_id, kind, before, after FROM history WHERE undone = 1 ORDER BY id ASC LIMIT 1',
+          `SELECT id, image_id, kind, before, after FROM history WHERE undone = ? ORDER BY id ${undo ? 'DESC' : 'ASC'} LIMIT 1`,
         )
-        .get() as
+        .get(undo ? 0 : 1) as
         { id: number; image_id: number; kind: string; before: string; after: string } | undefined
       if (!h) return undefined
+      const before = JSON.parse(h.before) as Snapshot
       const after = JSON.parse(h.after) as Snapshot
-      restore(this.db, h.image_id, after)
-      restoreImplicitLabels(
-        this.db,
-        h.image_id,
-        addedLabels(JSON.parse(h.before) as Snapshot, after),
-      )
+      restore(this.db, h.image_id, undo ? before : after)
+      const implied = addedLabels(before, after)
+      if (undo) removeImplicitLabels(this.db, h.image_id, implied)
+      else restoreImplicitLabels(this.db, h.image_id, implied)
       refreshImage(this.db, h.image_id)
-      this.db.prepare('UPDATE history SET undone = 0 WHERE id = ?').run(h.id)
+      this.db.prepare('UPDATE history SET undone = ? WHERE id = ?').run(undo ? 1 : 0, h.id)
       return { imageId: h.image_id, kind: h.kind }
     })
   }
