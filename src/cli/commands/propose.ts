@@ -22,6 +22,7 @@ import { progressLine } from '../progress.ts'
 import { learnHeadForPropose, type LearnForProposeResult } from '../learnHead.ts'
 
 const usage = `Usage: camlabel propose --images DIR [--labels FILE.csv] --out FILE.json [options]
+       camlabel propose PROJECT [options]
 
 Proposes bounding boxes for the labels of each image from Class Activation Maps.
 
@@ -29,11 +30,15 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --labels FILE.csv   header + file,label rows, paths relative to the CSV; several rows per file mean
                       several labels. Without it, sub-folders of --images are the labels.
   --out FILE.json     COCO JSON: images, categories named by your labels, annotations with score
+  PROJECT             a project made by 'camlabel init': proposals are stored in it, image by image;
+                      an interrupted run resumes where it stopped, and a new --threshold recomputes
+                      the pending proposals from the stored CAMs without running the model again
   --model ID|PATH     a model id from 'camlabel models --list' or an .onnx classifier (default: the
                       default model)
   --threshold T       fraction of the CAM's max that counts as the object (default 0.2)
   --upscale MODE      bilinear | guided (edge-following full-resolution CAM; default bilinear)
-  --head MODE         auto | model | learn | agnostic: where CAMs of labels come from (default auto)
+  --head MODE         auto | model | learn | agnostic: where CAMs of labels come from (default auto:
+                      model classes where the label is one, a head learned from your labels else)
   --working-size N    longest side the CAM is upscaled to before boxes are taken (default 512)
   --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
   --overwrite         replace an existing --out file`
