@@ -106,6 +106,43 @@ describe('annotation store', () => {
     }
   })
 
+  test('the guided view previews the refined proposals; "use these" replaces the pending ones, undoably', async () => {
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    await a.load(imageIds[0]!)
+    a.setThreshold(0.2, true)
+    const bilinear = a.boxes.filter((b) => b.status === 'pending').map((b) => b.box)
+    const bilinearOverlay = a.overlay
+    await a.setView('guided')
+    // The refined map is at the working resolution (this 64×48 image is below 512: its own size).
+    expect(a.overlay).not.toBe(bilinearOverlay)
+    expect([a.overlay!.width, a.overlay!.height]).toEqual([64, 48])
+    const r = await services.router.dispatch('image.refined', { imageId: imageIds[0]!, threshold: 0.2 })
+    if (!r.ok) throw new Error(r.error.message)
+    const route = r.value as { maps: { proposals: { box: unknown; score: number }[] }[] }
+    expect(a.previewProposals!.map((p) => [p.box, p.score])).toEqual(route.maps[0]!.proposals.map((p) => [p.box, p.score]))
+    a.usePreview()
+    expect(a.pendingSource).toBe('guided')
+    expect(a.previewProposals).toBeNull()
+    expect(a.boxes.filter((b) => b.status === 'pending').map((b) => b.box)).toEqual(route.maps[0]!.proposals.map((p) => p.box))
+    a.undo()
+    expect(a.pendingSource).toBe('bilinear')
+    expect(a.boxes.filter((b) => b.status === 'pending').map((b) => b.box)).toEqual(bilinear)
+    await a.setView('bilinear')
+    expect(a.overlay).toBe(bilinearOverlay)
+    await a.flush()
+  })
+
+  test('the project upscale setting is stored and the review starts from it', async () => {
+    const set = await services.router.dispatch('project.settings', { upscale: 'guided' })
+    expect(set.ok && (set.value as { upscale: string }).upscale).toBe('guided')
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    await a.load(imageIds[2]!)
+    expect(a.pendingSource).toBe('guided')
+    await services.router.dispatch('project.settings', { upscale: 'bilinear' })
+  })
+
   test('reject keeps a rejected proposal; accept all leaves nothing pending', async () => {
     setActivePinia(createPinia())
     const a = useAnnotationStore()

@@ -11,7 +11,7 @@ import { defaultModel, requireModel } from '../engine/manifest.ts'
 import { preprocessingRevision } from '../engine/revision.ts'
 import { runProposalJob } from '../jobs/proposalJob.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../engine/types.ts'
-import type { ServiceContext } from './context.ts'
+import { projectUpscale, type ServiceContext } from './context.ts'
 import type { Handlers } from './router.ts'
 
 const PROGRESS_INTERVAL_MS = 150
@@ -20,7 +20,7 @@ export function createJobRoutes(ctx: ServiceContext): Pick<Handlers, 'job.propos
   const running = new Map<string, AbortController>()
 
   return {
-    'job.propose': ({ model, threshold }) => {
+    'job.propose': ({ model, threshold, upscale }) => {
       const store = ctx.requireProject()
       if (running.size > 0) {
         throw new CamlabelError('INVALID_ARGUMENT', 'A proposal job is already running', 'Wait for it or cancel it.')
@@ -61,6 +61,7 @@ export function createJobRoutes(ctx: ServiceContext): Pick<Handlers, 'job.propos
           const results = runProposalJob(tasks, {
             model: spec.id,
             proposal: { threshold: run.threshold },
+            upscale: upscale ?? projectUpscale(store),
             signal: controller.signal,
             onReady: (info) => {
               provider = info.provider

@@ -5,7 +5,7 @@ import type { ProjectSummary } from '../../shared/contracts/project.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { loadManifest, modelPath } from '../engine/manifest.ts'
 import { ProjectStore } from '../store/projectStore.ts'
-import { projectName, type ServiceContext } from './context.ts'
+import { projectName, projectUpscale, type ServiceContext } from './context.ts'
 import { importProject } from '../project/importProject.ts'
 import type { Handlers } from './router.ts'
 
@@ -20,6 +20,7 @@ export function summarise(store: ProjectStore): ProjectSummary {
     classes: store.classes().map((c) => c.name),
     byStatus: counts.byStatus,
     byClass: Object.fromEntries(counts.byClass.map((c) => [c.label, c.images])),
+    upscale: projectUpscale(store),
   }
 }
 
@@ -50,7 +51,10 @@ export function createAppRoutes(ctx: ServiceContext): Pick<Handlers, 'app.info' 
 
 export function createProjectRoutes(
   ctx: ServiceContext,
-): Pick<Handlers, 'project.create' | 'project.open' | 'project.summary' | 'project.recent'> {
+): Pick<
+  Handlers,
+  'project.create' | 'project.open' | 'project.summary' | 'project.recent' | 'project.settings'
+> {
   return {
     'project.create': async ({ imagesDir, projectPath, labels }) => {
       if (!existsSync(imagesDir)) {
@@ -77,5 +81,10 @@ export function createProjectRoutes(
     },
     'project.summary': () => (ctx.project ? summarise(ctx.project) : null),
     'project.recent': () => ctx.recent(),
+    'project.settings': ({ upscale }) => {
+      const store = ctx.requireProject()
+      if (upscale) store.setMeta('upscale', upscale)
+      return summarise(store)
+    },
   }
 }

@@ -2,20 +2,17 @@
 import { performance } from 'node:perf_hooks'
 import { proposalsFromCam } from '../engine/propose.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../engine/types.ts'
-import type { StoredCam } from '../store/projectStore.ts'
-import type { ServiceContext } from './context.ts'
+import { projectUpscale, type ServiceContext } from './context.ts'
+import { createRefiner, latestCams } from './refined.ts'
 import type { Handlers } from './router.ts'
-
-/** The newest stored CAM of each label (the store lists every model revision, newest first). */
-function latestCams(cams: StoredCam[]): StoredCam[] {
-  const seen = new Map<string, StoredCam>()
-  for (const c of cams) if (!seen.has(c.label)) seen.set(c.label, c)
-  return [...seen.values()]
-}
 
 export function createReviewRoutes(
   ctx: ServiceContext,
-): Pick<Handlers, 'gallery.page' | 'gallery.ids' | 'image.get' | 'image.save' | 'image.recompute'> {
+): Pick<
+  Handlers,
+  'gallery.page' | 'gallery.ids' | 'image.get' | 'image.save' | 'image.recompute' | 'image.refined'
+> {
+  const refine = createRefiner()
   return {
     'gallery.page': (q) => ctx.requireProject().galleryPage(q),
     'gallery.ids': (q) => ({ ids: ctx.requireProject().galleryIds(q) }),
@@ -40,6 +37,7 @@ export function createReviewRoutes(
           confidence: c.confidence,
           source: c.source,
         })),
+        upscale: projectUpscale(ctx.requireProject()),
         revision: d.image.revision,
       }
     },
@@ -63,5 +61,6 @@ export function createReviewRoutes(
       )
       return { proposals, computeMs: performance.now() - started }
     },
+    'image.refined': (input) => refine(ctx.requireProject(), input),
   }
 }

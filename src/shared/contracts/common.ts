@@ -35,3 +35,7 @@ export type CamData = z.infer<typeof camSchema>
 export const proposalOptionsSchema = z.object({
   threshold: z.number().min(0.01).max(0.99),
 })
+
+/** How a CAM is upscaled to the working resolution before boxes: bilinear, or guided by the image (F-CAM). */
+export const upscaleModeSchema = z.enum(['bilinear', 'guided'])
+export type UpscaleModeName = z.infer<typeof upscaleModeSchema>

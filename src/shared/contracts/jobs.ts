@@ -1,6 +1,7 @@
 /** Routes that start and cancel proposal jobs. Progress comes back as events (events.ts). */
 import { z } from 'zod'
 import { defineRoute } from './contract.ts'
+import { upscaleModeSchema } from './common.ts'
 
 export const jobPropose = defineRoute(
   'job.propose',
@@ -9,6 +10,8 @@ export const jobPropose = defineRoute(
     threshold: z.number().min(0.01).max(0.99).optional(),
     /** 'missing': only images without proposals (a resumed job); 'all': recompute everything pending. */
     scope: z.enum(['missing', 'all']).default('missing'),
+    /** Overrides the project's upscaling mode for this run. */
+    upscale: upscaleModeSchema.optional(),
   }),
   z.object({ jobId: z.string(), total: z.number().int() }),
 )

@@ -1,7 +1,7 @@
 /** Routes that create, open and describe a project. */
 import { z } from 'zod'
 import { defineRoute } from './contract.ts'
-import { imageStatusSchema } from './common.ts'
+import { imageStatusSchema, upscaleModeSchema } from './common.ts'
 
 /** Where the image-level labels (or existing boxes) of a new project come from. */
 export const labelSourceSchema = z.discriminatedUnion('kind', [
@@ -21,6 +21,8 @@ export const projectSummarySchema = z.object({
   classes: z.array(z.string()),
   byStatus: z.record(imageStatusSchema, z.number().int()),
   byClass: z.record(z.string(), z.number().int()),
+  /** The upscaling mode proposal jobs of this project use (a project setting). */
+  upscale: upscaleModeSchema,
 })
 export type ProjectSummary = z.infer<typeof projectSummarySchema>
 
@@ -55,4 +57,17 @@ export const projectRecent = defineRoute(
   z.array(z.object({ path: z.string(), name: z.string(), openedAt: z.string(), exists: z.boolean() })),
 )
 
-export const projectRoutes = [projectCreate, projectOpen, projectSummary, projectRecent] as const
+/** Changes the project's settings (stored in the project file). */
+export const projectSettings = defineRoute(
+  'project.settings',
+  z.object({ upscale: upscaleModeSchema.optional() }),
+  projectSummarySchema,
+)
+
+export const projectRoutes = [
+  projectCreate,
+  projectOpen,
+  projectSummary,
+  projectRecent,
+  projectSettings,
+] as const

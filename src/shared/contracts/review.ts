@@ -1,7 +1,14 @@
 /** Routes for reviewing one image: read it, save the review, recompute proposals from its CAM. */
 import { z } from 'zod'
 import { defineRoute } from './contract.ts'
-import { boxSchema, boxStatusSchema, camSchema, imageStatusSchema, proposalOptionsSchema } from './common.ts'
+import {
+  boxSchema,
+  boxStatusSchema,
+  camSchema,
+  imageStatusSchema,
+  proposalOptionsSchema,
+  upscaleModeSchema,
+} from './common.ts'
 
 /** One box as the review screen edits it. `id` is the renderer's key, stable across saves. */
 export const reviewBoxSchema = z.object({
@@ -24,6 +31,8 @@ export const imageDetailSchema = z.object({
   threshold: z.number(),
   boxes: z.array(reviewBoxSchema),
   cams: z.array(camSchema),
+  /** The project's upscaling mode: how its pending proposals were computed (bilinear or guided). */
+  upscale: upscaleModeSchema,
   /** Version counter of the stored review, to notice a concurrent change. */
   revision: z.number().int(),
 })
@@ -56,4 +65,35 @@ export const imageRecompute = defineRoute(
   }),
 )
 
-export const reviewRoutes = [imageGet, imageSave, imageRecompute] as const
+const proposalSchema = z.object({
+  label: z.string(),
+  box: boxSchema,
+  score: z.number(),
+  rank: z.number(),
+})
+
+/**
+ * The guided (F-CAM) full-resolution maps of the image's labels and the proposals they give at
+ * `threshold` (issue 6). The maps are at the working resolution (longest side 512), values 0..1,
+ * sent as base64 of their little-endian Float32 bytes: 700 kB of floats would be 3 MB as JSON numbers.
+ */
+export const imageRefined = defineRoute(
+  'image.refined',
+  proposalOptionsSchema.extend({
+    imageId: z.number().int(),
+    /** Labels to refine; all the image's CAMs when omitted. */
+    labels: z.array(z.string()).optional(),
+  }),
+  z.object({
+    width: z.number().int(),
+    height: z.number().int(),
+    maps: z.array(
+      z.object({ label: z.string(), confidence: z.number(), data: z.string(), proposals: z.array(proposalSchema) }),
+    ),
+    /** Decoding the guide image (cached for the last image) and refining, in main. */
+    decodeMs: z.number(),
+    refineMs: z.number(),
+  }),
+)
+
+export const reviewRoutes = [imageGet, imageSave, imageRecompute, imageRefined] as const

@@ -67,3 +67,11 @@ export function mapProposals(
     })),
   )
 }
+
+/** Float32 values from base64 of their little-endian bytes (the `image.refined` maps). */
+export function decodeFloat32(base64: string): Float32Array {
+  const binary = atob(base64)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return new Float32Array(bytes.buffer, 0, bytes.length >> 2)
+}

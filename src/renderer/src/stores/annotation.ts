@@ -11,11 +11,23 @@ import type { Box } from '../../../shared/box.ts'
 import type { BoxStatus } from '../../../shared/contracts/common.ts'
 import type { ImageDetail, ReviewBox } from '../../../shared/contracts/review.ts'
 import { errorText, invoke } from '../api/client.ts'
-import { bilinearProposals, toLocalCams, type LocalCam, type LocalProposal } from '../composables/localProposals.ts'
+import {
+  bilinearProposals,
+  decodeFloat32,
+  mapProposals,
+  toLocalCams,
+  type LocalCam,
+  type LocalProposal,
+} from '../composables/localProposals.ts'
+import type { Map2D } from '../../../shared/cam/types.ts'
+
+export type UpscaleView = 'bilinear' | 'guided'
 
 interface Snapshot {
   boxes: ReviewBox[]
   threshold: number
+  /** Which map the pending proposals come from, so the slider recomputes them from the same one. */
+  pendingSource: UpscaleView
 }
 
 export type SaveState = 'saved' | 'dirty' | 'saving' | 'error'
@@ -66,6 +78,16 @@ export const useAnnotationStore = defineStore('annotation', () => {
   const lastRecomputeMs = ref<number | null>(null)
   /** The image's low-resolution CAMs as Float32 maps, kept for the live threshold recompute. */
   const localCams = shallowRef<LocalCam[]>([])
+  /** Which upscaling the overlay (and the boxes' preview) shows; kept from image to image. */
+  const view = ref<UpscaleView>('bilinear')
+  /** Where the pending proposals come from (the project's mode, or 'guided' after "use these"). */
+  const pendingSource = ref<UpscaleView>('bilinear')
+  /** The guided maps of the open image at working resolution, once fetched (`image.refined`). */
+  const refinedMaps = shallowRef<LocalCam[] | null>(null)
+  const refining = ref(false)
+  /** Time main took to decode the guide and refine, for the status line. */
+  const refineMs = ref<number | null>(null)
+  let refinedRequest: Promise<void> | null = null
 
   const selected = computed(() => boxes.value.find((b) => b.id === selectedId.value) ?? null)
   const visibleBoxes = computed(() => boxes.value.filter((b) => b.status !== 'rejected'))
@@ -80,6 +102,22 @@ export const useAnnotationStore = defineStore('annotation', () => {
     const cams = detail.value?.cams ?? []
     return cams.find((c) => c.label === camLabel.value) ?? cams[0] ?? null
   })
+  /** The map the heatmap overlay paints: the low-resolution CAM, or the guided map in that view. */
+  const overlay = computed<Map2D | null>(() => {
+    const pick = (list: readonly LocalCam[]): LocalCam | undefined =>
+      list.find((c) => c.label === camLabel.value) ?? list[0]
+    if (view.value === 'guided' && refinedMaps.value) return pick(refinedMaps.value)?.map ?? null
+    return pick(localCams.value)?.map ?? null
+  })
+  /**
+   * The proposals the viewed upscaling gives at the current threshold, when they are not the pending
+   * ones (the other mode): shown in place of the pending boxes so the user sees why a box changed.
+   */
+  const previewProposals = computed<LocalProposal[] | null>(() => {
+    const d = detail.value
+    if (!d || view.value === pendingSource.value) return null
+    return proposalsFor(view.value, threshold.value)
+  })
 
   let saveTimer: ReturnType<typeof setTimeout> | null = null
   let saving: Promise<void> | null = null
@@ -91,6 +129,10 @@ export const useAnnotationStore = defineStore('annotation', () => {
     const d = await invoke('image.get', { imageId })
     detail.value = d
     localCams.value = toLocalCams(d.cams)
+    refinedMaps.value = null
+    refinedRequest = null
+    refineMs.value = null
+    pendingSource.value = d.upscale
     boxes.value = d.boxes
     threshold.value = d.threshold
     past.value = []
@@ -100,20 +142,76 @@ export const useAnnotationStore = defineStore('annotation', () => {
     camLabel.value = d.cams[0]?.label ?? null
     saveState.value = 'saved'
     savedAt.value = null
+    if (d.cams.length && (view.value === 'guided' || d.upscale === 'guided')) void loadRefined()
   }
 
   function snapshot(): Snapshot {
-    return { boxes: boxes.value, threshold: threshold.value }
+    return { boxes: boxes.value, threshold: threshold.value, pendingSource: pendingSource.value }
+  }
+
+  function restore(s: Snapshot): void {
+    boxes.value = s.boxes
+    threshold.value = s.threshold
+    pendingSource.value = s.pendingSource
+  }
+
+  /** Fetches the guided maps of the open image (once per image). */
+  function loadRefined(): Promise<void> {
+    const d = detail.value
+    if (!d || !d.cams.length) return Promise.resolve()
+    refinedRequest ??= (async () => {
+      refining.value = true
+      try {
+        const out = await invoke('image.refined', { imageId: d.id, threshold: threshold.value })
+        if (detail.value !== d) return
+        refinedMaps.value = out.maps.map((m) => ({
+          label: m.label,
+          confidence: m.confidence,
+          map: { data: decodeFloat32(m.data), width: out.width, height: out.height },
+        }))
+        refineMs.value = out.decodeMs + out.refineMs
+      } catch (err) {
+        if (detail.value === d) error.value = `Guided view unavailable: ${errorText(err)}`
+        refinedRequest = null
+        throw err
+      } finally {
+        refining.value = false
+      }
+    })()
+    return refinedRequest
+  }
+
+  /** Proposals of one upscaling at `t`; null while the guided maps are not there yet. */
+  function proposalsFor(mode: UpscaleView, t: number, workingSize?: number): LocalProposal[] | null {
+    const d = detail.value
+    if (!d) return null
+    if (mode === 'bilinear') return bilinearProposals(localCams.value, d.width, d.height, t, workingSize)
+    return refinedMaps.value ? mapProposals(refinedMaps.value, d.width, d.height, t) : null
+  }
+
+  /** Flips the overlay (and the boxes shown) between the bilinear and the guided map. */
+  async function setView(mode: UpscaleView): Promise<void> {
+    view.value = mode
+    if (mode === 'guided') await loadRefined().catch(() => (view.value = 'bilinear'))
+  }
+
+  /** Replaces the pending proposals with those of the viewed upscaling (one undo step). */
+  function usePreview(): void {
+    const fresh = previewProposals.value
+    if (!fresh) return
+    beginGesture()
+    replacePending(pendingBoxes(fresh))
+    pendingSource.value = view.value
+    endGesture(null)
   }
 
   /** Records one undoable edit. */
-  function commit(next: ReviewBox[], nextThreshold = threshold.value): void {
+  function commit(next: ReviewBox[]): void {
     const before = gesture ?? snapshot()
     gesture = null
     past.value = [...past.value.slice(-HISTORY_LIMIT + 1), before]
     future.value = []
     boxes.value = next
-    threshold.value = nextThreshold
     scheduleSave()
   }
 
@@ -139,7 +237,10 @@ export const useAnnotationStore = defineStore('annotation', () => {
   function endGesture(id: string | null): void {
     if (!gesture) return
     const before = gesture
-    const changed = before.boxes !== boxes.value || before.threshold !== threshold.value
+    const changed =
+      before.boxes !== boxes.value ||
+      before.threshold !== threshold.value ||
+      before.pendingSource !== pendingSource.value
     if (!changed) {
       gesture = null
       return
@@ -238,10 +339,15 @@ export const useAnnotationStore = defineStore('annotation', () => {
   function setThreshold(t: number, final: boolean): void {
     const d = detail.value
     if (!d) return
+    if (pendingSource.value === 'guided' && !refinedMaps.value) {
+      // The pending boxes came from the guided maps: recompute from them, once they are here.
+      void loadRefined().then(() => setThreshold(t, final))
+      return
+    }
     beginGesture()
     const started = performance.now()
     const size = final ? undefined : DRAG_WORKING_SIZE
-    const fresh = pendingBoxes(bilinearProposals(localCams.value, d.width, d.height, t, size))
+    const fresh = pendingBoxes(proposalsFor(pendingSource.value, t, size) ?? [])
     lastRecomputeMs.value = performance.now() - started
     replacePending(fresh)
     threshold.value = t
@@ -254,8 +360,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
     gesture = null
     past.value = past.value.slice(0, -1)
     future.value = [...future.value, snapshot()]
-    boxes.value = prev.boxes
-    threshold.value = prev.threshold
+    restore(prev)
     scheduleSave()
   }
 
@@ -265,8 +370,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
     gesture = null
     future.value = future.value.slice(0, -1)
     past.value = [...past.value, snapshot()]
-    boxes.value = next.boxes
-    threshold.value = next.threshold
+    restore(next)
     scheduleSave()
   }
 
@@ -309,7 +413,9 @@ export const useAnnotationStore = defineStore('annotation', () => {
   return {
     detail, boxes, threshold, selectedId, past, future, saveState, savedAt, error,
     showCam, camOpacity, camLabel, lastRecomputeMs, localCams,
+    view, pendingSource, refinedMaps, refining, refineMs, overlay, previewProposals,
     selected, visibleBoxes, counts, canUndo, canRedo, cam,
+    setView, usePreview, loadRefined,
     load, select, selectNext, accept, reject, remove, setLabel, addBox, acceptAll,
     beginGesture, preview, endGesture, setThreshold, undo, redo, save, flush,
   }

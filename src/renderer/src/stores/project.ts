@@ -84,9 +84,15 @@ export const useProjectStore = defineStore('project', () => {
     return (await invoke('app.pickPath', { kind })).path
   }
 
+  /** The project's upscaling mode for proposal runs (stored in the project file). */
+  async function setUpscale(upscale: 'bilinear' | 'guided'): Promise<void> {
+    const out = await run(() => invoke('project.settings', { upscale }))
+    if (out) summary.value = out
+  }
+
   return {
     summary, recent, models, model, shell, busy, error, lastImport,
     isOpen, classes, proposedCount,
-    init, refresh, create, open, pick,
+    init, refresh, create, open, pick, setUpscale,
   }
 })
