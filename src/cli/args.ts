@@ -36,3 +36,18 @@ export function numberOption(
   }
   return n
 }
+
+/** Parses an option that takes one of a few words, with a clear error listing them. */
+export function choiceOption<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+  fallback: T,
+): T {
+  if (value === undefined) return fallback
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new CamlabelError(
+    'INVALID_ARGUMENT',
+    `--${name} must be one of ${allowed.join(', ')}, got '${value}'`,
+  )
+}

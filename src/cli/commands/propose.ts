@@ -9,17 +9,16 @@ import { toCoco } from '../../main/formats/coco.ts'
 import { writeFileAtomic } from '../../main/formats/atomicWrite.ts'
 import { readFolderPerClass } from '../../main/formats/folderPerClass.ts'
 import { readLabelsCsv } from '../../main/formats/labelsCsv.ts'
-import type { HeadMode } from '../../main/engine/labels.ts'
-import { existsSync } from 'node:fs'
-import { defaultModel, requireModel } from '../../main/engine/manifest.ts'
-import type { ImageTask, UpscaleMode } from '../../main/engine/propose.ts'
+import { defaultModel } from '../../main/engine/manifest.ts'
+import type { ImageTask } from '../../main/engine/propose.ts'
 import { runProposalJob } from '../../main/jobs/proposalJob.ts'
 import type { ReadyInfo } from '../../main/jobs/protocol.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../../main/engine/types.ts'
-import { numberOption, parseCommandArgs } from '../args.ts'
+import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
-import { progressLine } from '../progress.ts'
 import { learnHeadForPropose, type LearnForProposeResult } from '../learnHead.ts'
+import { progressLine } from '../progress.ts'
+import { PROPOSE_OPTIONS, readProposeSettings, readyLine } from '../proposeOptions.ts'
 
 const usage = `Usage: camlabel propose --images DIR [--labels FILE.csv] --out FILE.json [options]
        camlabel propose PROJECT [options]
@@ -44,24 +43,6 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --overwrite         replace an existing --out file`
 
 const MAX_LISTED = 20
-const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const
-const HEADS = ['auto', 'model', 'learn', 'agnostic'] as const
-const UPSCALES = ['bilinear', 'guided'] as const
-
-function oneOf<T extends string>(
-  value: string | undefined,
-  allowed: readonly T[],
-  name: string,
-  fallback: T,
-): T {
-  if (value === undefined) return fallback
-  if ((allowed as readonly string[]).includes(value)) return value as T
-  throw new CamlabelError(
-    'INVALID_ARGUMENT',
-    `--${name} must be one of ${allowed.join(', ')}, got '${value}'`,
-  )
-}
-
 /** Reads the images and their labels; rows that cannot be used are reported, not fatal. */
 async function readTasks(
   images: string,
@@ -93,22 +74,18 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     argv,
     {
+      ...PROPOSE_OPTIONS,
       images: { type: 'string' },
       labels: { type: 'string' },
       out: { type: 'string' },
-      model: { type: 'string' },
-      threshold: { type: 'string' },
-      upscale: { type: 'string' },
-      head: { type: 'string' },
-      'working-size': { type: 'string' },
-      provider: { type: 'string' },
       overwrite: { type: 'boolean' },
     },
     'propose',
   )
+  const settings = readProposeSettings(values, io.cwd)
   if (positionals.length > 0) {
     const { runProjectPropose } = await import('./proposeProject.ts')
-    return runProjectPropose(argv, io)
+    return runProjectPropose(positionals, settings, io)
   }
   if (!values.images) throw new CamlabelError('INVALID_ARGUMENT', '--images DIR is required', usage)
   if (!values.out) throw new CamlabelError('INVALID_ARGUMENT', '--out FILE.json is required', usage)
@@ -117,23 +94,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const labels = values.labels ? path.resolve(io.cwd, values.labels) : undefined
   const proposal = {
     ...DEFAULT_PROPOSAL_OPTIONS,
-    threshold: numberOption(
-      values.threshold,
-      'threshold',
-      DEFAULT_PROPOSAL_OPTIONS.threshold,
-      [0, 1],
-    ),
-    workingSize: numberOption(
-      values['working-size'],
-      'working-size',
-      DEFAULT_PROPOSAL_OPTIONS.workingSize,
-      [16, 8192],
-    ),
+    threshold: settings.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold,
+    workingSize: settings.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
   }
-  const upscale: UpscaleMode = oneOf(values.upscale, UPSCALES, 'upscale', 'bilinear')
-  const head: HeadMode = oneOf(values.head, HEADS, 'head', 'auto')
-  const providers = oneOf(values.provider, PROVIDERS, 'provider', 'auto')
-  const model = values.model ? resolveModelArg(values.model, io.cwd) : defaultModel().id
+  const { upscale, head, providers } = settings
+  const model = settings.model ?? defaultModel().id
 
   const { tasks, labelNames } = await readTasks(images, labels, io)
   if (tasks.length === 0) {
@@ -176,9 +141,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       signal: abort.signal,
       onReady: (info) => {
         ready = info
-        io.stderr(
-          `model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`,
-        )
+        io.stderr(readyLine(info))
         if (info.sources.agnostic.length > 0) {
           io.stderr(
             `labels the model does not know (class-agnostic CAM): ${info.sources.agnostic.join(', ')}\n`,
@@ -236,19 +199,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       `${(tasks.length / seconds).toFixed(1)} images/s · ${ready?.provider ?? '?'} · wrote ${out}\n`,
   )
   return failures.length === tasks.length ? 1 : 0
-}
-
-/**
- * A model argument is a path when it ends in .onnx, else a manifest id; either is checked before any
- * image is read, so a typo fails at once.
- */
-function resolveModelArg(value: string, cwd: string): string {
-  if (!value.endsWith('.onnx')) return requireModel(value).id
-  const file = path.resolve(cwd, value)
-  if (!existsSync(file)) {
-    throw new CamlabelError('NOT_FOUND', `Model file not found: ${file}`, 'Check the --model path.')
-  }
-  return file
 }
 
 export const command: Command = {

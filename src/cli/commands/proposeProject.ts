@@ -5,43 +5,18 @@
  */
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
-import type { HeadMode } from '../../main/engine/labels.ts'
-import type { UpscaleMode } from '../../main/engine/propose.ts'
-import type { ProviderChoice } from '../../main/engine/session.ts'
 import { proposeProject } from '../../main/project/proposeProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
-import { numberOption, parseCommandArgs } from '../args.ts'
 import type { CommandIO } from '../io.ts'
 import { progressLine } from '../progress.ts'
-
-const oneOf = <T extends string>(
-  v: string | undefined,
-  allowed: readonly T[],
-  name: string,
-  fallback: T,
-): T => {
-  if (v === undefined) return fallback
-  if ((allowed as readonly string[]).includes(v)) return v as T
-  throw new CamlabelError(
-    'INVALID_ARGUMENT',
-    `--${name} must be one of ${allowed.join(', ')}, got '${v}'`,
-  )
-}
+import { readyLine, type ProposeSettings } from '../proposeOptions.ts'
 
 /** Runs `camlabel propose PROJECT …`. */
-export async function runProjectPropose(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    argv,
-    {
-      model: { type: 'string' },
-      threshold: { type: 'string' },
-      upscale: { type: 'string' },
-      head: { type: 'string' },
-      'working-size': { type: 'string' },
-      provider: { type: 'string' },
-    },
-    'propose',
-  )
+export async function runProjectPropose(
+  positionals: string[],
+  settings: ProposeSettings,
+  io: CommandIO,
+): Promise<number> {
   if (positionals.length !== 1)
     throw new CamlabelError(
       'INVALID_ARGUMENT',
@@ -54,33 +29,17 @@ export async function runProjectPropose(argv: string[], io: CommandIO): Promise<
   process.once('SIGINT', onSignal)
   const started = performance.now()
   try {
-    const model = values.model?.endsWith('.onnx')
-      ? path.resolve(io.cwd, values.model)
-      : values.model
     const r = await proposeProject(
       store,
       {
-        model,
+        model: settings.model,
         // Only an explicit threshold re-thresholds images already processed (from stored CAMs).
-        threshold:
-          values.threshold === undefined
-            ? undefined
-            : numberOption(values.threshold, 'threshold', 0.2, [0.01, 0.99]),
-        workingSize: values['working-size']
-          ? numberOption(values['working-size'], 'working-size', 512, [16, 8192])
-          : undefined,
-        upscale: oneOf<UpscaleMode>(values.upscale, ['bilinear', 'guided'], 'upscale', 'bilinear'),
-        head: oneOf<HeadMode>(values.head, ['auto', 'model', 'learn', 'agnostic'], 'head', 'auto'),
-        providers: oneOf<ProviderChoice>(
-          values.provider,
-          ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as ProviderChoice[],
-          'provider',
-          'auto' as ProviderChoice,
-        ),
-        onReady: (info) =>
-          io.stderr(
-            `model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`,
-          ),
+        threshold: settings.threshold,
+        workingSize: settings.workingSize,
+        upscale: settings.upscale,
+        head: settings.head,
+        providers: settings.providers,
+        onReady: (info) => io.stderr(readyLine(info)),
       },
       (p) => progress.update(p.done, p.total, p.failed),
       abort.signal,
