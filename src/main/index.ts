@@ -10,6 +10,7 @@ import { handleImageProtocol, registerImageScheme } from './app/protocol.ts'
 import { createMainWindow, hardenSession } from './app/window.ts'
 import { registerIpc, sendEvent } from './app/ipc.ts'
 import { installMenu } from './app/menu.ts'
+import { configureModels } from './app/models.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 let window: BrowserWindow | null = null
@@ -29,6 +30,8 @@ async function pickPath(kind: 'folder' | 'file' | 'save', title?: string): Promi
 }
 
 void app.whenReady().then(() => {
+  // Before any service or worker starts: the engine and the worker read these from the environment.
+  configureModels(app)
   hardenSession()
   installMenu()
   const services = createServices({

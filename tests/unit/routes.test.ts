@@ -62,3 +62,42 @@ describe('image server', () => {
     store.close()
   })
 })
+
+describe('models location of the Electron app', () => {
+  test('a packaged app copies the shipped models to userData once and points the engine there', async () => {
+    const { configureModels } = await import('../../src/main/app/models.ts')
+    const { mkdirSync, writeFileSync, readFileSync, existsSync } = await import('node:fs')
+    const root = mkdtempSync(path.join(tmpdir(), 'camlabel-models-'))
+    const saved = { dir: process.env.CAMLABEL_MODELS_DIR, manifest: process.env.CAMLABEL_MANIFEST, res: process.resourcesPath }
+    try {
+      delete process.env.CAMLABEL_MODELS_DIR
+      delete process.env.CAMLABEL_MANIFEST
+      Object.defineProperty(process, 'resourcesPath', { value: path.join(root, 'resources'), configurable: true })
+      mkdirSync(path.join(root, 'resources/models'), { recursive: true })
+      writeFileSync(path.join(root, 'resources/models/manifest.json'), '{}')
+      writeFileSync(path.join(root, 'resources/models/default.onnx'), 'shipped')
+      const app = { isPackaged: true, getAppPath: () => path.join(root, 'app.asar'), getPath: () => path.join(root, 'userData') }
+      const first = configureModels(app)
+      expect(first.modelsDir).toBe(path.join(root, 'userData/models'))
+      expect(process.env.CAMLABEL_MODELS_DIR).toBe(first.modelsDir)
+      expect(process.env.CAMLABEL_MANIFEST).toBe(path.join(root, 'resources/models/manifest.json'))
+      expect(first.copied.sort()).toEqual(['default.onnx', 'manifest.json'])
+      // The user's copy is never overwritten.
+      writeFileSync(path.join(first.modelsDir, 'default.onnx'), 'mine')
+      delete process.env.CAMLABEL_MODELS_DIR
+      expect(configureModels(app).copied).toEqual([])
+      expect(readFileSync(path.join(first.modelsDir, 'default.onnx'), 'utf8')).toBe('mine')
+      // In development the repository's models/ is used as is.
+      delete process.env.CAMLABEL_MODELS_DIR
+      const dev = configureModels({ ...app, isPackaged: false, getAppPath: () => path.join(root, 'repo') })
+      expect(dev.modelsDir).toBe(path.join(root, 'repo/models'))
+      expect(existsSync(path.join(root, 'repo'))).toBe(false)
+    } finally {
+      if (saved.dir === undefined) delete process.env.CAMLABEL_MODELS_DIR
+      else process.env.CAMLABEL_MODELS_DIR = saved.dir
+      if (saved.manifest === undefined) delete process.env.CAMLABEL_MANIFEST
+      else process.env.CAMLABEL_MANIFEST = saved.manifest
+      Object.defineProperty(process, 'resourcesPath', { value: saved.res, configurable: true })
+    }
+  })
+})
