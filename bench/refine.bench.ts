@@ -10,14 +10,14 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { readdirSync } from 'node:fs'
 import sharp from 'sharp'
-import { proposalsFromMap } from '../src/main/engine/boxes.ts'
+import { proposalsFromMap } from '../src/shared/cam/boxes.ts'
 import { agnosticCam } from '../src/main/engine/cam.ts'
 import { prepareImage } from '../src/main/engine/preprocess.ts'
 import { normaliseByMax } from '../src/shared/cam/proposals.ts'
 import { refineCam, type GuideImage } from '../src/main/engine/refine.ts'
 import { openModel } from '../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D } from '../src/main/engine/types.ts'
-import { resizeBilinear } from '../src/main/engine/upscale.ts'
+import { resizeBilinear } from '../src/shared/cam/upscale.ts'
 
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/data')
 const IMAGES = 24

@@ -21,7 +21,7 @@ import { proposeFromForward, type ImageTask } from '../src/main/engine/propose.t
 import { refineCam, type RefineParams } from '../src/main/engine/refine.ts'
 import { openModel } from '../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../src/main/engine/types.ts'
-import { proposalsFromMap } from '../src/main/engine/boxes.ts'
+import { proposalsFromMap } from '../src/shared/cam/boxes.ts'
 
 const sharedRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared')
 
@@ -71,7 +71,7 @@ async function imagenetItems(): Promise<EvalItem[]> {
       }))
     const classIndex = synsets.indexOf(row.label)
     if (classIndex < 0) throw new Error(`${row.label} is not in imagenet-synsets.txt`)
-    return { path: row.path, truth, source: { kind: 'model', classIndex } }
+    return { path: row.path, truth, source: { kind: 'model', classIndices: [classIndex] } }
   })
 }
 

@@ -14,7 +14,7 @@ import {
   type HeadSample,
   type LearnedHead,
 } from '../main/engine/head.ts'
-import type { HeadMode, LearnedWeights } from '../main/engine/labels.ts'
+import type { HeadMode, LabelMapping, LearnedWeights } from '../main/engine/labels.ts'
 import type { ImageTask } from '../main/engine/propose.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
 import { runFeatureJob } from '../main/jobs/proposalJob.ts'
@@ -23,6 +23,8 @@ export interface LearnForProposeOptions {
   model: string
   providers: ProviderChoice
   head: HeadMode
+  /** The user's per-label choices: labels mapped onto model classes need no head. */
+  mappings?: ReadonlyMap<string, LabelMapping>
   signal?: AbortSignal
   io: CommandIO
 }
@@ -61,6 +63,7 @@ export async function learnHeadForPropose(
       model: options.model,
       providers: options.providers,
       head: 'model',
+      ...(options.mappings ? { mappings: options.mappings } : {}),
       signal: stop.signal,
       onReady: (info) => {
         needed = options.head === 'learn' ? allLabels : info.sources.agnostic

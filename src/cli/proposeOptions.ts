@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError } from '../shared/errors.ts'
-import type { HeadMode } from '../main/engine/labels.ts'
+import { parseMapping, type HeadMode, type LabelMapping } from '../main/engine/labels.ts'
 import { requireModel } from '../main/engine/manifest.ts'
 import type { UpscaleMode } from '../main/engine/propose.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
@@ -19,6 +19,7 @@ export const PROPOSE_OPTIONS = {
   head: { type: 'string' },
   'working-size': { type: 'string' },
   provider: { type: 'string' },
+  map: { type: 'string', multiple: true },
 } as const
 
 export interface ProposeSettings {
@@ -30,9 +31,13 @@ export interface ProposeSettings {
   upscale: UpscaleMode
   head: HeadMode
   providers: ProviderChoice
+  /** `--map LABEL=…` choices, by label. */
+  mappings: Map<string, LabelMapping>
 }
 
-type Values = Partial<Record<keyof typeof PROPOSE_OPTIONS, string>>
+type Values = Partial<Record<Exclude<keyof typeof PROPOSE_OPTIONS, 'map'>, string>> & {
+  map?: string[]
+}
 
 /** Checks the shared options; the model is checked before any image is read, so a typo fails at once. */
 export function readProposeSettings(values: Values, cwd: string): ProposeSettings {
@@ -54,6 +59,7 @@ export function readProposeSettings(values: Values, cwd: string): ProposeSetting
       'provider',
       'auto',
     ),
+    mappings: new Map((values.map ?? []).map(parseMapping)),
   }
 }
 

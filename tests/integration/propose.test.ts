@@ -133,6 +133,51 @@ describe('camlabel propose on real photos', () => {
     expect(io.err).toMatch(/warning: .*labels\.csv:\d+:/)
   })
 
+  test('--map puts labels the model does not have onto its classes (coarse labels → ImageNet ranges)', async () => {
+    const out = path.join(tmp, 'mapped.json')
+    const io = capture()
+    const maps = [
+      'dog=#151-268',
+      'cat=#281-293',
+      'bird=#7-24,#80-100,#127-146',
+      'fish=#0-6,#389-397',
+    ]
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        shared('data/imagenet-val-dev'),
+        '--labels',
+        shared('data/imagenet-val-dev/labels-coarse.csv'),
+        '--out',
+        out,
+        '--head',
+        'model',
+        ...maps.flatMap((m) => ['--map', m]),
+      ],
+      io,
+    )
+    expect(code, io.err).toBe(0)
+    const predicted = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & {
+      info: { camlabel: { labelSources: Record<string, string[]> } }
+    }
+    expect(predicted.info.camlabel.labelSources.model.sort()).toEqual([
+      'bird',
+      'cat',
+      'dog',
+      'fish',
+    ])
+    const truth = sharedJson<CocoLike>('data/imagenet-val-dev/ground-truth-coarse.coco.json')
+    const mapped = new Set(['bird', 'cat', 'dog', 'fish'])
+    const keep = (coco: CocoLike): CocoLike => {
+      const ids = new Set(coco.categories.filter((c) => mapped.has(c.name)).map((c) => c.id))
+      return { ...coco, annotations: coco.annotations.filter((a) => ids.has(a.category_id)) }
+    }
+    const cases = casesFromCoco(keep(truth), keep(predicted))
+    expect(cases.length).toBeGreaterThan(40)
+    expect(boxAccuracy(cases, 0.5)).toBeGreaterThanOrEqual(0.6)
+  })
+
   test('a clear error, and a non-zero exit, for an unknown model and a missing folder', async () => {
     const io = capture()
     const code = await main(

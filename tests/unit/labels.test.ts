@@ -1,11 +1,18 @@
 import { describe, expect, test } from 'vitest'
 import { parseClasses } from '../../src/main/engine/classes.ts'
-import { resolveLabelSources, summariseSources } from '../../src/main/engine/labels.ts'
+import {
+  parseMapping,
+  resolveLabelSources,
+  summariseSources,
+} from '../../src/main/engine/labels.ts'
 
 const classes = parseClasses(
-  ['n01440764 tench, Tinca tinca', 'n02110958 pug, pug-dog', 'n02123045 tabby, tabby cat'].join(
-    '\n',
-  ),
+  [
+    'n01440764 tench, Tinca tinca',
+    'n02110958 pug, pug-dog',
+    'n02123045 tabby, tabby cat',
+    'n02099601 golden retriever',
+  ].join('\n'),
 )
 const learned = new Map([['kangaroo', { weights: new Float32Array([1, 2]), bias: 0.5 }]])
 
@@ -17,8 +24,8 @@ describe('resolveLabelSources', () => {
       'auto',
       learned,
     )
-    expect(sources.get('n02123045')).toEqual({ kind: 'model', classIndex: 2 })
-    expect(sources.get('Pug')).toEqual({ kind: 'model', classIndex: 1 })
+    expect(sources.get('n02123045')).toEqual({ kind: 'model', classIndices: [2] })
+    expect(sources.get('Pug')).toEqual({ kind: 'model', classIndices: [1] })
     expect(sources.get('kangaroo')?.kind).toBe('learned')
     expect(sources.get('defect')).toEqual({ kind: 'agnostic' })
     expect(summariseSources(sources)).toEqual({
@@ -29,19 +36,47 @@ describe('resolveLabelSources', () => {
   })
 
   test('learn ignores model classes; model ignores learned heads; agnostic uses neither', () => {
-    expect(
-      resolveLabelSources(
-        ['pug'],
-        classes,
-        'learn',
-        new Map([['pug', learned.get('kangaroo')!]]),
-      ).get('pug')?.kind,
-    ).toBe('learned')
+    const pugHead = new Map([['pug', learned.get('kangaroo')!]])
+    expect(resolveLabelSources(['pug'], classes, 'learn', pugHead).get('pug')?.kind).toBe('learned')
     expect(resolveLabelSources(['kangaroo'], classes, 'model', learned).get('kangaroo')).toEqual({
       kind: 'agnostic',
     })
     expect(resolveLabelSources(['pug'], classes, 'agnostic').get('pug')).toEqual({
       kind: 'agnostic',
     })
+  })
+
+  test('a mapping overrides the mode: several model classes, learn, or agnostic', () => {
+    const mappings = new Map([
+      parseMapping('dog=pug + golden_retriever'),
+      parseMapping('fish=#0'),
+      parseMapping('pets=#1-3'),
+      parseMapping('kangaroo=agnostic'),
+      parseMapping('Pug=learn'),
+    ])
+    const sources = resolveLabelSources(
+      ['dog', 'fish', 'pets', 'kangaroo', 'Pug'],
+      classes,
+      'model',
+      learned,
+      mappings,
+    )
+    expect(sources.get('dog')).toEqual({ kind: 'model', classIndices: [1, 3] })
+    expect(sources.get('fish')).toEqual({ kind: 'model', classIndices: [0] })
+    expect(sources.get('pets')).toEqual({ kind: 'model', classIndices: [1, 2, 3] })
+    expect(sources.get('kangaroo')).toEqual({ kind: 'agnostic' })
+    // Mapped to learn but nothing learned for it: the agnostic CAM, never a silent model class.
+    expect(sources.get('Pug')).toEqual({ kind: 'agnostic' })
+  })
+
+  test('a mapping naming something the model does not have is refused with the name', () => {
+    expect(() =>
+      resolveLabelSources(['dog'], classes, 'auto', new Map(), new Map([parseMapping('dog=wolf')])),
+    ).toThrow(/'wolf'/)
+    expect(() =>
+      resolveLabelSources(['x'], classes, 'auto', new Map(), new Map([parseMapping('x=#2-9')])),
+    ).toThrow(/#0-3/)
+    expect(() => parseMapping('dog')).toThrow(/LABEL=CLASS/)
+    expect(parseMapping('dog=n02110958,n02099601')).toEqual(['dog', ['n02110958', 'n02099601']])
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { iou, type Box } from '../../src/shared/box.ts'
 import { CamlabelError } from '../../src/shared/errors.ts'
-import { proposalsFromMap, thresholdMask } from '../../src/main/engine/boxes.ts'
+import { proposalsFromMap, thresholdMask } from '../../src/shared/cam/boxes.ts'
 import {
   DEFAULT_REFINE_PARAMS,
   domainTransformFilter,
@@ -10,7 +10,7 @@ import {
   type GuideImage,
 } from '../../src/main/engine/refine.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D } from '../../src/main/engine/types.ts'
-import { resizeBilinear } from '../../src/main/engine/upscale.ts'
+import { resizeBilinear } from '../../src/shared/cam/upscale.ts'
 
 /** A dark, slightly textured background with a bright square at `square` (x1/y1 exclusive). */
 function squareImage(width: number, height: number, square: Box): GuideImage {

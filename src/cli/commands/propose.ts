@@ -38,6 +38,8 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --upscale MODE      bilinear | guided (edge-following full-resolution CAM; default bilinear)
   --head MODE         auto | model | learn | agnostic: where CAMs of labels come from (default auto:
                       model classes where the label is one, a head learned from your labels else)
+  --map LABEL=CLASSES map a label onto model classes (wnids, names or #N-M indices, joined by ','
+                      or '+'), or LABEL=learn / LABEL=agnostic; repeat for several labels
   --working-size N    longest side the CAM is upscaled to before boxes are taken (default 512)
   --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
   --overwrite         replace an existing --out file`
@@ -97,7 +99,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     threshold: settings.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold,
     workingSize: settings.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
   }
-  const { upscale, head, providers } = settings
+  const { upscale, head, providers, mappings } = settings
   const model = settings.model ?? defaultModel().id
 
   const { tasks, labelNames } = await readTasks(images, labels, io)
@@ -127,6 +129,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       model,
       providers,
       head,
+      mappings,
       signal: abort.signal,
       io,
     })
@@ -138,6 +141,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       upscale,
       head,
       learned: learning.learned,
+      mappings,
       signal: abort.signal,
       onReady: (info) => {
         ready = info

@@ -87,10 +87,36 @@ export function topK(values: Float32Array, k: number): number[] {
 }
 
 /**
- * The class-agnostic CAM, for labels the model does not know: the top-k predicted classes' CAMs,
- * each normalised to a max of 1 (so one class with large raw activations does not drown the
- * others), summed with weights p_i / Σp over those k. Classes whose CAM has no positive value add
- * nothing. Returns the map and the class indices used, most probable first.
+ * The CAM of several classes together (a label mapped onto many model classes, or the agnostic
+ * CAM's top predictions): each class's CAM normalised to a max of 1 (so one class with large raw
+ * activations does not drown the others), summed with weights p_i / Σp over those classes. Classes
+ * whose CAM has no positive value, or whose probability is 0, add nothing.
+ */
+export function weightedCam(
+  fwd: ForwardResult,
+  classifier: LinearClassifier,
+  classes: readonly number[],
+): Map2D {
+  const shape = fwd.classMaps ?? fwd.features
+  const out = new Float32Array(shape.width * shape.height)
+  let total = 0
+  for (const c of classes) total += Math.max(0, fwd.probabilities[c] ?? 0)
+  for (const c of classes) {
+    const p = Math.max(0, fwd.probabilities[c] ?? 0)
+    if (p === 0) continue
+    const cam = camForClass(fwd, classifier, c).data
+    let max = 0
+    for (let i = 0; i < cam.length; i++) if (cam[i]! > max) max = cam[i]!
+    if (max <= 0) continue
+    const w = p / total / max
+    for (let i = 0; i < cam.length; i++) out[i]! += w * cam[i]!
+  }
+  return { data: out, width: shape.width, height: shape.height }
+}
+
+/**
+ * The class-agnostic CAM, for labels the model does not know: the weighted CAM (see weightedCam) of
+ * the top-k predicted classes. Returns the map and the class indices used, most probable first.
  */
 export function agnosticCam(
   fwd: ForwardResult,
@@ -101,19 +127,5 @@ export function agnosticCam(
     throw invalidParameter('topK', 'an integer ≥ 1', topKCount)
   }
   const classes = topK(fwd.probabilities, topKCount)
-  const shape = fwd.classMaps ?? fwd.features
-  const out = new Float32Array(shape.width * shape.height)
-  let total = 0
-  for (const c of classes) total += Math.max(0, fwd.probabilities[c]!)
-  for (const c of classes) {
-    const p = Math.max(0, fwd.probabilities[c]!)
-    if (p === 0) continue
-    const cam = camForClass(fwd, classifier, c).data
-    let max = 0
-    for (let i = 0; i < cam.length; i++) if (cam[i]! > max) max = cam[i]!
-    if (max <= 0) continue
-    const w = p / total / max
-    for (let i = 0; i < cam.length; i++) out[i]! += w * cam[i]!
-  }
-  return { map: { data: out, width: shape.width, height: shape.height }, classes }
+  return { map: weightedCam(fwd, classifier, classes), classes }
 }

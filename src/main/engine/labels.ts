@@ -2,14 +2,16 @@
  * Maps the user's labels onto CAM sources. A label the model knows (its wnid, or any name on the
  * class's synset line) uses that class's CAM; a label with a learned head uses the head's weights; any
  * other label falls back to the class-agnostic CAM of the model's own top predictions, and the output
- * says so.
+ * says so. A mapping chosen by the user overrides that for its labels: onto one or several model
+ * classes ("dog" onto the model's dog breeds), onto the learned head, or onto the agnostic CAM.
  */
+import { CamlabelError } from '../../shared/errors.ts'
 import { resolveLabel } from './classes.ts'
 import type { ModelClass } from './types.ts'
 
 /** How one label gets its CAM. */
 export type LabelSource =
-  | { kind: 'model'; classIndex: number }
+  | { kind: 'model'; classIndices: number[] }
   | { kind: 'learned'; weights: Float32Array; bias: number }
   | { kind: 'agnostic' }
 
@@ -23,26 +25,106 @@ export interface LearnedWeights {
 }
 
 /**
+ * The user's choice for a label: model classes (each a wnid, a class name, or `#N` / `#N-M` for
+ * class indices), or `learn` / `agnostic`.
+ */
+export type LabelMapping = string[] | 'learn' | 'agnostic'
+
+/**
  * Decides the CAM source of every label. With `learn`, labels without learned weights fall back to
- * agnostic; with `model`, labels the model does not know fall back to agnostic.
+ * agnostic; with `model`, labels the model does not know fall back to agnostic. Mapped labels follow
+ * their mapping whatever the mode.
  */
 export function resolveLabelSources(
   labels: Iterable<string>,
   classes: ModelClass[],
   mode: HeadMode = 'auto',
   learned: ReadonlyMap<string, LearnedWeights> = new Map(),
+  mappings: ReadonlyMap<string, LabelMapping> = new Map(),
 ): Map<string, LabelSource> {
   const sources = new Map<string, LabelSource>()
+  const learnedSource = (label: string): LabelSource => {
+    const head = learned.get(label)
+    return head ? { kind: 'learned', weights: head.weights, bias: head.bias } : { kind: 'agnostic' }
+  }
   for (const label of labels) {
     if (sources.has(label)) continue
-    const modelClass =
-      mode === 'model' || mode === 'auto' ? resolveLabel(label, classes) : undefined
-    const head = mode === 'learn' || mode === 'auto' ? learned.get(label) : undefined
-    if (modelClass) sources.set(label, { kind: 'model', classIndex: modelClass.index })
-    else if (head) sources.set(label, { kind: 'learned', weights: head.weights, bias: head.bias })
-    else sources.set(label, { kind: 'agnostic' })
+    const mapping = mappings.get(label)
+    if (mapping === 'learn') sources.set(label, learnedSource(label))
+    else if (mapping === 'agnostic') sources.set(label, { kind: 'agnostic' })
+    else if (mapping)
+      sources.set(label, { kind: 'model', classIndices: mappedClasses(label, mapping, classes) })
+    else {
+      const modelClass =
+        mode === 'model' || mode === 'auto' ? resolveLabel(label, classes) : undefined
+      if (modelClass) sources.set(label, { kind: 'model', classIndices: [modelClass.index] })
+      else if (mode === 'learn' || mode === 'auto') sources.set(label, learnedSource(label))
+      else sources.set(label, { kind: 'agnostic' })
+    }
   }
   return sources
+}
+
+/** The class indices a mapping names; an unknown name is an error that says which and what to do. */
+export function mappedClasses(
+  label: string,
+  names: readonly string[],
+  classes: ModelClass[],
+): number[] {
+  const indices = new Set<number>()
+  for (const name of names) {
+    const range = /^#(\d+)(?:-(\d+))?$/.exec(name.trim())
+    if (range) {
+      const from = Number(range[1])
+      const to = Number(range[2] ?? range[1])
+      if (from > to || to >= classes.length) {
+        throw new CamlabelError(
+          'INVALID_ARGUMENT',
+          `The mapping of '${label}' names classes ${name}, but the model has classes #0-${classes.length - 1}`,
+        )
+      }
+      for (let i = from; i <= to; i++) indices.add(i)
+      continue
+    }
+    const modelClass = resolveLabel(name, classes)
+    if (!modelClass) {
+      throw new CamlabelError(
+        'INVALID_ARGUMENT',
+        `The mapping of '${label}' names '${name}', which is not a class of this model`,
+        'Use a wnid (n02084071), a class name from the synsets file, or #N / #N-M class indices.',
+      )
+    }
+    indices.add(modelClass.index)
+  }
+  if (indices.size === 0) {
+    throw new CamlabelError('INVALID_ARGUMENT', `The mapping of '${label}' names no class`)
+  }
+  return [...indices]
+}
+
+/**
+ * Parses `LABEL=CLASS[,CLASS…]`, `LABEL=learn` or `LABEL=agnostic` (the `--map` option). Classes
+ * are separated by `,` or `+`; a class name itself never holds a comma (commas separate the
+ * synonyms of a synset line).
+ */
+export function parseMapping(text: string): [string, LabelMapping] {
+  const eq = text.indexOf('=')
+  const label = eq > 0 ? text.slice(0, eq).trim() : ''
+  const target = eq > 0 ? text.slice(eq + 1).trim() : ''
+  if (!label || !target) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `--map expects LABEL=CLASS[+CLASS…], LABEL=learn or LABEL=agnostic, got '${text}'`,
+    )
+  }
+  if (target === 'learn' || target === 'agnostic') return [label, target]
+  return [
+    label,
+    target
+      .split(/[,+]/)
+      .map((t) => t.trim())
+      .filter(Boolean),
+  ]
 }
 
 /** Labels grouped by the kind of source they use, for the run's summary. */

@@ -4,7 +4,7 @@
  * is pure and runs between forward passes.
  */
 import { toErrorData, type ErrorData } from '../../shared/errors.ts'
-import { agnosticCam, camForClass, camFromFeatures } from './cam.ts'
+import { agnosticCam, camForClass, camFromFeatures, weightedCam } from './cam.ts'
 import { proposalsFromMap } from '../../shared/cam/boxes.ts'
 import { normaliseByMax, upscaleForBoxes } from '../../shared/cam/proposals.ts'
 import type { LabelSource } from './labels.ts'
@@ -145,6 +145,12 @@ export function proposeFromForward(
   }
 }
 
+function sumOf(values: Float32Array, indices: readonly number[]): number {
+  let sum = 0
+  for (const i of indices) sum += values[i] ?? 0
+  return sum
+}
+
 function needsPooled(labels: string[], sources: (label: string) => LabelSource): boolean {
   return labels.some((l) => sources(l).kind === 'learned')
 }
@@ -158,8 +164,11 @@ function camForSource(
   switch (source.kind) {
     case 'model':
       return {
-        cam: camForClass(fwd, model.head.classifier, source.classIndex),
-        confidence: fwd.probabilities[source.classIndex] ?? 0,
+        cam:
+          source.classIndices.length === 1
+            ? camForClass(fwd, model.head.classifier, source.classIndices[0]!)
+            : weightedCam(fwd, model.head.classifier, source.classIndices),
+        confidence: Math.min(1, sumOf(fwd.probabilities, source.classIndices)),
       }
     case 'learned': {
       let logit = source.bias
@@ -171,9 +180,7 @@ function camForSource(
     }
     case 'agnostic': {
       const { map, classes } = agnosticCam(fwd, model.head.classifier)
-      let confidence = 0
-      for (const c of classes) confidence += fwd.probabilities[c] ?? 0
-      return { cam: map, confidence: Math.min(1, confidence) }
+      return { cam: map, confidence: Math.min(1, sumOf(fwd.probabilities, classes)) }
     }
   }
 }

@@ -20,7 +20,7 @@
  */
 import { invalidParameter } from '../../shared/errors.ts'
 import type { Map2D } from './types.ts'
-import { resizeBilinear } from './upscale.ts'
+import { resizeBilinear } from '../../shared/cam/upscale.ts'
 
 /** An RGB image, 3 bytes per pixel, row-major (sharp's raw output). */
 export interface GuideImage {

@@ -48,7 +48,8 @@ async function run(start: StartMessage): Promise<void> {
   try {
     const labels = new Set(start.tasks.flatMap((t) => t.labels))
     const learned = new Map(Object.entries(start.learned))
-    const sources = resolveLabelSources(labels, model.classes, start.head, learned)
+    const mappings = new Map(Object.entries(start.mappings))
+    const sources = resolveLabelSources(labels, model.classes, start.head, learned, mappings)
     const ready = {
       modelId: model.id,
       provider: model.provider,

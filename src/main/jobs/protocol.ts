@@ -4,12 +4,12 @@
  */
 import type { ErrorData } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
-import type { HeadMode, LearnedWeights } from '../engine/labels.ts'
+import type { HeadMode, LabelMapping, LearnedWeights } from '../engine/labels.ts'
 import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import type { ProposalOptions } from '../engine/types.ts'
 
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /**
  * Starts a job. `propose`: boxes for every task's labels. `features`: the pooled features of every
@@ -27,6 +27,7 @@ export interface StartMessage {
   upscale: UpscaleMode
   head: HeadMode
   learned: Record<string, LearnedWeights>
+  mappings: Record<string, LabelMapping>
 }
 
 export interface CancelMessage {
