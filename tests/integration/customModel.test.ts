@@ -46,29 +46,26 @@ async function redSquareImage(file: string): Promise<void> {
     .toFile(file)
 }
 
+/** Runs `camlabel propose` on the square image labelled `labels`, with `model`. */
+async function proposeSquare(model: string, labels: string[], out: string) {
+  await redSquareImage(path.join(dir, 'square.png'))
+  const csv = path.join(dir, 'labels.csv')
+  writeFileSync(csv, 'file,label\n' + labels.map((l) => `square.png,${l}\n`).join(''))
+  const run = io()
+  const code = await main(
+    ['propose', '--images', dir, '--labels', csv, '--out', out, '--model', model],
+    run,
+  )
+  return { code, err: run.err }
+}
+
 describe('a user model without a manifest entry', () => {
   test('propose finds its CAM tensors, names classes from a sibling file, and boxes the content', async () => {
     const model = writeModel(dir, 'tiny.onnx', gapGemmModel())
     writeFileSync(path.join(dir, 'tiny.classes.txt'), 'alpha\nbeta\ngamma\n')
-    await redSquareImage(path.join(dir, 'square.png'))
-    writeFileSync(path.join(dir, 'labels.csv'), 'file,label\nsquare.png,beta\nsquare.png,Gamma\n')
     const out = path.join(dir, 'out.json')
-    const run = io()
-    const code = await main(
-      [
-        'propose',
-        '--images',
-        dir,
-        '--labels',
-        path.join(dir, 'labels.csv'),
-        '--out',
-        out,
-        '--model',
-        model,
-      ],
-      run,
-    )
-    expect(code, run.err).toBe(0)
+    const { code, err } = await proposeSquare(model, ['beta', 'Gamma'], out)
+    expect(code, err).toBe(0)
     const coco = JSON.parse(readFileSync(out, 'utf8')) as {
       images: { width: number; height: number }[]
       annotations: { bbox: number[]; category_id: number; score: number }[]
@@ -119,48 +116,16 @@ describe('a user model without a manifest entry', () => {
 
   test('a model whose head is not pooling → linear is refused with the reason', async () => {
     const model = writeModel(dir, 'flat.onnx', noPoolingModel())
-    await redSquareImage(path.join(dir, 'square.png'))
-    writeFileSync(path.join(dir, 'labels.csv'), 'file,label\nsquare.png,class-1\n')
-    const run = io()
-    const code = await main(
-      [
-        'propose',
-        '--images',
-        dir,
-        '--labels',
-        path.join(dir, 'labels.csv'),
-        '--out',
-        path.join(dir, 'o.json'),
-        '--model',
-        model,
-      ],
-      run,
-    )
+    const { code, err } = await proposeSquare(model, ['class-1'], path.join(dir, 'o.json'))
     expect(code).toBe(1)
-    expect(run.err).toMatch(/pooling/i)
+    expect(err).toMatch(/pooling/i)
   })
 
   test('a file that is not a model at all is refused clearly', async () => {
     const model = path.join(dir, 'fake.onnx')
     writeFileSync(model, 'this is not a model')
-    writeFileSync(path.join(dir, 'labels.csv'), 'file,label\nsquare.png,x\n')
-    await redSquareImage(path.join(dir, 'square.png'))
-    const run = io()
-    const code = await main(
-      [
-        'propose',
-        '--images',
-        dir,
-        '--labels',
-        path.join(dir, 'labels.csv'),
-        '--out',
-        path.join(dir, 'o2.json'),
-        '--model',
-        model,
-      ],
-      run,
-    )
+    const { code, err } = await proposeSquare(model, ['x'], path.join(dir, 'o2.json'))
     expect(code).toBe(1)
-    expect(run.err).toMatch(/fake\.onnx/)
+    expect(err).toMatch(/fake\.onnx/)
   })
 })
