@@ -21,11 +21,17 @@ registerImageScheme()
 async function pickPath(kind: 'folder' | 'file' | 'save', title?: string): Promise<string | null> {
   const win = getWindow()
   if (kind === 'save') {
-    const r = win ? await dialog.showSaveDialog(win, { title }) : await dialog.showSaveDialog({ title })
+    const r = win
+      ? await dialog.showSaveDialog(win, { title })
+      : await dialog.showSaveDialog({ title })
     return r.canceled ? null : (r.filePath ?? null)
   }
-  const properties: ('openDirectory' | 'openFile')[] = [kind === 'folder' ? 'openDirectory' : 'openFile']
-  const r = win ? await dialog.showOpenDialog(win, { title, properties }) : await dialog.showOpenDialog({ title, properties })
+  const properties: ('openDirectory' | 'openFile')[] = [
+    kind === 'folder' ? 'openDirectory' : 'openFile',
+  ]
+  const r = win
+    ? await dialog.showOpenDialog(win, { title, properties })
+    : await dialog.showOpenDialog({ title, properties })
   return r.canceled ? null : (r.filePaths[0] ?? null)
 }
 

@@ -23,14 +23,17 @@ function fail(code: string, message: string): InvokeResult<never> {
 
 const bridge = {
   async invoke(route: unknown, input: unknown): Promise<InvokeResult<unknown>> {
-    if (!isRouteName(route)) return fail('INVALID_ARGUMENT', `Unknown route ${JSON.stringify(route)}`)
+    if (!isRouteName(route))
+      return fail('INVALID_ARGUMENT', `Unknown route ${JSON.stringify(route)}`)
     const parsed = ROUTES[route].input.safeParse(input ?? {})
     if (!parsed.success) return fail('INVALID_ARGUMENT', describeZodError(route, parsed.error))
     return (await ipcRenderer.invoke(INVOKE_CHANNEL, route, parsed.data)) as InvokeResult<unknown>
   },
   on(type: unknown, callback: unknown): () => void {
-    if (typeof type !== 'string' || !EVENT_TYPES.has(type)) throw new Error(`Unknown event ${JSON.stringify(type)}`)
-    if (typeof callback !== 'function') throw new Error('on(type, callback): callback must be a function')
+    if (typeof type !== 'string' || !EVENT_TYPES.has(type))
+      throw new Error(`Unknown event ${JSON.stringify(type)}`)
+    if (typeof callback !== 'function')
+      throw new Error('on(type, callback): callback must be a function')
     const listener = (_e: IpcRendererEvent, event: AppEvent): void => {
       if (event?.type === type) (callback as (e: AppEvent) => void)(event)
     }
@@ -39,7 +42,8 @@ const bridge = {
   },
   imageUrl(imageId: unknown, variant: unknown): string {
     const id = Number(imageId)
-    if (!Number.isInteger(id) || id < 0) throw new Error('imageUrl: imageId must be a non-negative integer')
+    if (!Number.isInteger(id) || id < 0)
+      throw new Error('imageUrl: imageId must be a non-negative integer')
     return `camlabel-image://${variant === 'thumb' ? 'thumb' : 'image'}/${id}`
   },
 }

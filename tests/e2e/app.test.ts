@@ -39,13 +39,17 @@ async function shot(name: string): Promise<void> {
 }
 
 async function waitSaved(): Promise<void> {
-  await page.getByTestId('save-state').filter({ hasText: /^(All changes saved|Saved)$/ }).waitFor()
+  await page
+    .getByTestId('save-state')
+    .filter({ hasText: /^(All changes saved|Saved)$/ })
+    .waitFor()
 }
 
 beforeAll(async () => {
   const missing = chromiumMissing()
   if (missing) throw new Error(missing)
-  if (!existsSync(raccoon)) throw new Error(`Shared data missing: ${raccoon} (tests read ../shared relative to the repo)`)
+  if (!existsSync(raccoon))
+    throw new Error(`Shared data missing: ${raccoon} (tests read ../shared relative to the repo)`)
   if (!existsSync(path.join(rendererDir, 'index.html'))) {
     execFileSync('npx', ['electron-vite', 'build'], { cwd: repoRoot, stdio: 'inherit' })
   }
@@ -91,17 +95,26 @@ describe('camlabel in Chromium against the test host', () => {
     await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(8)
     await page.getByTestId('run-proposals').click()
     await page.getByTestId('job-done').waitFor({ timeout: 120_000 })
-    await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(/Proposed boxes for 8 images/)
+    await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(
+      /Proposed boxes for 8 images/,
+    )
     await expect(page.getByTestId('provider').textContent()).resolves.toMatch(/CPU/)
     await page.getByTestId('filter-pending').click()
     await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(8)
     await page.getByTestId('filter-all').click()
-    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=gallery-item] img')].every((i) => (i as HTMLImageElement).complete))
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid=gallery-item] img')].every(
+        (i) => (i as HTMLImageElement).complete,
+      ),
+    )
     await shot('2-gallery')
 
-    const ids = await page.getByTestId('gallery-item').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-image-id'))))
+    const ids = await page
+      .getByTestId('gallery-item')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-image-id'))))
     const before = await Promise.all(ids.slice(0, 4).map(detail))
-    for (const d of before) expect(d.boxes.filter((b) => b.status === 'pending').length).toBeGreaterThan(0)
+    for (const d of before)
+      expect(d.boxes.filter((b) => b.status === 'pending').length).toBeGreaterThan(0)
 
     // Annotate the first image; the CAM overlay and the proposals are shown.
     await page.getByTestId('gallery-item').first().click()
@@ -160,7 +173,56 @@ describe('camlabel in Chromium against the test host', () => {
     await page.keyboard.press('?')
     await page.getByTestId('help').waitFor()
     await shot('5-help')
+    await expect(page.getByTestId('help').textContent()).resolves.toMatch(/guided/i)
     await page.keyboard.press('Escape')
+
+    // Image 5: flip to the guided (F-CAM) view: the heatmap becomes the full-resolution refined map
+    // and the guided proposals are shown in place of the pending (bilinear) ones; flipping back
+    // restores both.
+    const overlaySize = (): Promise<number[]> =>
+      page
+        .getByTestId('cam-overlay')
+        .evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])
+    const rects = (testId: string): Promise<number[][]> =>
+      page
+        .getByTestId(testId)
+        .evaluateAll((gs) =>
+          gs.map((g) =>
+            ['x', 'y', 'width', 'height'].map((k) =>
+              Math.round(Number(g.querySelector('rect')!.getAttribute(k))),
+            ),
+          ),
+        )
+    const camSize = await overlaySize()
+    expect(Math.max(...camSize)).toBeLessThan(32) // the stored low-resolution CAM
+    const pendingRects = await rects('box-pending')
+    expect(pendingRects.length).toBeGreaterThan(0)
+    await page.keyboard.press('f')
+    await page.getByTestId('box-preview').first().waitFor()
+    // Refined at the working resolution: longest side 512, or the image's own size when smaller.
+    const fifthDetail = (await host.services.router.dispatch('image.get', { imageId: ids[4]! })) as {
+      ok: true
+      value: { width: number; height: number }
+    }
+    const { width: w5, height: h5 } = fifthDetail.value
+    expect(Math.max(...(await overlaySize()))).toBe(Math.min(512, Math.max(w5, h5)))
+    await expect(page.getByTestId('box-pending').count()).resolves.toBe(0)
+    const guidedRects = await rects('box-preview')
+    expect(guidedRects).not.toEqual(pendingRects)
+    await shot('5b-annotate-guided')
+    await page.getByTestId('view-bilinear').click()
+    await expect.poll(() => page.getByTestId('box-preview').count()).toBe(0)
+    expect(await overlaySize()).toEqual(camSize)
+    expect(await rects('box-pending')).toEqual(pendingRects)
+    // Guided again, and use its boxes: they become the pending ones; undo brings the old ones back.
+    await page.getByTestId('view-guided').click()
+    await page.getByTestId('use-preview').click()
+    await expect.poll(() => page.getByTestId('box-preview').count()).toBe(0)
+    expect(await rects('box-pending')).toEqual(guidedRects)
+    await page.keyboard.press('Control+z')
+    await expect.poll(() => page.getByTestId('box-preview').count()).toBe(guidedRects.length)
+    await page.getByTestId('view-bilinear').click()
+    expect(await rects('box-pending')).toEqual(pendingRects)
 
     // Export COCO and check the file's boxes against the store.
     await waitSaved()
@@ -183,7 +245,12 @@ describe('camlabel in Chromium against the test host', () => {
       const img = coco.images.find((i) => i.file_name === file)!
       return coco.annotations.filter((a) => a.image_id === img.id).map((a) => a.bbox)
     }
-    const toCoco = (b: ReviewBox): number[] => [b.box.x0, b.box.y0, b.box.x1 - b.box.x0, b.box.y1 - b.box.y0]
+    const toCoco = (b: ReviewBox): number[] => [
+      b.box.x0,
+      b.box.y0,
+      b.box.x1 - b.box.x0,
+      b.box.y1 - b.box.y0,
+    ]
     const close = (a: number[][], b: number[][]): void => {
       expect(a.length).toBe(b.length)
       a.forEach((x, i) => x.forEach((v, j) => expect(v).toBeCloseTo(b[i]![j]!, 1)))
@@ -198,5 +265,60 @@ describe('camlabel in Chromium against the test host', () => {
     close(boxesOf(before[3]!.file), kept.map(toCoco))
     // Images not reviewed export no boxes (pending proposals are not included by default).
     for (const id of ids.slice(4)) expect(boxesOf((await detail(id)).file)).toEqual([])
+  })
+
+  test('a run cancelled from the job bar stops, and the gallery shows the images done so far', async () => {
+    // A second project of 60 photos, created from the Projects tab.
+    const images = path.join(work, 'many/images')
+    mkdirSync(images, { recursive: true })
+    const rows = readFileSync(path.join(raccoon, 'labels.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1, 61)
+    for (const row of rows)
+      cpSync(path.join(raccoon, row.split(',')[0]!), path.join(work, 'many', row.split(',')[0]!))
+    writeFileSync(path.join(work, 'many/labels.csv'), ['file,label', ...rows].join('\n') + '\n')
+    await page.keyboard.press('Escape') // closes the export dialog left open by the first test
+    await page.getByTestId('export-dialog').waitFor({ state: 'detached' })
+    await page.getByTestId('job-bar').getByRole('button', { name: 'Dismiss' }).click()
+    await page.getByTestId('tab-start').click()
+    await page.getByTestId('images-dir').fill(images)
+    await page.getByTestId('labels-csv').click()
+    await page.getByTestId('labels-path').fill(path.join(work, 'many/labels.csv'))
+    await page.getByTestId('project-path').fill(path.join(work, 'many.camlabel'))
+    await page.getByTestId('create-project').click()
+    await expect.poll(() => page.getByTestId('run-proposals').textContent()).toMatch(/\(60\)/)
+
+    await page.getByTestId('run-proposals').click()
+    await expect
+      .poll(
+        async () =>
+          Number(((await page.getByTestId('job-count').textContent()) ?? '0').split('/')[0]),
+        { timeout: 60_000 },
+      )
+      .toBeGreaterThanOrEqual(3)
+    await shot('7-job-running')
+    await page.getByTestId('job-cancel').click()
+    await page.getByTestId('job-done').waitFor({ timeout: 30_000 })
+    const text = (await page.getByTestId('job-done').textContent()) ?? ''
+    const done = Number(/Cancelled after (\d+) images/.exec(text)?.[1])
+    expect(done).toBeGreaterThanOrEqual(3)
+    expect(done).toBeLessThan(60)
+    // The job stopped: nothing more is proposed after the cancel.
+    const proposed = (): Promise<number> =>
+      host.services.router
+        .dispatch('gallery.ids', { status: 'pending' })
+        .then((r) => (r.ok ? (r.value as { ids: number[] }).ids.length : -1))
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(await proposed()).toBe(done)
+    // The gallery shows them: the pending filter lists exactly those, the button offers the rest.
+    await page.getByTestId('filter-pending').click()
+    await expect
+      .poll(() => page.getByTestId('filter-pending').textContent())
+      .toMatch(new RegExp(`\\b${done}\\b`))
+    await expect
+      .poll(() => page.getByTestId('run-proposals').textContent())
+      .toMatch(new RegExp(`\\(${60 - done}\\)`))
+    await shot('8-gallery-after-cancel')
   })
 })

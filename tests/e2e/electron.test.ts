@@ -23,7 +23,8 @@ function electronBinary(): string | null {
 }
 
 const binary = electronBinary()
-const reason = 'the Electron binary is not installed here (ELECTRON_SKIP_BINARY_DOWNLOAD=1); Chromium e2e tests cover the renderer'
+const reason =
+  'the Electron binary is not installed here (ELECTRON_SKIP_BINARY_DOWNLOAD=1); Chromium e2e tests cover the renderer'
 
 describe.skipIf(!binary)(`Electron shell${binary ? '' : ` — skipped: ${reason}`}`, () => {
   test('the window opens, the page reaches only the bridge, a project opens', async () => {
@@ -52,9 +53,19 @@ describe.skipIf(!binary)(`Electron shell${binary ? '' : ` — skipped: ${reason}
         process: typeof (globalThis as Record<string, unknown>).process,
         bridge: Object.keys((globalThis as unknown as { camlabel: object }).camlabel).sort(),
       }))
-      expect(reach).toEqual({ require: 'undefined', process: 'undefined', bridge: ['imageUrl', 'invoke', 'on'] })
+      expect(reach).toEqual({
+        require: 'undefined',
+        process: 'undefined',
+        bridge: ['imageUrl', 'invoke', 'on'],
+      })
       // Unknown routes are refused by the preload.
-      const refused = await page.evaluate(() => (globalThis as unknown as { camlabel: { invoke: (r: string, i: unknown) => Promise<{ ok: boolean }> } }).camlabel.invoke('fs.readFile', {}))
+      const refused = await page.evaluate(() =>
+        (
+          globalThis as unknown as {
+            camlabel: { invoke: (r: string, i: unknown) => Promise<{ ok: boolean }> }
+          }
+        ).camlabel.invoke('fs.readFile', {}),
+      )
       expect(refused.ok).toBe(false)
       // A project opens through the UI.
       await page.getByTestId('images-dir').fill(images)
@@ -68,4 +79,3 @@ describe.skipIf(!binary)(`Electron shell${binary ? '' : ` — skipped: ${reason}
     }
   })
 })
-

@@ -21,8 +21,13 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const rendererDir = path.join(repoRoot, 'out/renderer')
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.woff2': 'font/woff2', '.json': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
 }
 
 export interface TestHost {
@@ -40,7 +45,9 @@ async function body(req: IncomingMessage): Promise<unknown> {
 }
 
 /** Starts the host on a free port. */
-export async function startHost(options: { dataDir?: string; port?: number } = {}): Promise<TestHost> {
+export async function startHost(
+  options: { dataDir?: string; port?: number } = {},
+): Promise<TestHost> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'camlabel-host-'))
   const clients = new Set<ServerResponse>()
   const events: AppEvent[] = []
@@ -72,7 +79,11 @@ export async function startHost(options: { dataDir?: string; port?: number } = {
       return
     }
     if (url.pathname === '/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      })
       res.write(': connected\n\n')
       clients.add(res)
       req.on('close', () => clients.delete(res))
@@ -81,7 +92,12 @@ export async function startHost(options: { dataDir?: string; port?: number } = {
     if (/^\/(image|thumb)\/\d+$/.test(url.pathname)) {
       try {
         const img = await services.image(url.pathname)
-        res.writeHead(200, { 'content-type': img.type, 'cache-control': 'no-store' })
+        // As the app's protocol (src/main/app/protocol.ts): thumbnails cacheable, full images not.
+        const variant = url.pathname.startsWith('/thumb/') ? 'thumb' : 'image'
+        res.writeHead(200, {
+          'content-type': img.type,
+          'cache-control': variant === 'thumb' ? 'private, max-age=3600' : 'no-store',
+        })
         res.end(img.body)
       } catch (err) {
         res.writeHead(404, { 'content-type': 'text/plain' })
@@ -90,7 +106,8 @@ export async function startHost(options: { dataDir?: string; port?: number } = {
       return
     }
     // Static files of the renderer build; nothing outside it.
-    const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '')
+    const rel =
+      url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '')
     const file = path.resolve(rendererDir, rel)
     if (!file.startsWith(rendererDir + path.sep)) {
       res.writeHead(403).end()
@@ -98,7 +115,9 @@ export async function startHost(options: { dataDir?: string; port?: number } = {
     }
     try {
       const data = await readFile(file)
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' })
+      res.writeHead(200, {
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      })
       res.end(data)
     } catch {
       res.writeHead(404).end('not found')

@@ -24,12 +24,23 @@ beforeAll(async () => {
   const { mkdirSync } = await import('node:fs')
   mkdirSync(path.join(images, 'cat'), { recursive: true })
   for (const name of ['a', 'b', 'c']) {
-    await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } } })
+    await sharp({
+      create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } },
+    })
       .png()
       .toFile(path.join(images, 'cat', `${name}.png`))
   }
-  services = createServices({ dataDir: path.join(dir, 'data'), shell: 'test-host', emit: () => {}, checkOutput: true })
-  const created = await services.router.dispatch('project.create', { imagesDir: images, projectPath: path.join(dir, 'p.camlabel'), labels: { kind: 'folders' } })
+  services = createServices({
+    dataDir: path.join(dir, 'data'),
+    shell: 'test-host',
+    emit: () => {},
+    checkOutput: true,
+  })
+  const created = await services.router.dispatch('project.create', {
+    imagesDir: images,
+    projectPath: path.join(dir, 'p.camlabel'),
+    labels: { kind: 'folders' },
+  })
   expect(created.ok).toBe(true)
   // One proposal per image from a CAM with a hot 4×4 block, as a proposal run would store it.
   const store = services.context.requireProject() as ProjectStore
@@ -38,11 +49,18 @@ beforeAll(async () => {
   for (let y = 1; y < 5; y++) for (let x = 2; x < 6; x++) cam[y * 8 + x] = 1
   for (const id of imageIds) {
     store.saveProposals(id, { model: 'test', revision: 'r', threshold: 0.2 }, [
-      { label: 'cat', source: 'model', confidence: 0.9, cam: { data: cam, width: 8, height: 6 }, proposals: [{ box: { x0: 16, y0: 8, x1: 48, y1: 40 }, score: 0.9, rank: 0 }] },
+      {
+        label: 'cat',
+        source: 'model',
+        confidence: 0.9,
+        cam: { data: cam, width: 8, height: 6 },
+        proposals: [{ box: { x0: 16, y0: 8, x1: 48, y1: 40 }, score: 0.9, rank: 0 }],
+      },
     ])
   }
   const client: CamlabelBridge = {
-    invoke: ((route: string, input: unknown) => services.router.dispatch(route, input)) as CamlabelBridge['invoke'],
+    invoke: ((route: string, input: unknown) =>
+      services.router.dispatch(route, input)) as CamlabelBridge['invoke'],
     on: () => () => {},
     imageUrl: (id, v) => `/${v}/${id}`,
   }
@@ -98,10 +116,16 @@ describe('annotation store', () => {
     await a.load(imageIds[1]!)
     for (const t of [0.3, 0.7]) {
       a.setThreshold(t, true)
-      const r = await services.router.dispatch('image.recompute', { imageId: imageIds[1]!, threshold: t })
+      const r = await services.router.dispatch('image.recompute', {
+        imageId: imageIds[1]!,
+        threshold: t,
+      })
       if (!r.ok) throw new Error(r.error.message)
-      const mine = a.boxes.filter((b) => b.status === 'pending').map((b) => ({ label: b.label, box: b.box, score: b.score }))
-      const theirs = (r.value as { proposals: { label: string; box: unknown; score: number }[] }).proposals
+      const mine = a.boxes
+        .filter((b) => b.status === 'pending')
+        .map((b) => ({ label: b.label, box: b.box, score: b.score }))
+      const theirs = (r.value as { proposals: { label: string; box: unknown; score: number }[] })
+        .proposals
       expect(mine).toEqual(theirs.map((p) => ({ label: p.label, box: p.box, score: p.score })))
     }
   })
@@ -117,14 +141,21 @@ describe('annotation store', () => {
     // The refined map is at the working resolution (this 64×48 image is below 512: its own size).
     expect(a.overlay).not.toBe(bilinearOverlay)
     expect([a.overlay!.width, a.overlay!.height]).toEqual([64, 48])
-    const r = await services.router.dispatch('image.refined', { imageId: imageIds[0]!, threshold: 0.2 })
+    const r = await services.router.dispatch('image.refined', {
+      imageId: imageIds[0]!,
+      threshold: 0.2,
+    })
     if (!r.ok) throw new Error(r.error.message)
     const route = r.value as { maps: { proposals: { box: unknown; score: number }[] }[] }
-    expect(a.previewProposals!.map((p) => [p.box, p.score])).toEqual(route.maps[0]!.proposals.map((p) => [p.box, p.score]))
+    expect(a.previewProposals!.map((p) => [p.box, p.score])).toEqual(
+      route.maps[0]!.proposals.map((p) => [p.box, p.score]),
+    )
     a.usePreview()
     expect(a.pendingSource).toBe('guided')
     expect(a.previewProposals).toBeNull()
-    expect(a.boxes.filter((b) => b.status === 'pending').map((b) => b.box)).toEqual(route.maps[0]!.proposals.map((p) => p.box))
+    expect(a.boxes.filter((b) => b.status === 'pending').map((b) => b.box)).toEqual(
+      route.maps[0]!.proposals.map((p) => p.box),
+    )
     a.undo()
     expect(a.pendingSource).toBe('bilinear')
     expect(a.boxes.filter((b) => b.status === 'pending').map((b) => b.box)).toEqual(bilinear)

@@ -9,7 +9,12 @@ import { createRouter } from '../../src/main/services/router.ts'
 import { createServices } from '../../src/main/services/index.ts'
 import { parseImageRequest } from '../../src/main/services/images.ts'
 
-const services = () => createServices({ dataDir: mkdtempSync(path.join(tmpdir(), 'camlabel-routes-')), shell: 'test-host', emit: () => {} })
+const services = () =>
+  createServices({
+    dataDir: mkdtempSync(path.join(tmpdir(), 'camlabel-routes-')),
+    shell: 'test-host',
+    emit: () => {},
+  })
 
 describe('route registry', () => {
   test('two contracts with one name are refused', () => {
@@ -19,19 +24,27 @@ describe('route registry', () => {
 
   test('a route registered twice, or left without a handler, is refused', () => {
     const s = services()
-    expect(() => createRouter([{ 'project.summary': () => null }, { 'project.summary': () => null }])).toThrow(/registered twice/)
+    expect(() =>
+      createRouter([{ 'project.summary': () => null }, { 'project.summary': () => null }]),
+    ).toThrow(/registered twice/)
     expect(() => createRouter([{ 'project.summary': () => null }])).toThrow(/without a handler/)
     expect(s.router.names().length).toBeGreaterThan(10)
   })
 
   test('unknown routes and bad input come back as errors naming the field', async () => {
     const s = services()
-    expect(await s.router.dispatch('fs.readFile', {})).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } })
+    expect(await s.router.dispatch('fs.readFile', {})).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT' },
+    })
     const bad = await s.router.dispatch('gallery.page', { offset: -1, limit: 10 })
     expect(bad.ok).toBe(false)
     if (!bad.ok) expect(bad.error.message).toMatch(/offset/)
     const none = await s.router.dispatch('gallery.page', { offset: 0, limit: 10 })
-    expect(none).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', hint: expect.stringMatching(/open a project/i) } })
+    expect(none).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND', hint: expect.stringMatching(/open a project/i) },
+    })
   })
 
   test('image requests name an id, never a path', () => {
@@ -54,10 +67,21 @@ describe('image server', () => {
     symlinkSync(path.join(dir, 'secret.jpg'), path.join(dir, 'images', 'evil.jpg'))
     const store = ProjectStore.create(path.join(dir, 'p.camlabel'), path.join(dir, 'images'))
     const { ids } = store.upsertImages(
-      ['ok.jpg', 'evil.jpg'].map((file) => ({ file, width: 1, height: 1, size: 1, mtimeMs: 0, hash: file })),
+      ['ok.jpg', 'evil.jpg'].map((file) => ({
+        file,
+        width: 1,
+        height: 1,
+        size: 1,
+        mtimeMs: 0,
+        hash: file,
+      })),
     )
-    await expect(resolveImageFile(store, ids.get('ok.jpg')!)).resolves.toMatchObject({ file: expect.stringContaining('ok.jpg') })
-    await expect(resolveImageFile(store, ids.get('evil.jpg')!)).rejects.toMatchObject({ code: 'PATH_OUTSIDE_ROOT' })
+    await expect(resolveImageFile(store, ids.get('ok.jpg')!)).resolves.toMatchObject({
+      file: expect.stringContaining('ok.jpg'),
+    })
+    await expect(resolveImageFile(store, ids.get('evil.jpg')!)).rejects.toMatchObject({
+      code: 'PATH_OUTSIDE_ROOT',
+    })
     await expect(resolveImageFile(store, 999)).rejects.toMatchObject({ code: 'NOT_FOUND' })
     store.close()
   })
@@ -68,15 +92,26 @@ describe('models location of the Electron app', () => {
     const { configureModels } = await import('../../src/main/app/models.ts')
     const { mkdirSync, writeFileSync, readFileSync, existsSync } = await import('node:fs')
     const root = mkdtempSync(path.join(tmpdir(), 'camlabel-models-'))
-    const saved = { dir: process.env.CAMLABEL_MODELS_DIR, manifest: process.env.CAMLABEL_MANIFEST, res: process.resourcesPath }
+    const saved = {
+      dir: process.env.CAMLABEL_MODELS_DIR,
+      manifest: process.env.CAMLABEL_MANIFEST,
+      res: process.resourcesPath,
+    }
     try {
       delete process.env.CAMLABEL_MODELS_DIR
       delete process.env.CAMLABEL_MANIFEST
-      Object.defineProperty(process, 'resourcesPath', { value: path.join(root, 'resources'), configurable: true })
+      Object.defineProperty(process, 'resourcesPath', {
+        value: path.join(root, 'resources'),
+        configurable: true,
+      })
       mkdirSync(path.join(root, 'resources/models'), { recursive: true })
       writeFileSync(path.join(root, 'resources/models/manifest.json'), '{}')
       writeFileSync(path.join(root, 'resources/models/default.onnx'), 'shipped')
-      const app = { isPackaged: true, getAppPath: () => path.join(root, 'app.asar'), getPath: () => path.join(root, 'userData') }
+      const app = {
+        isPackaged: true,
+        getAppPath: () => path.join(root, 'app.asar'),
+        getPath: () => path.join(root, 'userData'),
+      }
       const first = configureModels(app)
       expect(first.modelsDir).toBe(path.join(root, 'userData/models'))
       expect(process.env.CAMLABEL_MODELS_DIR).toBe(first.modelsDir)
@@ -89,7 +124,11 @@ describe('models location of the Electron app', () => {
       expect(readFileSync(path.join(first.modelsDir, 'default.onnx'), 'utf8')).toBe('mine')
       // In development the repository's models/ is used as is.
       delete process.env.CAMLABEL_MODELS_DIR
-      const dev = configureModels({ ...app, isPackaged: false, getAppPath: () => path.join(root, 'repo') })
+      const dev = configureModels({
+        ...app,
+        isPackaged: false,
+        getAppPath: () => path.join(root, 'repo'),
+      })
       expect(dev.modelsDir).toBe(path.join(root, 'repo/models'))
       expect(existsSync(path.join(root, 'repo'))).toBe(false)
     } finally {

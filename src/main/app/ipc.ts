@@ -9,8 +9,18 @@ import type { Router } from '../services/router.ts'
 export function registerIpc(router: Router, getWindow: () => BrowserWindow | null): void {
   ipcMain.handle(INVOKE_CHANNEL, (event, route: unknown, input: unknown) => {
     const win = getWindow()
-    if (!win || event.sender !== win.webContents || event.senderFrame !== win.webContents.mainFrame) {
-      return { ok: false, error: { code: 'INVALID_ARGUMENT', message: 'Calls are accepted from the main window only' } }
+    if (
+      !win ||
+      event.sender !== win.webContents ||
+      event.senderFrame !== win.webContents.mainFrame
+    ) {
+      return {
+        ok: false,
+        error: {
+          code: 'INVALID_ARGUMENT',
+          message: 'Calls are accepted from the main window only',
+        },
+      }
     }
     return router.dispatch(route, input)
   })

@@ -9,8 +9,14 @@ export function installMenu(): void {
     {
       label: 'View',
       submenu: [
-        { role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' },
-        ...(app.isPackaged ? [] : [{ type: 'separator' as const }, { role: 'toggleDevTools' as const }]),
+        { role: 'resetZoom' },
+        { role: 'zoomIn' },
+        { role: 'zoomOut' },
+        { type: 'separator' },
+        { role: 'togglefullscreen' },
+        ...(app.isPackaged
+          ? []
+          : [{ type: 'separator' as const }, { role: 'toggleDevTools' as const }]),
       ],
     },
     { role: 'windowMenu' },

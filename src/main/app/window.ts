@@ -16,7 +16,11 @@ export function hardenSession(): void {
   })
 }
 
-export function createMainWindow(options: { preload: string; url?: string; file?: string }): BrowserWindow {
+export function createMainWindow(options: {
+  preload: string
+  url?: string
+  file?: string
+}): BrowserWindow {
   const win = new BrowserWindow({
     width: 1400,
     height: 900,

@@ -44,7 +44,8 @@ export class ServiceContext {
 
   /** The open project, or NOT_FOUND with a way out. */
   requireProject(): ProjectStore {
-    if (!this.current) throw new CamlabelError('NOT_FOUND', 'No project is open', 'Create or open a project first.')
+    if (!this.current)
+      throw new CamlabelError('NOT_FOUND', 'No project is open', 'Create or open a project first.')
     return this.current
   }
 
@@ -69,7 +70,7 @@ export class ServiceContext {
   }
 
   async recent(): Promise<(RecentEntry & { exists: boolean })[]> {
-    let list: RecentEntry[] = []
+    let list: RecentEntry[]
     try {
       list = JSON.parse(await readFile(this.recentFile, 'utf8')) as RecentEntry[]
       if (!Array.isArray(list)) list = []
@@ -80,7 +81,9 @@ export class ServiceContext {
   }
 
   private async addRecent(file: string): Promise<void> {
-    const list = (await this.recent()).filter((r) => r.path !== file).map(({ exists: _e, ...r }) => r)
+    const list = (await this.recent())
+      .filter((r) => r.path !== file)
+      .map(({ exists: _e, ...r }) => r)
     list.unshift({ path: file, name: projectName(file), openedAt: new Date().toISOString() })
     await mkdir(this.options.dataDir, { recursive: true })
     await writeFile(this.recentFile, JSON.stringify(list.slice(0, 12), null, 1))

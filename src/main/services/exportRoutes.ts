@@ -6,7 +6,12 @@ import type { Handlers } from './router.ts'
 export function createExportRoutes(ctx: ServiceContext): Pick<Handlers, 'export.run'> {
   return {
     'export.run': async ({ format, outPath, includeProposals, overwrite, valFraction, seed }) => {
-      const options: Parameters<typeof exportProject>[1] = { format, outPath, includeProposals, overwrite }
+      const options: Parameters<typeof exportProject>[1] = {
+        format,
+        outPath,
+        includeProposals,
+        overwrite,
+      }
       if (valFraction !== undefined) options.valFraction = valFraction
       if (seed !== undefined) options.seed = seed
       const r = await exportProject(ctx.requireProject(), options)

@@ -14,7 +14,12 @@ import type { ProjectStore } from '../store/projectStore.ts'
 export const THUMB_SIZE = { width: 340, height: 268 }
 
 const BROWSER_TYPES: Record<string, string> = {
-  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png', '.webp': 'image/webp', '.gif': 'image/gif', '.bmp': 'image/bmp',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.bmp': 'image/bmp',
 }
 
 export interface ImageBody {
@@ -29,7 +34,10 @@ export function parseImageRequest(p: string): { variant: 'full' | 'thumb'; id: n
 }
 
 /** The absolute file of image `id`, checked to be inside the project's image root (symlinks resolved). */
-export async function resolveImageFile(store: ProjectStore, id: number): Promise<{ file: string; hash: string }> {
+export async function resolveImageFile(
+  store: ProjectStore,
+  id: number,
+): Promise<{ file: string; hash: string }> {
   const image = store.image(id)
   if (!image) throw new CamlabelError('NOT_FOUND', `No image ${id} in this project`)
   const root = await realpath(store.imageRoot)
@@ -47,14 +55,21 @@ export async function resolveImageFile(store: ProjectStore, id: number): Promise
 }
 
 /** The bytes and content type for a request. */
-export async function imageBody(store: ProjectStore, id: number, variant: 'full' | 'thumb', thumbsDir: string): Promise<ImageBody> {
+export async function imageBody(
+  store: ProjectStore,
+  id: number,
+  variant: 'full' | 'thumb',
+  thumbsDir: string,
+): Promise<ImageBody> {
   const { file, hash } = await resolveImageFile(store, id)
   if (variant === 'full') {
     const type = BROWSER_TYPES[path.extname(file).toLowerCase()]
     if (type) return { body: await readFile(file), type }
     return { body: await sharp(file).rotate().png().toBuffer(), type: 'image/png' }
   }
-  const key = createHash('sha1').update(`${hash}:${THUMB_SIZE.width}x${THUMB_SIZE.height}`).digest('hex')
+  const key = createHash('sha1')
+    .update(`${hash}:${THUMB_SIZE.width}x${THUMB_SIZE.height}`)
+    .digest('hex')
   const cached = path.join(thumbsDir, key.slice(0, 2), `${key}.jpg`)
   try {
     return { body: await readFile(cached), type: 'image/jpeg' }

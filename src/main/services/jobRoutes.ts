@@ -23,7 +23,11 @@ export function createJobRoutes(ctx: ServiceContext): Pick<Handlers, 'job.propos
     'job.propose': ({ model, threshold, upscale }) => {
       const store = ctx.requireProject()
       if (running.size > 0) {
-        throw new CamlabelError('INVALID_ARGUMENT', 'A proposal job is already running', 'Wait for it or cancel it.')
+        throw new CamlabelError(
+          'INVALID_ARGUMENT',
+          'A proposal job is already running',
+          'Wait for it or cancel it.',
+        )
       }
       const spec = model ? requireModel(model) : defaultModel()
       const run = {
@@ -49,15 +53,27 @@ export function createJobRoutes(ctx: ServiceContext): Pick<Handlers, 'job.propos
         const seconds = (now - started) / 1000
         const rate = done > 0 ? done / seconds : 0
         ctx.emit({
-          type: 'job.progress', jobId, stage, done, total: todo.length, failed, rate,
-          eta: rate > 0 ? (todo.length - done) / rate : null, provider, model: run.model,
+          type: 'job.progress',
+          jobId,
+          stage,
+          done,
+          total: todo.length,
+          failed,
+          rate,
+          eta: rate > 0 ? (todo.length - done) / rate : null,
+          provider,
+          model: run.model,
         })
       }
       progress('loading-model', true)
 
       void (async () => {
         try {
-          const tasks = todo.map((t) => ({ key: String(t.id), path: store.imagePath(t.file), labels: t.labels }))
+          const tasks = todo.map((t) => ({
+            key: String(t.id),
+            path: store.imagePath(t.file),
+            labels: t.labels,
+          }))
           const results = runProposalJob(tasks, {
             model: spec.id,
             proposal: { threshold: run.threshold },
@@ -81,12 +97,28 @@ export function createJobRoutes(ctx: ServiceContext): Pick<Handlers, 'job.propos
             progress('proposing', done === todo.length)
           }
           store.finishJob(dbJob, 'done')
-          ctx.emit({ type: 'job.done', jobId, done, failed, seconds: (performance.now() - started) / 1000, cancelled: false, provider })
+          ctx.emit({
+            type: 'job.done',
+            jobId,
+            done,
+            failed,
+            seconds: (performance.now() - started) / 1000,
+            cancelled: false,
+            provider,
+          })
         } catch (err) {
           const e = toErrorData(err)
           if (e.code === 'CANCELLED' || controller.signal.aborted) {
             store.finishJob(dbJob, 'cancelled')
-            ctx.emit({ type: 'job.done', jobId, done, failed, seconds: (performance.now() - started) / 1000, cancelled: true, provider })
+            ctx.emit({
+              type: 'job.done',
+              jobId,
+              done,
+              failed,
+              seconds: (performance.now() - started) / 1000,
+              cancelled: true,
+              provider,
+            })
           } else {
             store.finishJob(dbJob, 'failed', e.message)
             ctx.emit({ type: 'job.failed', jobId, error: e })

@@ -45,7 +45,9 @@ export function createAppRoutes(ctx: ServiceContext): Pick<Handlers, 'app.info' 
         })),
       }
     },
-    'app.pickPath': async ({ kind, title }) => ({ path: ctx.options.pickPath ? await ctx.options.pickPath(kind, title) : null }),
+    'app.pickPath': async ({ kind, title }) => ({
+      path: ctx.options.pickPath ? await ctx.options.pickPath(kind, title) : null,
+    }),
   }
 }
 
@@ -58,13 +60,21 @@ export function createProjectRoutes(
   return {
     'project.create': async ({ imagesDir, projectPath, labels }) => {
       if (!existsSync(imagesDir)) {
-        throw new CamlabelError('NOT_FOUND', `The image folder ${imagesDir} does not exist`, 'Check the path.')
+        throw new CamlabelError(
+          'NOT_FOUND',
+          `The image folder ${imagesDir} does not exist`,
+          'Check the path.',
+        )
       }
       const file = projectPath ?? defaultProjectPath(imagesDir)
       const store = ProjectStore.create(file, imagesDir)
       try {
         const r = await importProject(store, { labels })
-        const report = { imported: r.imported + r.existing, skipped: r.skipped, problems: r.problems }
+        const report = {
+          imported: r.imported + r.existing,
+          skipped: r.skipped,
+          problems: r.problems,
+        }
         await ctx.setProject(store)
         ctx.emit({ type: 'project.changed', reason: 'imported' })
         return { project: summarise(store), report }

@@ -15,7 +15,9 @@ import {
 } from '../../shared/contracts/index.ts'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 
-export type Handler<N extends RouteName> = (input: RouteParsedInput<N>) => Promise<RouteOutput<N>> | RouteOutput<N>
+export type Handler<N extends RouteName> = (
+  input: RouteParsedInput<N>,
+) => Promise<RouteOutput<N>> | RouteOutput<N>
 export type Handlers = { [N in RouteName]: Handler<N> }
 
 export interface Router {
@@ -24,7 +26,10 @@ export interface Router {
 }
 
 /** Merges domain handler maps into a router; throws on a duplicate or a missing route. */
-export function createRouter(parts: Partial<Handlers>[], options: { checkOutput?: boolean } = {}): Router {
+export function createRouter(
+  parts: Partial<Handlers>[],
+  options: { checkOutput?: boolean } = {},
+): Router {
   const table = new Map<RouteName, Handler<RouteName>>()
   for (const part of parts) {
     for (const [name, handler] of Object.entries(part)) {
@@ -45,12 +50,16 @@ export function createRouter(parts: Partial<Handlers>[], options: { checkOutput?
         }
         const contract = ROUTES[route]
         const parsed = contract.input.safeParse(input ?? {})
-        if (!parsed.success) throw new CamlabelError('INVALID_ARGUMENT', describeZodError(route, parsed.error))
+        if (!parsed.success)
+          throw new CamlabelError('INVALID_ARGUMENT', describeZodError(route, parsed.error))
         const value = await table.get(route)!(parsed.data as never)
         if (options.checkOutput) {
           const out = contract.output.safeParse(value)
           if (!out.success) {
-            throw new CamlabelError('INTERNAL', `Route '${route}' answered outside its contract: ${describeZodError(route, out.error)}`)
+            throw new CamlabelError(
+              'INTERNAL',
+              `Route '${route}' answered outside its contract: ${describeZodError(route, out.error)}`,
+            )
           }
         }
         return { ok: true, value }

@@ -54,10 +54,13 @@ export const errorDataSchema = z.object({
  * What travels back on the invoke channel. Errors are data, not thrown exceptions, so their code and
  * hint survive the trip through Electron's IPC (which keeps only the message of a thrown Error).
  */
-export type InvokeResult<T> = { ok: true; value: T } | { ok: false; error: z.infer<typeof errorDataSchema> }
+export type InvokeResult<T> =
+  { ok: true; value: T } | { ok: false; error: z.infer<typeof errorDataSchema> }
 
 /** Formats a zod error as one line: which field, what was wrong. */
 export function describeZodError(route: string, err: z.ZodError): string {
-  const parts = err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`)
+  const parts = err.issues.map(
+    (i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`,
+  )
   return `Invalid input for route '${route}': ${parts.join('; ')}`
 }

@@ -16,7 +16,12 @@ export const exportRun = defineRoute(
     valFraction: z.number().min(0).max(0.9).optional(),
     seed: z.number().int().optional(),
   }),
-  z.object({ outPath: z.string(), images: z.number().int(), boxes: z.number().int(), files: z.number().int() }),
+  z.object({
+    outPath: z.string(),
+    images: z.number().int(),
+    boxes: z.number().int(),
+    files: z.number().int(),
+  }),
 )
 
 export const exportRoutes = [exportRun] as const

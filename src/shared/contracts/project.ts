@@ -49,12 +49,18 @@ export const projectOpen = defineRoute(
   projectSummarySchema,
 )
 
-export const projectSummary = defineRoute('project.summary', z.object({}), projectSummarySchema.nullable())
+export const projectSummary = defineRoute(
+  'project.summary',
+  z.object({}),
+  projectSummarySchema.nullable(),
+)
 
 export const projectRecent = defineRoute(
   'project.recent',
   z.object({}),
-  z.array(z.object({ path: z.string(), name: z.string(), openedAt: z.string(), exists: z.boolean() })),
+  z.array(
+    z.object({ path: z.string(), name: z.string(), openedAt: z.string(), exists: z.boolean() }),
+  ),
 )
 
 /** Changes the project's settings (stored in the project file). */

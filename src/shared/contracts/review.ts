@@ -38,7 +38,11 @@ export const imageDetailSchema = z.object({
 })
 export type ImageDetail = z.infer<typeof imageDetailSchema>
 
-export const imageGet = defineRoute('image.get', z.object({ imageId: z.number().int() }), imageDetailSchema)
+export const imageGet = defineRoute(
+  'image.get',
+  z.object({ imageId: z.number().int() }),
+  imageDetailSchema,
+)
 
 /**
  * Replaces the image's review with the renderer's state: the renderer owns undo/redo of the open
@@ -59,7 +63,9 @@ export const imageRecompute = defineRoute(
   'image.recompute',
   proposalOptionsSchema.extend({ imageId: z.number().int() }),
   z.object({
-    proposals: z.array(z.object({ label: z.string(), box: boxSchema, score: z.number(), rank: z.number() })),
+    proposals: z.array(
+      z.object({ label: z.string(), box: boxSchema, score: z.number(), rank: z.number() }),
+    ),
     /** Time spent computing in main, to tell transport from compute in the benchmark. */
     computeMs: z.number(),
   }),
@@ -88,7 +94,12 @@ export const imageRefined = defineRoute(
     width: z.number().int(),
     height: z.number().int(),
     maps: z.array(
-      z.object({ label: z.string(), confidence: z.number(), data: z.string(), proposals: z.array(proposalSchema) }),
+      z.object({
+        label: z.string(),
+        confidence: z.number(),
+        data: z.string(),
+        proposals: z.array(proposalSchema),
+      }),
     ),
     /** Decoding the guide image (cached for the last image) and refining, in main. */
     decodeMs: z.number(),

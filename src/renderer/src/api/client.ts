@@ -35,7 +35,8 @@ export function setApiClient(client: ApiClient): void {
 export function api(): ApiClient {
   if (current) return current
   const bridge = (globalThis as { camlabel?: CamlabelBridge }).camlabel
-  if (!bridge) throw new Error('The camlabel bridge is missing: the page was opened outside the app.')
+  if (!bridge)
+    throw new Error('The camlabel bridge is missing: the page was opened outside the app.')
   current = bridge
   return bridge
 }
@@ -50,7 +51,10 @@ export async function invoke<N extends RouteName>(
   throw new RouteError(result.error.code, result.error.message, result.error.hint)
 }
 
-export function onEvent<T extends AppEventType>(type: T, cb: (e: AppEventOf<T>) => void): () => void {
+export function onEvent<T extends AppEventType>(
+  type: T,
+  cb: (e: AppEventOf<T>) => void,
+): () => void {
   return api().on(type, cb)
 }
 

@@ -15,7 +15,12 @@ export interface PaintableMap {
 export function heatColour(v: number): [number, number, number, number] {
   const c = (x: number): number => Math.round(255 * Math.min(1, Math.max(0, x)))
   const t = Math.min(1, Math.max(0, v))
-  return [c(1.5 - Math.abs(4 * t - 3)), c(1.5 - Math.abs(4 * t - 2)), c(1.5 - Math.abs(4 * t - 1)), Math.round(255 * Math.min(1, t * 1.4) ** 1.5)]
+  return [
+    c(1.5 - Math.abs(4 * t - 3)),
+    c(1.5 - Math.abs(4 * t - 2)),
+    c(1.5 - Math.abs(4 * t - 1)),
+    Math.round(255 * Math.min(1, t * 1.4) ** 1.5),
+  ]
 }
 
 export function paintCam(canvas: HTMLCanvasElement, cam: PaintableMap): void {

@@ -92,7 +92,13 @@ export const useAnnotationStore = defineStore('annotation', () => {
   const selected = computed(() => boxes.value.find((b) => b.id === selectedId.value) ?? null)
   const visibleBoxes = computed(() => boxes.value.filter((b) => b.status !== 'rejected'))
   const counts = computed(() => {
-    const c: Record<BoxStatus, number> = { pending: 0, accepted: 0, edited: 0, manual: 0, rejected: 0 }
+    const c: Record<BoxStatus, number> = {
+      pending: 0,
+      accepted: 0,
+      edited: 0,
+      manual: 0,
+      rejected: 0,
+    }
     for (const b of boxes.value) c[b.status]++
     return c
   })
@@ -182,10 +188,15 @@ export const useAnnotationStore = defineStore('annotation', () => {
   }
 
   /** Proposals of one upscaling at `t`; null while the guided maps are not there yet. */
-  function proposalsFor(mode: UpscaleView, t: number, workingSize?: number): LocalProposal[] | null {
+  function proposalsFor(
+    mode: UpscaleView,
+    t: number,
+    workingSize?: number,
+  ): LocalProposal[] | null {
     const d = detail.value
     if (!d) return null
-    if (mode === 'bilinear') return bilinearProposals(localCams.value, d.width, d.height, t, workingSize)
+    if (mode === 'bilinear')
+      return bilinearProposals(localCams.value, d.width, d.height, t, workingSize)
     return refinedMaps.value ? mapProposals(refinedMaps.value, d.width, d.height, t) : null
   }
 
@@ -262,7 +273,10 @@ export const useAnnotationStore = defineStore('annotation', () => {
 
   function accept(id = selectedId.value): void {
     if (!id) return
-    update(id, (b) => ({ ...b, status: b.status === 'pending' || b.status === 'rejected' ? 'accepted' : b.status }))
+    update(id, (b) => ({
+      ...b,
+      status: b.status === 'pending' || b.status === 'rejected' ? 'accepted' : b.status,
+    }))
     selectNextPending()
   }
 
@@ -390,7 +404,8 @@ export const useAnnotationStore = defineStore('annotation', () => {
     saveState.value = 'saving'
     saving = invoke('image.save', { imageId: d.id, threshold: state.threshold, boxes: state.boxes })
       .then((out) => {
-        if (boxes.value === state.boxes && threshold.value === state.threshold) saveState.value = 'saved'
+        if (boxes.value === state.boxes && threshold.value === state.threshold)
+          saveState.value = 'saved'
         savedAt.value = out.savedAt
         error.value = null
       })
@@ -411,12 +426,52 @@ export const useAnnotationStore = defineStore('annotation', () => {
   }
 
   return {
-    detail, boxes, threshold, selectedId, past, future, saveState, savedAt, error,
-    showCam, camOpacity, camLabel, lastRecomputeMs, localCams,
-    view, pendingSource, refinedMaps, refining, refineMs, overlay, previewProposals,
-    selected, visibleBoxes, counts, canUndo, canRedo, cam,
-    setView, usePreview, loadRefined,
-    load, select, selectNext, accept, reject, remove, setLabel, addBox, acceptAll,
-    beginGesture, preview, endGesture, setThreshold, undo, redo, save, flush,
+    detail,
+    boxes,
+    threshold,
+    selectedId,
+    past,
+    future,
+    saveState,
+    savedAt,
+    error,
+    showCam,
+    camOpacity,
+    camLabel,
+    lastRecomputeMs,
+    localCams,
+    view,
+    pendingSource,
+    refinedMaps,
+    refining,
+    refineMs,
+    overlay,
+    previewProposals,
+    selected,
+    visibleBoxes,
+    counts,
+    canUndo,
+    canRedo,
+    cam,
+    setView,
+    usePreview,
+    loadRefined,
+    load,
+    select,
+    selectNext,
+    accept,
+    reject,
+    remove,
+    setLabel,
+    addBox,
+    acceptAll,
+    beginGesture,
+    preview,
+    endGesture,
+    setThreshold,
+    undo,
+    redo,
+    save,
+    flush,
   }
 })

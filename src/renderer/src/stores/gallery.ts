@@ -27,7 +27,9 @@ export const useGalleryStore = defineStore('gallery', () => {
   let unsubscribe: (() => void) | null = null
 
   function query(): { status?: ImageStatus; label?: string; sort: 'name' | 'score' } {
-    const q: { status?: ImageStatus; label?: string; sort: 'name' | 'score' } = { sort: filter.sort }
+    const q: { status?: ImageStatus; label?: string; sort: 'name' | 'score' } = {
+      sort: filter.sort,
+    }
     if (filter.status) q.status = filter.status
     if (filter.label) q.label = filter.label
     return q
@@ -55,9 +57,17 @@ export const useGalleryStore = defineStore('gallery', () => {
   async function ensureRange(start: number, end: number): Promise<void> {
     const gen = generation
     const jobs: Promise<void>[] = []
-    for (let page = Math.floor(start / PAGE_SIZE); page * PAGE_SIZE < Math.min(end, total.value); page++) {
+    for (
+      let page = Math.floor(start / PAGE_SIZE);
+      page * PAGE_SIZE < Math.min(end, total.value);
+      page++
+    ) {
       if (loading.has(page)) continue
-      const p = invoke('gallery.page', { ...query(), offset: page * PAGE_SIZE, limit: PAGE_SIZE }).then((out) => {
+      const p = invoke('gallery.page', {
+        ...query(),
+        offset: page * PAGE_SIZE,
+        limit: PAGE_SIZE,
+      }).then((out) => {
         if (gen !== generation) return
         const next = items.value.slice()
         out.items.forEach((it, i) => (next[page * PAGE_SIZE + i] = it))

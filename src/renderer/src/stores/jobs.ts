@@ -10,7 +10,12 @@ export const useJobsStore = defineStore('jobs', () => {
   const jobId = ref<string | null>(null)
   const progress = ref<Progress | null>(null)
   const provider = ref<string | null>(null)
-  const lastResult = ref<{ done: number; failed: number; seconds: number; cancelled: boolean } | null>(null)
+  const lastResult = ref<{
+    done: number
+    failed: number
+    seconds: number
+    cancelled: boolean
+  } | null>(null)
   const error = ref<string | null>(null)
   const running = computed(() => jobId.value !== null)
   const fraction = computed(() =>
@@ -31,7 +36,12 @@ export const useJobsStore = defineStore('jobs', () => {
       }),
       onEvent('job.done', (e) => {
         if (e.jobId !== jobId.value) return
-        lastResult.value = { done: e.done, failed: e.failed, seconds: e.seconds, cancelled: e.cancelled }
+        lastResult.value = {
+          done: e.done,
+          failed: e.failed,
+          seconds: e.seconds,
+          cancelled: e.cancelled,
+        }
         if (e.provider) provider.value = e.provider
         jobId.value = null
         progress.value = null
@@ -68,5 +78,16 @@ export const useJobsStore = defineStore('jobs', () => {
     if (jobId.value) await invoke('job.cancel', { jobId: jobId.value })
   }
 
-  return { jobId, progress, provider, lastResult, error, running, fraction, listen, propose, cancel }
+  return {
+    jobId,
+    progress,
+    provider,
+    lastResult,
+    error,
+    running,
+    fraction,
+    listen,
+    propose,
+    cancel,
+  }
 })

@@ -20,7 +20,11 @@ export const useProjectStore = defineStore('project', () => {
   const shell = ref<'electron' | 'test-host'>('electron')
   const busy = ref(false)
   const error = ref<string | null>(null)
-  const lastImport = ref<{ imported: number; skipped: number; problems: { file: string; message: string }[] } | null>(null)
+  const lastImport = ref<{
+    imported: number
+    skipped: number
+    problems: { file: string; message: string }[]
+  } | null>(null)
 
   const isOpen = computed(() => summary.value !== null)
   const classes = computed(() => summary.value?.classes ?? [])
@@ -59,9 +63,16 @@ export const useProjectStore = defineStore('project', () => {
     }
   }
 
-  async function create(imagesDir: string, labels: LabelSourceInput, projectPath?: string): Promise<boolean> {
+  async function create(
+    imagesDir: string,
+    labels: LabelSourceInput,
+    projectPath?: string,
+  ): Promise<boolean> {
     const out = await run(() =>
-      invoke('project.create', projectPath ? { imagesDir, labels, projectPath } : { imagesDir, labels }),
+      invoke(
+        'project.create',
+        projectPath ? { imagesDir, labels, projectPath } : { imagesDir, labels },
+      ),
     )
     if (!out) return false
     summary.value = out.project
@@ -91,8 +102,22 @@ export const useProjectStore = defineStore('project', () => {
   }
 
   return {
-    summary, recent, models, model, shell, busy, error, lastImport,
-    isOpen, classes, proposedCount,
-    init, refresh, create, open, pick, setUpscale,
+    summary,
+    recent,
+    models,
+    model,
+    shell,
+    busy,
+    error,
+    lastImport,
+    isOpen,
+    classes,
+    proposedCount,
+    init,
+    refresh,
+    create,
+    open,
+    pick,
+    setUpscale,
   }
 })
