@@ -16,6 +16,7 @@ import {
 } from '../main/engine/head.ts'
 import type { HeadMode, LabelMapping, LearnedWeights } from '../main/engine/labels.ts'
 import type { ImageTask } from '../main/engine/propose.ts'
+import type { LearnProjectResult } from '../main/project/learnProject.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
 import { runFeatureJob } from '../main/jobs/proposalJob.ts'
 
@@ -93,4 +94,37 @@ export async function learnHeadForPropose(
   for (const [label, source] of headSources(head))
     if (needed.includes(label)) learned.set(label, source)
   return { learned, head }
+}
+
+/**
+ * Reports a project's learned head on stderr: the feature pass (or that cached features were
+ * reused), the quality table when the head was trained now, else one line on the stored head.
+ */
+export function reportProjectHead(learn: LearnProjectResult, io: CommandIO): void {
+  const f = learn.features
+  if (f) {
+    if (f.total === 0) io.stderr(`features: all ${f.cached} images cached (no feature pass)\n`)
+    else
+      io.stderr(
+        `features: ${f.extracted} extracted, ${f.failed} failed, ${f.cached} cached before` +
+          `${f.cancelled ? '; cancelled — run again to resume' : ''}\n`,
+      )
+    for (const e of f.errors.slice(0, 20)) io.stderr(`error: ${e.file}: ${e.error}\n`)
+  }
+  if (learn.warning) io.stderr(`warning: ${learn.warning}\n`)
+  const head = learn.head
+  if (!head) return
+  if (learn.trained) {
+    io.stderr(
+      `${formatHeadQuality(head).join('\n')}\ntrained in ${(learn.trainMs ?? 0).toFixed(0)} ms (with the cross-validation)\n`,
+    )
+  } else {
+    const acc = head.quality.cvAccuracy
+    io.stderr(
+      `using the stored head (${head.quality.images} images, ` +
+        `${acc === null ? 'no cross-validation' : `CV accuracy ${(100 * acc).toFixed(1)}%`}; ` +
+        `labels and images unchanged since it was trained)\n`,
+    )
+    for (const w of head.quality.warnings) io.stderr(`warning: ${w}\n`)
+  }
 }

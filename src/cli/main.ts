@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   init: () => import('./commands/init.ts'),
   status: () => import('./commands/status.ts'),
   export: () => import('./commands/export.ts'),
+  learn: () => import('./commands/learn.ts'),
 }
 
 async function usage(io: CommandIO): Promise<void> {

@@ -8,6 +8,8 @@ import { CamlabelError } from '../../shared/errors.ts'
 import { proposeProject } from '../../main/project/proposeProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import type { CommandIO } from '../io.ts'
+import { reportProjectHead } from '../learnHead.ts'
+import type { LabelMapping } from '../../main/engine/labels.ts'
 import { progressLine } from '../progress.ts'
 import { readyLine, type ProposeSettings } from '../proposeOptions.ts'
 
@@ -23,7 +25,15 @@ export async function runProjectPropose(
       'propose takes one PROJECT path (or --images/--labels/--out)',
     )
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]))
-  const progress = progressLine(io, 'propose')
+  let progress = progressLine(io, 'propose')
+  let features = progressLine(io, 'features')
+  // --map LABEL=auto puts a label back to the default choice.
+  const mappings = new Map<string, LabelMapping | 'auto'>(
+    [...settings.mappings].map(([label, m]) => [
+      label,
+      Array.isArray(m) && m.length === 1 && m[0] === 'auto' ? 'auto' : m,
+    ]),
+  )
   const abort = new AbortController()
   const onSignal = () => abort.abort()
   process.once('SIGINT', onSignal)
@@ -39,7 +49,16 @@ export async function runProjectPropose(
         upscale: settings.upscale,
         head: settings.head,
         providers: settings.providers,
+        ...(mappings.size ? { mappings } : {}),
         onReady: (info) => io.stderr(readyLine(info)),
+        onFeatureProgress: (p) => features.update(p.done, p.total, p.failed),
+        onLearned: (learn, labels) => {
+          features.finish()
+          features = progressLine(io, 'features')
+          io.stderr(`learned CAM head for: ${labels.join(', ')}\n`)
+          reportProjectHead(learn, io)
+          progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
+        },
       },
       (p) => progress.update(p.done, p.total, p.failed),
       abort.signal,
@@ -48,6 +67,9 @@ export async function runProjectPropose(
     for (const e of store.runErrors(r.model).slice(0, 20))
       io.stderr(`error: ${e.file}: ${e.error}\n`)
     const s = (performance.now() - started) / 1000
+    if (mappings.size) io.stderr(`saved the mapping of: ${[...mappings.keys()].join(', ')}\n`)
+    if (r.resourced > 0)
+      io.stderr(`re-proposed ${r.resourced} images for labels whose CAM source changed\n`)
     if (r.recomputed > 0)
       io.stderr(`recomputed ${r.recomputed} images from stored CAMs (no inference)\n`)
     io.stderr(

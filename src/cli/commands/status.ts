@@ -2,14 +2,16 @@
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
+import { projectLabelSources, type LabelSourceInfo } from '../../main/project/learnProject.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
 
 const usage = `Usage: camlabel status PROJECT [--json]
 
 Shows how far the review of a project is: images by status (unproposed, pending, accepted, edited,
-rejected), boxes by status, and per class the labelled images, kept boxes, pending proposals and
-rejected ones.
+rejected), boxes by status, per class the labelled images, kept boxes, pending proposals and
+rejected ones, and per label where its CAM comes from (model class, learned head with its
+cross-validated accuracy, class-agnostic, or the classes you mapped it onto).
 
   --json   print the counts as JSON`
 
@@ -21,10 +23,23 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   try {
     const c = store.counts()
     const jobs = store.jobs().filter((j) => j.status === 'running')
+    let sources: Awaited<ReturnType<typeof projectLabelSources>> | undefined
+    let sourcesError: string | undefined
+    try {
+      sources = await projectLabelSources(store)
+    } catch (err) {
+      sourcesError = (err as Error).message
+    }
     if (values.json) {
       io.stdout(
         JSON.stringify(
-          { file: store.file, imageRoot: store.imageRoot, ...c, interruptedJobs: jobs.length },
+          {
+            file: store.file,
+            imageRoot: store.imageRoot,
+            ...c,
+            interruptedJobs: jobs.length,
+            labelSources: sources?.labels.map((l) => ({ ...l })),
+          },
           null,
           2,
         ) + '\n',
@@ -47,6 +62,10 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
           `  ${k.label.padEnd(24)} ${String(k.images).padStart(7)} ${String(k.kept).padStart(7)} ${String(k.pending).padStart(8)} ${String(k.rejected).padStart(9)}`,
       ),
     ]
+    if (sources) {
+      lines.push('', `  CAM sources (model ${sources.model}):`)
+      for (const l of sources.labels) lines.push(`  ${l.label.padEnd(24)} ${describeSource(l)}`)
+    } else if (sourcesError) lines.push('', `  CAM sources unknown: ${sourcesError}`)
     if (jobs.length)
       lines.push(
         '',
@@ -63,4 +82,26 @@ export const command: Command = {
   summary: 'counts of a project by review status and class',
   usage,
   run,
+}
+
+function percent(x: number | null | undefined): string {
+  return x === null || x === undefined ? '–' : `${(100 * x).toFixed(1)}%`
+}
+
+/** The first few names, then how many in all. */
+function listed(names: string[]): string {
+  return names.length <= 4
+    ? names.join(', ')
+    : `${names.slice(0, 3).join(', ')}, … (${names.length} classes)`
+}
+
+/** One label's CAM source in words. */
+export function describeSource(l: LabelSourceInfo): string {
+  if (l.source === 'negatives') return 'negatives for the learned head (not proposed)'
+  const chosen = l.mapping === 'auto' ? '' : ' (your mapping)'
+  if (l.source === 'model')
+    return `${Array.isArray(l.mapping) ? 'mapped onto model classes' : 'model class'}: ${listed(l.modelClasses ?? [])}`
+  if (l.source === 'learned') return `learned head, CV accuracy ${percent(l.cvAccuracy)}${chosen}`
+  if (l.needsHead) return "learned head (not trained yet: 'camlabel learn' or 'propose')" + chosen
+  return `class-agnostic CAM${chosen}`
 }

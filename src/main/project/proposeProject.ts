@@ -5,12 +5,19 @@
  * project keeps every image already persisted, and the next run starts where this one stopped.
  * A run with another threshold over images already processed by the same model revision
  * recomputes their boxes from the stored CAMs instead of running the model again.
+ *
+ * Labels the model does not know get a learned CAM head (mode auto or learn): the project's cached
+ * features (extracted once, see learnProject.ts) and its image labels train a head, stored and reused
+ * until the labels or images change. The user's per-label mapping is stored in the project. When a
+ * label's CAM source changes (a new mapping, a retrained head, another mode), the pending proposals
+ * of that label are re-proposed on the images that have it; decisions are kept.
  */
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
-import type { HeadMode } from '../engine/labels.ts'
+import { headSources, isBackgroundLabel } from '../engine/head.ts'
+import { resolveLabelSources, type HeadMode, type LabelMapping } from '../engine/labels.ts'
 import { defaultModel, requireModel } from '../engine/manifest.ts'
 import { proposalsFromCam, type ImageTask, type UpscaleMode } from '../engine/propose.ts'
 import { preprocessingRevision } from '../engine/revision.ts'
@@ -18,7 +25,17 @@ import type { ProviderChoice } from '../engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
 import { runProposalJob } from '../jobs/proposalJob.ts'
 import type { ReadyInfo } from '../jobs/protocol.ts'
-import type { ProjectStore, RunInfo } from '../store/projectStore.ts'
+import type { LabelResult, ProjectStore, RunInfo } from '../store/projectStore.ts'
+import {
+  checkMapping,
+  labelsNeedingHead,
+  learnProjectHead,
+  MODEL_META,
+  projectLabels,
+  projectModelInfo,
+  sourceKey,
+  type LearnProjectResult,
+} from './learnProject.ts'
 
 /** Options of proposeProject. */
 export interface ProposeProjectOptions {
@@ -34,9 +51,20 @@ export interface ProposeProjectOptions {
   upscale?: UpscaleMode
   head?: HeadMode
   providers?: ProviderChoice
+  /**
+   * Per-label CAM source choices to save in the project before the run (`auto` removes one);
+   * stored choices of other labels stay and are used too.
+   */
+  mappings?: ReadonlyMap<string, LabelMapping | 'auto'>
+  /** L2 strength of a head trained by this run (default DEFAULT_HEAD_LAMBDA). */
+  lambda?: number
   /** Stop after this many images (for tests and trial runs). */
   limit?: number
   onReady?: (info: ReadyInfo) => void
+  /** Progress of the feature pass that precedes learning a head (only when features are missing). */
+  onFeatureProgress?: (p: ProposeProgress) => void
+  /** Called once the learned head is ready (trained now or reused), before proposing. */
+  onLearned?: (learn: LearnProjectResult, labels: string[]) => void
 }
 
 /** Progress of a project run. */
@@ -58,8 +86,14 @@ export interface ProposeProjectResult {
   alreadyDone: number
   /** Images whose pending proposals were recomputed from stored CAMs at the new threshold. */
   recomputed: number
-  /** Images without any label (nothing to propose). */
+  /** Images without any label to propose (none, or only 'background' negatives). */
   unlabelled: number
+  /** Images whose proposals for some labels were redone because those labels' CAM source changed. */
+  resourced: number
+  /** Labels whose CAMs come from the learned head in this run. */
+  learnedLabels: string[]
+  /** The feature pass and training before the run (absent when no label needed a head). */
+  learn?: LearnProjectResult
   proposals: number
   jobId: number
   cancelled: boolean
@@ -133,6 +167,39 @@ export async function proposeProject(
   const { model, revision } = modelRevision(options.model)
   const threshold = options.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold
   const run = { model, revision, threshold }
+  const mode = options.head ?? 'auto'
+  const info = await projectModelInfo(model)
+  store.setMeta(MODEL_META, model)
+  if (options.mappings) {
+    for (const [label, mapping] of options.mappings) checkMapping(label, mapping, info.classes)
+    store.transaction(() => {
+      for (const [label, mapping] of options.mappings!) store.setLabelMapping(label, mapping)
+    })
+  }
+  const mappings = store.labelMappings()
+  const labels = projectLabels(store)
+
+  // A learned head for the labels that need one: features extracted when missing, trained when the
+  // images or labels changed, else the stored head as it is.
+  let learn: LearnProjectResult | undefined
+  const needHead = labelsNeedingHead(labels, info.classes, mode, mappings)
+  if (needHead.length > 0) {
+    learn = await learnProjectHead(store, {
+      model,
+      ...(options.providers ? { providers: options.providers } : {}),
+      ...(options.lambda !== undefined ? { lambda: options.lambda } : {}),
+      ...(signal ? { signal } : {}),
+      ...(options.onFeatureProgress ? { onProgress: options.onFeatureProgress } : {}),
+    })
+    options.onLearned?.(learn, needHead)
+    if (learn.features?.cancelled) return cancelledBeforeRun(store, run, learn)
+  }
+  const head = learn?.head
+  const learned = head ? headSources(head) : new Map()
+  const sources = resolveLabelSources(labels, info.classes, mode, learned, mappings)
+  const keys = new Map([...sources].map(([label, source]) => [label, sourceKey(source, head)]))
+  const learnedLabels = [...sources].filter(([, s]) => s.kind === 'learned').map(([l]) => l)
+
   const recomputed =
     options.threshold === undefined
       ? 0
@@ -141,22 +208,32 @@ export async function proposeProject(
           threshold,
           ...(options.workingSize ? { workingSize: options.workingSize } : {}),
         })
+  const proposable = (ls: string[]) => ls.filter((l) => !isBackgroundLabel(l))
+  // Labels whose source changed since their CAMs were stored: re-proposed for those labels only.
+  const stale = store
+    .staleLabelImages(model, revision, keys)
+    .map((t) => ({ ...t, labels: proposable(t.labels) }))
+    .filter((t) => t.labels.length > 0)
+  const staleIds = new Set(stale.map((t) => String(t.id)))
   const todo = store.imagesToPropose(model, revision)
-  const labelled = todo.filter((t) => t.labels.length > 0)
+  const labelled = todo.filter((t) => proposable(t.labels).length > 0)
   const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
-  const tasks: ImageTask[] = selected.map((t) => ({
+  const tasks: ImageTask[] = [...stale, ...selected].map((t) => ({
     key: String(t.id),
     path: store.imagePath(t.file),
-    labels: t.labels,
+    labels: proposable(t.labels),
   }))
   const result: ProposeProjectResult = {
     model,
     revision,
     done: 0,
     failed: 0,
-    alreadyDone: store.imageCount() - todo.length - recomputed,
+    alreadyDone: Math.max(0, store.imageCount() - todo.length - recomputed - stale.length),
     recomputed,
     unlabelled: todo.length - labelled.length,
+    resourced: 0,
+    learnedLabels,
+    ...(learn ? { learn } : {}),
     proposals: 0,
     jobId: store.startJob(
       'propose',
@@ -175,7 +252,9 @@ export async function proposeProject(
       providers: options.providers,
       proposal: { threshold, ...(options.workingSize ? { workingSize: options.workingSize } : {}) },
       upscale: options.upscale,
-      head: options.head,
+      head: mode,
+      learned,
+      mappings,
       signal,
       onReady: (info) => {
         result.provider = info.provider
@@ -183,12 +262,21 @@ export async function proposeProject(
       },
     })) {
       const imageId = Number(r.key)
+      const resourcing = staleIds.has(r.key)
       store.transaction(() => {
+        const labelResults: LabelResult[] = r.labels.map((l) => ({
+          ...l,
+          ...(keys.has(l.label) ? { sourceKey: keys.get(l.label)! } : {}),
+        }))
         if (r.error) {
-          store.markRunFailed(imageId, run, r.error.message)
+          // An image already processed keeps its run mark (its other labels' proposals stand).
+          if (!resourcing) store.markRunFailed(imageId, run, r.error.message)
           result.failed++
         } else {
-          store.saveProposals(imageId, run, r.labels)
+          if (resourcing) {
+            store.saveLabelProposals(imageId, run, labelResults)
+            result.resourced++
+          } else store.saveProposals(imageId, run, labelResults)
           result.proposals += r.labels.reduce((n, l) => n + l.proposals.length, 0)
         }
         result.done++
@@ -209,4 +297,29 @@ export async function proposeProject(
   result.cancelled = signal?.aborted ?? false
   store.finishJob(result.jobId, result.cancelled ? 'cancelled' : 'done')
   return result
+}
+
+/** The result of a run cancelled during its feature pass: nothing proposed yet. */
+function cancelledBeforeRun(
+  store: ProjectStore,
+  run: RunInfo,
+  learn: LearnProjectResult,
+): ProposeProjectResult {
+  const jobId = store.startJob('propose', { ...run }, 0)
+  store.finishJob(jobId, 'cancelled')
+  return {
+    model: run.model,
+    revision: run.revision,
+    done: 0,
+    failed: 0,
+    alreadyDone: 0,
+    recomputed: 0,
+    unlabelled: 0,
+    resourced: 0,
+    learnedLabels: [],
+    learn,
+    proposals: 0,
+    jobId,
+    cancelled: true,
+  }
 }

@@ -11,6 +11,8 @@ import { existsSync } from 'node:fs'
 import { iou, type Box } from '../../shared/box.ts'
 import type { BoxStatus, ImageStatus } from '../../shared/contracts/common.ts'
 import { CamlabelError } from '../../shared/errors.ts'
+import type { LearnedHead } from '../engine/head.ts'
+import type { LabelMapping } from '../engine/labels.ts'
 import type { Map2D, RawProposal } from '../engine/types.ts'
 import type { Dataset, DatasetImage } from '../formats/dataset.ts'
 import { openDatabase, type Db, type OpenOptions } from './db.ts'
@@ -22,6 +24,23 @@ import {
   type GalleryItem,
   type GalleryQuery,
 } from './gallery.ts'
+import {
+  featureCounts,
+  featureErrors,
+  featureSamples,
+  imagesMissingFeatures,
+  labelMappings,
+  loadHead,
+  saveFeatures,
+  saveHead,
+  setLabelMapping,
+  staleLabelImages,
+  storedSourceKinds,
+  type FeatureCounts,
+  type FeatureSample,
+  type FeatureTodo,
+  type StoredHead,
+} from './learning.ts'
 import {
   addedLabels,
   refreshImage,
@@ -35,6 +54,7 @@ import {
 } from './review.ts'
 
 export type { GalleryItem, GalleryQuery } from './gallery.ts'
+export type { FeatureCounts, FeatureSample, FeatureTodo, StoredHead } from './learning.ts'
 
 /** A class of the project, in the user's order. */
 export interface ClassInfo {
@@ -110,6 +130,8 @@ export interface LabelResult {
   confidence: number
   cam: Map2D
   proposals: RawProposal[]
+  /** What exactly made the CAM (model classes, which learned head, agnostic); see learning.ts. */
+  sourceKey?: string
 }
 
 /** A job row. */
@@ -499,17 +521,22 @@ export class ProjectStore {
    * model revision), new pending proposals replacing the image's previous pending ones (decided ones
    * — accepted, edited, rejected — are kept, so a re-run never undoes review work), and the run mark
    * that makes a resumed run skip it. The image's undo history is cleared (it referred to the old
-   * proposals).
+   * proposals). With `only`, just those labels' pending proposals are replaced (saveLabelProposals).
    */
-  saveProposals(imageId: number, run: RunInfo, results: LabelResult[]): void {
+  saveProposals(
+    imageId: number,
+    run: RunInfo,
+    results: LabelResult[],
+    only?: ReadonlySet<string>,
+  ): void {
     this.transaction(() => {
       const t = now()
       const cam = this.db.prepare(
-        `INSERT INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, source_key, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(image_id, class_id, model, revision) DO UPDATE SET width = excluded.width,
            height = excluded.height, data = excluded.data, confidence = excluded.confidence,
-           source = excluded.source, created_at = excluded.created_at`,
+           source = excluded.source, source_key = excluded.source_key, created_at = excluded.created_at`,
       )
       for (const r of results) {
         cam.run(
@@ -522,12 +549,22 @@ export class ProjectStore {
           camToBlob(r.cam.data),
           r.confidence,
           r.source,
+          r.sourceKey ?? null,
           t,
         )
       }
       // A proposal equal to a box the user already rejected or kept is not offered again.
-      this.replacePending(imageId, run, results, (d, b) => sameBox(d, b))
+      this.replacePending(imageId, run, results, (d, b) => sameBox(d, b), only)
     })
+  }
+
+  /**
+   * Re-proposes some labels of an image (their CAM source changed): stores their new CAMs and
+   * replaces the pending proposals of those labels only; other labels' proposals and every decided
+   * box stay. One transaction; the image's undo history is cleared, as by saveProposals.
+   */
+  saveLabelProposals(imageId: number, run: RunInfo, results: LabelResult[]): void {
+    this.saveProposals(imageId, run, results, new Set(results.map((r) => r.label)))
   }
 
   /**
@@ -555,13 +592,14 @@ export class ProjectStore {
     run: RunInfo,
     results: Pick<LabelResult, 'label' | 'proposals'>[],
     covers: (decided: DecidedBox, proposal: Box) => boolean,
+    only?: ReadonlySet<string>,
   ): void {
     const t = now()
-    this.db
-      .prepare(
-        'DELETE FROM proposals WHERE image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = proposals.id)',
-      )
-      .run(imageId)
+    const del = this.db.prepare(
+      'DELETE FROM proposals WHERE image_id = ? AND (? IS NULL OR class_id = ?) AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = proposals.id)',
+    )
+    if (!only) del.run(imageId, null, null)
+    else for (const label of only) del.run(imageId, 1, this.ensureClass(label))
     const prop = this.db.prepare(
       `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -673,6 +711,75 @@ export class ProjectStore {
       confidence: r.confidence,
       source: r.source,
     }))
+  }
+
+  // ---- learned heads: feature cache, heads, label mappings (see learning.ts) ------------------
+
+  /** Images without current features under `key` (new, or changed since), path order. */
+  imagesMissingFeatures(key: string): FeatureTodo[] {
+    return imagesMissingFeatures(this.db, key)
+  }
+
+  /** Stores an image's pooled features (or its failure) for the file version `hash`. */
+  saveFeatures(
+    imageId: number,
+    key: string,
+    hash: string,
+    result: { features: Float32Array } | { error: string },
+  ): void {
+    saveFeatures(this.db, imageId, key, hash, result)
+  }
+
+  /** Cached, failed and missing feature counts under `key`. */
+  featureCounts(key: string): FeatureCounts {
+    return featureCounts(this.db, key)
+  }
+
+  /** Images whose feature extraction failed under `key`, with the reason. */
+  featureErrors(key: string): { file: string; error: string }[] {
+    return featureErrors(this.db, key)
+  }
+
+  /** Labelled images with current features under `key`: a head's training set. */
+  featureSamples(key: string): FeatureSample[] {
+    return featureSamples(this.db, key)
+  }
+
+  /** Stores a learned head (replacing the previous one of its feature key). Returns its id. */
+  saveHead(featureKey: string, fingerprint: string, head: LearnedHead): number {
+    return saveHead(this.db, featureKey, fingerprint, head)
+  }
+
+  /** The stored head of a feature key, or the newest one. */
+  head(featureKey?: string): StoredHead | undefined {
+    return loadHead(this.db, featureKey)
+  }
+
+  /** The user's per-label CAM source choices (absent: auto). */
+  labelMappings(): Map<string, LabelMapping> {
+    return labelMappings(this.db)
+  }
+
+  /**
+   * Sets a label's CAM source choice (`auto` removes it); creates the class when new. Returns true
+   * when it changed. The next proposal run re-proposes that label's pending proposals.
+   */
+  setLabelMapping(label: string, mapping: LabelMapping | 'auto'): boolean {
+    return this.transaction(() => setLabelMapping(this.db, this.ensureClass(label), mapping))
+  }
+
+  /** Images with stored CAMs of a label whose source differs from `current` (label → source key). */
+  staleLabelImages(
+    model: string,
+    revision: string,
+    current: ReadonlyMap<string, string>,
+  ): { id: number; file: string; labels: string[] }[] {
+    return staleLabelImages(this.db, model, revision, current)
+  }
+
+  /** Per label, the source kinds (model, learned, agnostic) of its stored CAMs. */
+  storedSourceKinds(): Map<string, Set<string>> {
+    return storedSourceKinds(this.db)
   }
 
   // ---- review -------------------------------------------------------------------------------

@@ -147,6 +147,65 @@ CREATE TABLE jobs (
 );
 `,
   },
+  {
+    version: 2,
+    description: 'learned CAM heads: feature cache, heads, per-label mappings, CAM source keys',
+    sql: `
+-- Pooled features per image (Float32 little-endian), keyed by featureCacheKey(model): model, feature
+-- tensor and preprocessing revision. hash: the image's content hash when they were computed; a row
+-- whose hash is not the image's current one is stale. A failed image has data NULL and its error,
+-- so a resumed pass does not retry it until the file changes.
+CREATE TABLE features (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  dim INTEGER NOT NULL,
+  data BLOB,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (key, image_id)
+) WITHOUT ROWID;
+
+-- A learned head per feature key (the newest replaces the previous one). fingerprint: hash of the
+-- training set (images, their content hashes and labels) and the settings, to know when to retrain.
+CREATE TABLE heads (
+  id INTEGER PRIMARY KEY,
+  feature_key TEXT NOT NULL UNIQUE,
+  mode TEXT NOT NULL,
+  lambda REAL NOT NULL,
+  num_features INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  quality TEXT NOT NULL,
+  iterations INTEGER NOT NULL,
+  converged INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+-- One row per class of a head, in the head's class order; weights over the raw pooled features.
+CREATE TABLE head_classes (
+  head_id INTEGER NOT NULL REFERENCES heads(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  background INTEGER NOT NULL,
+  images INTEGER NOT NULL,
+  weights BLOB NOT NULL,
+  bias REAL NOT NULL,
+  PRIMARY KEY (head_id, position)
+) WITHOUT ROWID;
+
+-- The user's choice of CAM source per label (no row: auto). mapping: JSON, "learn", "agnostic" or a
+-- list of model classes.
+CREATE TABLE label_mappings (
+  class_id INTEGER PRIMARY KEY REFERENCES classes(id) ON DELETE CASCADE,
+  mapping TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+-- What exactly made a stored CAM (model classes, which learned head, agnostic): a label whose
+-- source changed has stale proposals. NULL for CAMs stored before this version.
+ALTER TABLE cams ADD COLUMN source_key TEXT;
+`,
+  },
 ]
 
 /** The schema version this build writes. */
