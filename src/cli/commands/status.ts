@@ -103,5 +103,5 @@ export function describeSource(l: LabelSourceInfo): string {
     return `${Array.isArray(l.mapping) ? 'mapped onto model classes' : 'model class'}: ${listed(l.modelClasses ?? [])}`
   if (l.source === 'learned') return `learned head, CV accuracy ${percent(l.cvAccuracy)}${chosen}`
   if (l.needsHead) return "learned head (not trained yet: 'camlabel learn' or 'propose')" + chosen
-  return `class-agnostic CAM${chosen}`
+  return `class-agnostic CAM${chosen}${l.mapping === 'auto' ? " (one class: add 'background' negatives to learn a head)" : ''}`
 }

@@ -184,7 +184,7 @@ export async function extractProjectFeatures(
 
 /** Options of learnProjectHead. */
 export interface LearnProjectOptions extends ExtractProjectFeaturesOptions {
-  /** L2 strength (default DEFAULT_HEAD_LAMBDA). */
+  /** L2 strength (default: the stored head's, else DEFAULT_HEAD_LAMBDA). */
   lambda?: number
   /** Retrain even when the stored head was trained on the same images, labels and settings. */
   force?: boolean
@@ -239,8 +239,9 @@ export async function learnProjectHead(
   const out: LearnProjectResult = { trained: false, features, featureKey: info.featureKey }
   if (features.cancelled) return out
   const samples = store.featureSamples(info.featureKey)
-  const lambda = options.lambda ?? DEFAULT_HEAD_LAMBDA
   const stored = store.head(info.featureKey)
+  // A run that does not name λ keeps the one the stored head was trained with (camlabel learn --lambda).
+  const lambda = options.lambda ?? stored?.lambda ?? DEFAULT_HEAD_LAMBDA
   if (samples.length === 0) {
     out.warning = 'No labelled image has features (every image failed): nothing to learn from.'
     if (stored) out.head = stored
@@ -332,6 +333,8 @@ export async function projectLabelSources(
     mappings,
   )
   const stored = store.storedSourceKinds()
+  // A single label has nothing to be told apart from: no head will be learned for it.
+  const learnable = counts.filter((c) => c.images > 0).length >= 2
   const needing = new Set(
     labelsNeedingHead(
       counts.map((c) => c.label),
@@ -348,7 +351,7 @@ export async function projectLabelSources(
       mapping: mappings.get(c.label) ?? 'auto',
       source: isBackgroundLabel(c.label) ? 'negatives' : source.kind,
       proposedWith: [...(stored.get(c.label) ?? [])],
-      needsHead: needing.has(c.label),
+      needsHead: learnable && needing.has(c.label),
     }
     if (source.kind === 'model')
       entry.modelClasses = source.classIndices.map((i) => info.classes[i]?.names[0] ?? `#${i}`)
