@@ -119,13 +119,11 @@ export function galleryPage(db: Db, q: GalleryQuery): { total: number; items: Ga
       label: string
     }[]
     for (const b of boxes) {
-      byId
-        .get(b.id)!
-        .boxes.push({
-          box: { x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1 },
-          status: b.status,
-          label: b.label,
-        })
+      byId.get(b.id)!.boxes.push({
+        box: { x0: b.x0, y0: b.y0, x1: b.x1, y1: b.y1 },
+        status: b.status,
+        label: b.label,
+      })
     }
   }
   return { total: galleryTotal(db, q), items }
