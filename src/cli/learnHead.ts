@@ -14,7 +14,7 @@ import {
   type HeadSample,
   type LearnedHead,
 } from '../main/engine/head.ts'
-import type { HeadMode, LabelMapping, LearnedWeights } from '../main/engine/labels.ts'
+import type { HeadMode, MappingChoice, LearnedWeights } from '../main/engine/labels.ts'
 import type { ImageTask } from '../main/engine/propose.ts'
 import type { LearnProjectResult } from '../main/project/learnProject.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
@@ -25,7 +25,7 @@ export interface LearnForProposeOptions {
   providers: ProviderChoice
   head: HeadMode
   /** The user's per-label choices: labels mapped onto model classes need no head. */
-  mappings?: ReadonlyMap<string, LabelMapping>
+  mappings?: ReadonlyMap<string, MappingChoice>
   signal?: AbortSignal
   io: CommandIO
 }

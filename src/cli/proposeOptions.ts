@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError } from '../shared/errors.ts'
-import { parseMapping, type HeadMode, type LabelMapping } from '../main/engine/labels.ts'
+import { parseMapping, type HeadMode, type MappingChoice } from '../main/engine/labels.ts'
 import { requireModel } from '../main/engine/manifest.ts'
 import type { UpscaleMode } from '../main/engine/propose.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
@@ -31,8 +31,8 @@ export interface ProposeSettings {
   upscale: UpscaleMode
   head: HeadMode
   providers: ProviderChoice
-  /** `--map LABEL=…` choices, by label. */
-  mappings: Map<string, LabelMapping>
+  /** `--map LABEL=…` choices, by label (`auto`: back to the default). */
+  mappings: Map<string, MappingChoice>
 }
 
 type Values = Partial<Record<Exclude<keyof typeof PROPOSE_OPTIONS, 'map'>, string>> & {

@@ -39,7 +39,9 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --head MODE         auto | model | learn | agnostic: where CAMs of labels come from (default auto:
                       model classes where the label is one, a head learned from your labels else)
   --map LABEL=CLASSES map a label onto model classes (wnids, names or #N-M indices, joined by ','
-                      or '+'), or LABEL=learn / LABEL=agnostic; repeat for several labels
+                      or '+'), or LABEL=learn / LABEL=agnostic; repeat for several labels. A
+                      PROJECT keeps its mappings for later runs (LABEL=auto resets one) and
+                      re-proposes the labels whose source changed
   --working-size N    longest side the CAM is upscaled to before boxes are taken (default 512)
   --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
   --overwrite         replace an existing --out file`

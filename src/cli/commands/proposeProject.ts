@@ -9,7 +9,6 @@ import { proposeProject } from '../../main/project/proposeProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import type { CommandIO } from '../io.ts'
 import { reportProjectHead } from '../learnHead.ts'
-import type { LabelMapping } from '../../main/engine/labels.ts'
 import { progressLine } from '../progress.ts'
 import { readyLine, type ProposeSettings } from '../proposeOptions.ts'
 
@@ -27,13 +26,7 @@ export async function runProjectPropose(
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]))
   let progress = progressLine(io, 'propose')
   let features = progressLine(io, 'features')
-  // --map LABEL=auto puts a label back to the default choice.
-  const mappings = new Map<string, LabelMapping | 'auto'>(
-    [...settings.mappings].map(([label, m]) => [
-      label,
-      Array.isArray(m) && m.length === 1 && m[0] === 'auto' ? 'auto' : m,
-    ]),
-  )
+  const { mappings } = settings
   const abort = new AbortController()
   const onSignal = () => abort.abort()
   process.once('SIGINT', onSignal)

@@ -40,7 +40,7 @@ export function resolveLabelSources(
   classes: ModelClass[],
   mode: HeadMode = 'auto',
   learned: ReadonlyMap<string, LearnedWeights> = new Map(),
-  mappings: ReadonlyMap<string, LabelMapping> = new Map(),
+  mappings: ReadonlyMap<string, MappingChoice> = new Map(),
 ): Map<string, LabelSource> {
   const sources = new Map<string, LabelSource>()
   const learnedSource = (label: string): LabelSource => {
@@ -49,10 +49,10 @@ export function resolveLabelSources(
   }
   for (const label of labels) {
     if (sources.has(label)) continue
-    const mapping = mappings.get(label)
+    const mapping = mappings.get(label) ?? 'auto'
     if (mapping === 'learn') sources.set(label, learnedSource(label))
     else if (mapping === 'agnostic') sources.set(label, { kind: 'agnostic' })
-    else if (mapping)
+    else if (mapping !== 'auto')
       sources.set(label, { kind: 'model', classIndices: mappedClasses(label, mapping, classes) })
     else {
       const modelClass =
@@ -102,22 +102,26 @@ export function mappedClasses(
   return [...indices]
 }
 
+/** What a user may choose for a label: a mapping, or `auto` for the default (no mapping). */
+export type MappingChoice = LabelMapping | 'auto'
+
 /**
- * Parses `LABEL=CLASS[,CLASS…]`, `LABEL=learn` or `LABEL=agnostic` (the `--map` option). Classes
+ * Parses `LABEL=CLASS[,CLASS…]`, `LABEL=learn`, `LABEL=agnostic` or `LABEL=auto` (the `--map`
+ * option). Classes
  * are separated by `,` or `+`; a class name itself never holds a comma (commas separate the
  * synonyms of a synset line).
  */
-export function parseMapping(text: string): [string, LabelMapping] {
+export function parseMapping(text: string): [string, MappingChoice] {
   const eq = text.indexOf('=')
   const label = eq > 0 ? text.slice(0, eq).trim() : ''
   const target = eq > 0 ? text.slice(eq + 1).trim() : ''
   if (!label || !target) {
     throw new CamlabelError(
       'INVALID_ARGUMENT',
-      `--map expects LABEL=CLASS[+CLASS…], LABEL=learn or LABEL=agnostic, got '${text}'`,
+      `--map expects LABEL=CLASS[+CLASS…], LABEL=learn, LABEL=agnostic or LABEL=auto, got '${text}'`,
     )
   }
-  if (target === 'learn' || target === 'agnostic') return [label, target]
+  if (target === 'learn' || target === 'agnostic' || target === 'auto') return [label, target]
   return [
     label,
     target

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads'
 import { CamlabelError } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
-import type { HeadMode, LabelMapping, LearnedWeights } from '../engine/labels.ts'
+import type { HeadMode, MappingChoice, LearnedWeights } from '../engine/labels.ts'
 import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
@@ -25,7 +25,7 @@ export interface JobOptions {
   head?: HeadMode
   learned?: ReadonlyMap<string, LearnedWeights>
   /** The user's per-label choices (model classes, learn, agnostic), overriding `head`. */
-  mappings?: ReadonlyMap<string, LabelMapping>
+  mappings?: ReadonlyMap<string, MappingChoice>
   signal?: AbortSignal
   /** Called once the model is loaded: the provider in use and each label's CAM source. */
   onReady?: (info: ReadyInfo) => void

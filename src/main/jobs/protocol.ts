@@ -4,7 +4,7 @@
  */
 import type { ErrorData } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
-import type { HeadMode, LabelMapping, LearnedWeights } from '../engine/labels.ts'
+import type { HeadMode, MappingChoice, LearnedWeights } from '../engine/labels.ts'
 import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import type { ProposalOptions } from '../engine/types.ts'
@@ -27,7 +27,7 @@ export interface StartMessage {
   upscale: UpscaleMode
   head: HeadMode
   learned: Record<string, LearnedWeights>
-  mappings: Record<string, LabelMapping>
+  mappings: Record<string, MappingChoice>
 }
 
 export interface CancelMessage {
