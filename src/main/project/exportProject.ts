@@ -16,6 +16,7 @@
  * `labels/<image path without extension>.txt` with `train.txt`/`val.txt` listing the absolute
  * image paths. `<name>` is the image's path relative to the root unless exportNames renames it.
  */
+import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { writeCoco } from '../formats/coco.ts'
@@ -95,13 +96,71 @@ async function placeImages(
   return out
 }
 
-/** Writes a dataset in one format (the part that does not need a store). */
+/**
+ * `p` with symbolic links resolved as far as it exists (the rest appended), so two spellings of
+ * one folder compare equal.
+ */
+function realish(p: string): string {
+  const abs = path.resolve(p)
+  try {
+    return realpathSync(abs)
+  } catch {
+    const parent = path.dirname(abs)
+    return parent === abs ? abs : path.join(realish(parent), path.basename(abs))
+  }
+}
+
+/** `child` is `parent` or inside it. */
+function within(child: string, parent: string): boolean {
+  const r = path.relative(parent, child)
+  return r === '' || (!r.startsWith('..' + path.sep) && r !== '..' && !path.isAbsolute(r))
+}
+
+/**
+ * Refuses an export path that an export (with `--overwrite`, which moves the old folder aside and
+ * deletes it) would destroy or pollute: the project file itself, a folder that holds the project
+ * file or the images, or — for folder formats — a folder inside the image root (the new folder
+ * would become part of the project's images).
+ * @throws CamlabelError INVALID_ARGUMENT
+ */
+export function checkExportPath(
+  outPath: string,
+  format: ExportOptions['format'],
+  imageRoot: string,
+  projectFile?: string,
+): void {
+  const out = realish(outPath)
+  const root = realish(imageRoot)
+  const hint = 'Choose an --out outside the image folder and away from the .camlabel file.'
+  const refuse = (why: string) =>
+    new CamlabelError('INVALID_ARGUMENT', `Refusing to export to ${out}: ${why}`, hint)
+  if (projectFile !== undefined) {
+    const project = realish(projectFile)
+    if (out === project || out === `${project}-wal` || out === `${project}-shm`)
+      throw refuse('it is the project file')
+    if (within(project, out)) throw refuse(`it holds the project file ${project}`)
+  }
+  if (within(root, out))
+    throw refuse(
+      out === root ? 'it is the image folder' : `it holds the project's image folder ${root}`,
+    )
+  if (format !== 'coco' && within(out, root))
+    throw refuse(`it is inside the project's image folder ${root}`)
+}
+
+/**
+ * Writes a dataset in one format (the part that does not need a store).
+ * @param projectFile the project the dataset comes from, so the export cannot replace it
+ * @throws CamlabelError INVALID_ARGUMENT (see checkExportPath), ALREADY_EXISTS, DISK_FULL
+ */
 export async function exportDataset(
   dataset: Dataset,
   imageRoot: string,
   options: ExportOptions,
+  projectFile?: string,
 ): Promise<ExportResult> {
   const out = path.resolve(options.outPath)
+  checkExportPath(out, options.format, imageRoot, projectFile)
   const countBoxes = (ims: readonly DatasetImage[]) => ims.reduce((n, im) => n + im.boxes.length, 0)
   const result: ExportResult = {
     outPath: out,
@@ -228,5 +287,5 @@ export async function exportProject(
   options: ExportOptions,
 ): Promise<ExportResult> {
   const dataset = store.toDataset({ withProposals: options.includeProposals })
-  return exportDataset(dataset, store.imageRoot, options)
+  return exportDataset(dataset, store.imageRoot, options, store.file)
 }
