@@ -146,4 +146,41 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     expect(s.image(images(s)[0])!.threshold).toBe(0.6)
     s.close()
   })
+
+  it('a run with another upscale mode re-proposes; guided runs again, bilinear recomputes', async () => {
+    const opts = { model: MODEL, providers: 'cpu' as const }
+    const a = await newProject('g.camlabel')
+    expect(await proposeProject(a, opts)).toMatchObject({ done: 8, reproposed: 0 })
+    const [im1] = images(a)
+    const acceptedId = a.acceptProposal(pending(a, im1)[0].id)
+    const accepted = a.boxes(im1).find((b) => b.id === acceptedId)!
+
+    // guided over images proposed bilinearly: every one runs again (the guide is the image)
+    const g = await proposeProject(a, { ...opts, upscale: 'guided' })
+    expect(g).toMatchObject({ done: 8, failed: 0, reproposed: 8, recomputed: 0, alreadyDone: 0 })
+    expect(g.provider).toBe('cpu')
+    expect(a.boxes(im1).find((b) => b.id === acceptedId)).toEqual(accepted)
+    // … giving the boxes a fresh guided run gives
+    const b = await newProject('h.camlabel')
+    expect(await proposeProject(b, { ...opts, upscale: 'guided' })).toMatchObject({ done: 8 })
+    const key = (boxes: ReviewBox[]) =>
+      boxes.map((x) => `${x.label} ${[x.box.x0, x.box.y0, x.box.x1, x.box.y1].join(' ')}`)
+    for (const [i, id] of images(a).entries())
+      if (id !== im1) expect(key(pending(a, id))).toEqual(key(pending(b, images(b)[i])))
+
+    // a new threshold in guided mode is not recomputed bilinearly from the CAMs: it runs again
+    const t = await proposeProject(a, { ...opts, upscale: 'guided', threshold: 0.4 })
+    expect(t).toMatchObject({ done: 8, reproposed: 8, recomputed: 0 })
+    expect(a.image(im1)!.threshold).toBe(0.4)
+    // the project's upscale setting is the default mode: guided again, nothing to do
+    a.setMeta('upscale', 'guided')
+    expect(await proposeProject(a, opts)).toMatchObject({ done: 0, alreadyDone: 8 })
+    // back to bilinear: recomputed from the stored CAMs, no inference
+    const back = await proposeProject(a, { ...opts, upscale: 'bilinear' })
+    expect(back).toMatchObject({ done: 0, recomputed: 8, reproposed: 0 })
+    expect(back.provider).toBeUndefined()
+    expect(a.integrityCheck()).toBe('ok')
+    a.close()
+    b.close()
+  })
 })

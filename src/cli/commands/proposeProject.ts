@@ -39,7 +39,8 @@ export async function runProjectPropose(
         // Only an explicit threshold re-thresholds images already processed (from stored CAMs).
         threshold: settings.threshold,
         workingSize: settings.workingSize,
-        upscale: settings.upscale,
+        // Undefined (not given): the project's upscale setting (see projectUpscale).
+        upscale: settings.upscale as ProposeSettings['upscale'] | undefined,
         head: settings.head,
         providers: settings.providers,
         ...(mappings.size ? { mappings } : {}),
@@ -63,6 +64,10 @@ export async function runProjectPropose(
     if (mappings.size) io.stderr(`saved the mapping of: ${[...mappings.keys()].join(', ')}\n`)
     if (r.resourced > 0)
       io.stderr(`re-proposed ${r.resourced} images for labels whose CAM source changed\n`)
+    if (r.reproposed > 0)
+      io.stderr(
+        `re-proposed ${r.reproposed} images processed with another upscale mode or working size\n`,
+      )
     if (r.recomputed > 0)
       io.stderr(`recomputed ${r.recomputed} images from stored CAMs (no inference)\n`)
     io.stderr(

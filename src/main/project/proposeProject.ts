@@ -25,7 +25,7 @@ import type { ProviderChoice } from '../engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
 import { runProposalJob } from '../jobs/proposalJob.ts'
 import type { ReadyInfo } from '../jobs/protocol.ts'
-import type { LabelResult, ProjectStore, RunInfo } from '../store/projectStore.ts'
+import type { LabelResult, ProjectStore, RedoImage, RunInfo } from '../store/projectStore.ts'
 import {
   checkMapping,
   labelsNeedingHead,
@@ -36,6 +36,7 @@ import {
   sourceKey,
   type LearnProjectResult,
 } from './learnProject.ts'
+import { projectUpscale } from './settings.ts'
 
 /** Options of proposeProject. */
 export interface ProposeProjectOptions {
@@ -48,6 +49,11 @@ export interface ProposeProjectOptions {
    */
   threshold?: number
   workingSize?: number
+  /**
+   * How CAMs become boxes (default: the project's setting, see projectUpscale). Images this model
+   * revision processed with another mode or working size are re-proposed: a bilinear run
+   * recomputes them from their stored CAMs, a guided one runs them again (the guide is the image).
+   */
   upscale?: UpscaleMode
   head?: HeadMode
   providers?: ProviderChoice
@@ -84,8 +90,10 @@ export interface ProposeProjectResult {
   failed: number
   /** Images skipped because this model revision already processed them at this threshold. */
   alreadyDone: number
-  /** Images whose pending proposals were recomputed from stored CAMs at the new threshold. */
+  /** Images whose pending proposals were recomputed from stored CAMs (another threshold, or back to bilinear). */
   recomputed: number
+  /** Images already processed another way (upscale mode, working size) run again by this run. */
+  reproposed: number
   /** Images without any label to propose (none, or only 'background' negatives). */
   unlabelled: number
   /** Images whose proposals for some labels were redone because those labels' CAM source changed. */
@@ -127,25 +135,37 @@ export function modelRevision(model: string | undefined): { model: string; revis
 const RECOMPUTE_BATCH = 128
 
 /**
- * Recomputes, without inference, the pending proposals of every image this run's model revision
- * processed at another threshold, from the low-resolution CAMs stored with their classifier
- * confidence (the bilinear path of the pipeline). Review decisions are kept (see
+ * Recomputes, without inference, the pending proposals of images this run's model revision
+ * processed another way (see ProjectStore.imagesToRedo), from the low-resolution CAMs stored with
+ * their classifier confidence: the bilinear path of the pipeline, so only a bilinear run does this
+ * (a guided run needs the image as its guide and runs those images again; returns 0). Each image
+ * keeps its own threshold unless `rethreshold`. Review decisions are kept (see
  * replacePendingProposals). Returns how many images were recomputed.
  */
 export function recomputeFromCams(
   store: ProjectStore,
   run: RunInfo,
   proposal: ProposalOptions,
+  options: { images?: RedoImage[]; rethreshold?: boolean } = {},
 ): number {
-  const images = store.imagesToRecompute(run.model, run.revision, run.threshold)
+  if ((run.upscale ?? 'bilinear') !== 'bilinear') return 0
+  const rethreshold = options.rethreshold ?? true
+  const images = options.images ?? store.imagesToRedo(run, rethreshold)
   for (let i = 0; i < images.length; i += RECOMPUTE_BATCH) {
     store.transaction(() => {
       for (const im of images.slice(i, i + RECOMPUTE_BATCH)) {
+        const threshold = rethreshold ? run.threshold : im.threshold
         const results = store.cams(im.id, run).map((c) => ({
           label: c.label,
-          proposals: proposalsFromCam(c.cam, im.width, im.height, proposal, c.confidence),
+          proposals: proposalsFromCam(
+            c.cam,
+            im.width,
+            im.height,
+            { ...proposal, threshold },
+            c.confidence,
+          ),
         }))
-        store.replacePendingProposals(im.id, run, results)
+        store.replacePendingProposals(im.id, { ...run, threshold }, results)
       }
     })
   }
@@ -166,7 +186,9 @@ export async function proposeProject(
 ): Promise<ProposeProjectResult> {
   const { model, revision } = modelRevision(options.model)
   const threshold = options.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold
-  const run = { model, revision, threshold }
+  const upscale = options.upscale ?? projectUpscale(store)
+  const workingSize = options.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize
+  const run: RunInfo = { model, revision, threshold, upscale, workingSize }
   const mode = options.head ?? 'auto'
   const info = await projectModelInfo(model)
   store.setMeta(MODEL_META, model)
@@ -200,25 +222,33 @@ export async function proposeProject(
   const keys = new Map([...sources].map(([label, source]) => [label, sourceKey(source, head)]))
   const learnedLabels = [...sources].filter(([, s]) => s.kind === 'learned').map(([l]) => l)
 
-  const recomputed =
-    options.threshold === undefined
-      ? 0
-      : recomputeFromCams(store, run, {
-          ...DEFAULT_PROPOSAL_OPTIONS,
-          threshold,
-          ...(options.workingSize ? { workingSize: options.workingSize } : {}),
-        })
+  // Images already processed another way: another upscale mode or working size, or (only when a
+  // threshold is given) another threshold. Bilinear: recomputed from the stored CAMs at once.
+  // Guided: run again below. Its refinement needs the decoded image anyway, and decoding plus
+  // refinement, not the forward pass, are most of a guided image's time, so refining the stored
+  // CAM with a fresh decode would save little and need a second code path.
+  const redo = store.imagesToRedo(run, options.threshold !== undefined)
+  const proposal = { ...DEFAULT_PROPOSAL_OPTIONS, threshold, workingSize }
+  const recomputed = recomputeFromCams(store, run, proposal, {
+    images: redo,
+    rethreshold: options.threshold !== undefined,
+  })
   const proposable = (ls: string[]) => ls.filter((l) => !isBackgroundLabel(l))
-  // Labels whose source changed since their CAMs were stored: re-proposed for those labels only.
+  const rerun = (upscale === 'guided' ? redo : [])
+    .map((t) => ({ ...t, labels: proposable(t.labels) }))
+    .filter((t) => t.labels.length > 0)
+  const rerunIds = new Set(rerun.map((t) => String(t.id)))
+  // Labels whose source changed since their CAMs were stored: re-proposed for those labels only
+  // (an image run again in full needs no separate pass).
   const stale = store
     .staleLabelImages(model, revision, keys)
     .map((t) => ({ ...t, labels: proposable(t.labels) }))
-    .filter((t) => t.labels.length > 0)
+    .filter((t) => t.labels.length > 0 && !rerunIds.has(String(t.id)))
   const staleIds = new Set(stale.map((t) => String(t.id)))
   const todo = store.imagesToPropose(model, revision)
   const labelled = todo.filter((t) => proposable(t.labels).length > 0)
   const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
-  const tasks: ImageTask[] = [...stale, ...selected].map((t) => ({
+  const tasks: ImageTask[] = [...rerun, ...stale, ...selected].map((t) => ({
     key: String(t.id),
     path: store.imagePath(t.file),
     labels: proposable(t.labels),
@@ -228,8 +258,12 @@ export async function proposeProject(
     revision,
     done: 0,
     failed: 0,
-    alreadyDone: Math.max(0, store.imageCount() - todo.length - recomputed - stale.length),
+    alreadyDone: Math.max(
+      0,
+      store.imageCount() - todo.length - recomputed - rerun.length - stale.length,
+    ),
     recomputed,
+    reproposed: 0,
     unlabelled: todo.length - labelled.length,
     resourced: 0,
     learnedLabels,
@@ -237,7 +271,7 @@ export async function proposeProject(
     proposals: 0,
     jobId: store.startJob(
       'propose',
-      { model, revision, threshold, upscale: options.upscale ?? 'bilinear' },
+      { model, revision, threshold, upscale, workingSize },
       tasks.length,
     ),
     cancelled: false,
@@ -250,8 +284,8 @@ export async function proposeProject(
     for await (const r of runProposalJob(tasks, {
       model,
       providers: options.providers,
-      proposal: { threshold, ...(options.workingSize ? { workingSize: options.workingSize } : {}) },
-      upscale: options.upscale,
+      proposal: { threshold, workingSize },
+      upscale,
       head: mode,
       learned,
       mappings,
@@ -263,6 +297,7 @@ export async function proposeProject(
     })) {
       const imageId = Number(r.key)
       const resourcing = staleIds.has(r.key)
+      const rerunning = rerunIds.has(r.key)
       store.transaction(() => {
         const labelResults: LabelResult[] = r.labels.map((l) => ({
           ...l,
@@ -270,10 +305,14 @@ export async function proposeProject(
         }))
         if (r.error) {
           // An image already processed keeps its run mark (its other labels' proposals stand).
-          if (!resourcing) store.markRunFailed(imageId, run, r.error.message)
+          // An image run again keeps its previous proposals (and run mark) too.
+          if (!resourcing && !rerunning) store.markRunFailed(imageId, run, r.error.message)
           result.failed++
         } else {
-          if (resourcing) {
+          if (rerunning) {
+            store.reproposeImage(imageId, run, labelResults)
+            result.reproposed++
+          } else if (resourcing) {
             store.saveLabelProposals(imageId, run, labelResults)
             result.resourced++
           } else store.saveProposals(imageId, run, labelResults)
@@ -314,6 +353,7 @@ function cancelledBeforeRun(
     failed: 0,
     alreadyDone: 0,
     recomputed: 0,
+    reproposed: 0,
     unlabelled: 0,
     resourced: 0,
     learnedLabels: [],

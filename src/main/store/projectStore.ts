@@ -13,7 +13,7 @@ import type { BoxStatus, ImageStatus } from '../../shared/contracts/common.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import type { LearnedHead } from '../engine/head.ts'
 import type { LabelMapping } from '../engine/labels.ts'
-import type { Map2D, RawProposal } from '../engine/types.ts'
+import { DEFAULT_PROPOSAL_OPTIONS, type Map2D, type RawProposal } from '../engine/types.ts'
 import type { Dataset, DatasetImage } from '../formats/dataset.ts'
 import { openDatabase, type Db, type OpenOptions } from './db.ts'
 import {
@@ -116,11 +116,28 @@ export interface ImageDetail {
   cams: StoredCam[]
 }
 
-/** Identifies a proposal run: the model and its preprocessing revision, and the threshold used. */
+/**
+ * Identifies a proposal run: the model and its preprocessing revision, the threshold used, and how
+ * the CAM was upscaled to boxes (default bilinear at DEFAULT_PROPOSAL_OPTIONS.workingSize).
+ */
 export interface RunInfo {
   model: string
   revision: string
   threshold: number
+  upscale?: 'bilinear' | 'guided'
+  workingSize?: number
+}
+
+/** An image a run already processed in another way than the run asks for (see imagesToRedo). */
+export interface RedoImage {
+  id: number
+  file: string
+  width: number
+  height: number
+  /** The threshold its current proposals were made at. */
+  threshold: number
+  upscale: 'bilinear' | 'guided'
+  labels: string[]
 }
 
 /** The proposals of one label of one image, as the pipeline produces them. */
@@ -211,6 +228,11 @@ function sameBox(a: Box, b: Box): boolean {
     Math.abs(a.x1 - b.x1) < 0.5 &&
     Math.abs(a.y1 - b.y1) < 0.5
   )
+}
+
+/** A decided box makes a new proposal redundant: a rejected one when equal, a kept one when IoU ≥ 0.5. */
+function coversDecided(d: DecidedBox, b: Box): boolean {
+  return d.status === 'rejected' ? sameBox(d, b) : iou(boxOf(d), b) >= 0.5
 }
 
 function checkBox(b: Box): void {
@@ -530,32 +552,50 @@ export class ProjectStore {
     only?: ReadonlySet<string>,
   ): void {
     this.transaction(() => {
-      const t = now()
-      const cam = this.db.prepare(
-        `INSERT INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, source_key, created_at)
+      this.storeCams(imageId, run, results)
+      // A proposal equal to a box the user already rejected or kept is not offered again.
+      this.replacePending(imageId, run, results, (d, b) => sameBox(d, b), only)
+    })
+  }
+
+  /**
+   * Re-proposes an image a run already processed another way (another upscale mode or working
+   * size): stores its new CAMs and replaces its pending proposals, keeping decided boxes as
+   * replacePendingProposals does (a proposal covering a kept box of its class, IoU ≥ 0.5, or equal
+   * to a rejected one, is not offered). One transaction; the undo history of the image is cleared.
+   */
+  reproposeImage(imageId: number, run: RunInfo, results: LabelResult[]): void {
+    this.transaction(() => {
+      this.storeCams(imageId, run, results)
+      this.replacePending(imageId, run, results, coversDecided)
+    })
+  }
+
+  /** Upserts the CAMs of `results` under the run's model revision (inside a transaction). */
+  private storeCams(imageId: number, run: RunInfo, results: LabelResult[]): void {
+    const t = now()
+    const cam = this.db.prepare(
+      `INSERT INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, source_key, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(image_id, class_id, model, revision) DO UPDATE SET width = excluded.width,
            height = excluded.height, data = excluded.data, confidence = excluded.confidence,
            source = excluded.source, source_key = excluded.source_key, created_at = excluded.created_at`,
+    )
+    for (const r of results) {
+      cam.run(
+        imageId,
+        this.ensureClass(r.label),
+        run.model,
+        run.revision,
+        r.cam.width,
+        r.cam.height,
+        camToBlob(r.cam.data),
+        r.confidence,
+        r.source,
+        r.sourceKey ?? null,
+        t,
       )
-      for (const r of results) {
-        cam.run(
-          imageId,
-          this.ensureClass(r.label),
-          run.model,
-          run.revision,
-          r.cam.width,
-          r.cam.height,
-          camToBlob(r.cam.data),
-          r.confidence,
-          r.source,
-          r.sourceKey ?? null,
-          t,
-        )
-      }
-      // A proposal equal to a box the user already rejected or kept is not offered again.
-      this.replacePending(imageId, run, results, (d, b) => sameBox(d, b), only)
-    })
+    }
   }
 
   /**
@@ -579,11 +619,7 @@ export class ProjectStore {
     run: RunInfo,
     results: Pick<LabelResult, 'label' | 'proposals'>[],
   ): void {
-    this.transaction(() =>
-      this.replacePending(imageId, run, results, (d, b) =>
-        d.status === 'rejected' ? sameBox(d, b) : iou(boxOf(d), b) >= 0.5,
-      ),
-    )
+    this.transaction(() => this.replacePending(imageId, run, results, coversDecided))
   }
 
   /** Shared by saveProposals and replacePendingProposals (inside their transaction). */
@@ -657,6 +693,36 @@ export class ProjectStore {
     }[]
   }
 
+  /**
+   * Images this model revision processed successfully in another way than `run` asks: another
+   * upscale mode or working size, or — when `rethreshold` — another threshold. A bilinear run
+   * recomputes them from their stored CAMs; a guided one runs them again (the guide is the image).
+   * Path order.
+   */
+  imagesToRedo(run: RunInfo, rethreshold: boolean): RedoImage[] {
+    const ws = run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize
+    const rows = this.db
+      .prepare(
+        `SELECT i.id, i.path AS file, i.width, i.height, r.threshold, r.upscale,
+           (SELECT json_group_array(c.name) FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = i.id) AS labels
+         FROM runs r JOIN images i ON i.id = r.image_id
+         WHERE r.model = @model AND r.revision = @revision AND r.error IS NULL
+           AND (r.upscale <> @upscale OR coalesce(r.working_size, @defaultSize) <> @ws
+             OR (@rethreshold AND abs(r.threshold - @threshold) > 1e-9))
+         ORDER BY i.path`,
+      )
+      .all({
+        model: run.model,
+        revision: run.revision,
+        upscale: run.upscale ?? 'bilinear',
+        ws,
+        defaultSize: DEFAULT_PROPOSAL_OPTIONS.workingSize,
+        rethreshold: rethreshold ? 1 : 0,
+        threshold: run.threshold,
+      }) as (Omit<RedoImage, 'labels'> & { labels: string })[]
+    return rows.map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }))
+  }
+
   /** Records that a run could not process an image (unreadable…): a resumed run does not retry it. */
   markRunFailed(imageId: number, run: RunInfo, error: string): void {
     this.transaction(() => {
@@ -668,10 +734,21 @@ export class ProjectStore {
   private markRun(imageId: number, run: RunInfo, error: string | null): void {
     this.db
       .prepare(
-        `INSERT INTO runs(image_id, model, revision, threshold, error, at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(model, revision, image_id) DO UPDATE SET threshold = excluded.threshold, error = excluded.error, at = excluded.at`,
+        `INSERT INTO runs(image_id, model, revision, threshold, upscale, working_size, error, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(model, revision, image_id) DO UPDATE SET threshold = excluded.threshold,
+           upscale = excluded.upscale, working_size = excluded.working_size, error = excluded.error, at = excluded.at`,
       )
-      .run(imageId, run.model, run.revision, run.threshold, error, now())
+      .run(
+        imageId,
+        run.model,
+        run.revision,
+        run.threshold,
+        run.upscale ?? 'bilinear',
+        run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
+        error,
+        now(),
+      )
   }
 
   /** Failures recorded by runs (image path and message). */

@@ -206,6 +206,17 @@ CREATE TABLE label_mappings (
 ALTER TABLE cams ADD COLUMN source_key TEXT;
 `,
   },
+  {
+    version: 3,
+    description: 'runs keyed by upscale mode and working size too',
+    sql: `
+-- How a run's boxes were upscaled ('bilinear' | 'guided') and at which working size: a run with
+-- another mode or size re-proposes the image. Rows from before this version were bilinear;
+-- working_size NULL means the default size of that time.
+ALTER TABLE runs ADD COLUMN upscale TEXT NOT NULL DEFAULT 'bilinear';
+ALTER TABLE runs ADD COLUMN working_size INTEGER;
+`,
+  },
 ]
 
 /** The schema version this build writes. */
