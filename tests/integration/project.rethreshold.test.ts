@@ -183,4 +183,19 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     a.close()
     b.close()
   })
+
+  it("a run without a threshold keeps the project's last one for new images", async () => {
+    const a = await newProject('t.camlabel')
+    const opts = { model: MODEL, providers: 'cpu' as const }
+    expect(await proposeProject(a, { ...opts, threshold: 0.5, limit: 3 })).toMatchObject({
+      done: 3,
+    })
+    expect(await proposeProject(a, opts)).toMatchObject({ done: 5, alreadyDone: 3 })
+    for (const id of images(a)) {
+      expect(a.image(id)!.threshold).toBe(0.5)
+      const t = a.db.prepare('SELECT DISTINCT threshold FROM proposals WHERE image_id = ?')
+      expect(t.all(id)).toEqual([{ threshold: 0.5 }])
+    }
+    a.close()
+  })
 })

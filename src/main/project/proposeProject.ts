@@ -36,14 +36,15 @@ import {
   sourceKey,
   type LearnProjectResult,
 } from './learnProject.ts'
-import { projectUpscale } from './settings.ts'
+import { projectThreshold, projectUpscale, THRESHOLD_META } from './settings.ts'
 
 /** Options of proposeProject. */
 export interface ProposeProjectOptions {
   /** Manifest id or .onnx path (default: the manifest's default model). */
   model?: string
   /**
-   * Box threshold (default DEFAULT_PROPOSAL_OPTIONS.threshold). When given, images this model
+   * Box threshold (default: the project's last given threshold, else
+   * DEFAULT_PROPOSAL_OPTIONS.threshold). When given, it is stored as the project's, and images this model
    * revision already processed at another threshold get their pending proposals recomputed from
    * the stored CAMs (no inference; decided boxes kept).
    */
@@ -185,7 +186,11 @@ export async function proposeProject(
   signal?: AbortSignal,
 ): Promise<ProposeProjectResult> {
   const { model, revision } = modelRevision(options.model)
-  const threshold = options.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold
+  // No threshold given: the project's last one, so new images and re-proposed labels match the
+  // images already proposed (and the run mark keeps each image's threshold).
+  const threshold =
+    options.threshold ?? projectThreshold(store) ?? DEFAULT_PROPOSAL_OPTIONS.threshold
+  if (options.threshold !== undefined) store.setMeta(THRESHOLD_META, String(options.threshold))
   const upscale = options.upscale ?? projectUpscale(store)
   const workingSize = options.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize
   const run: RunInfo = { model, revision, threshold, upscale, workingSize }

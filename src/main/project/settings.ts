@@ -12,3 +12,12 @@ export const UPSCALE_META = 'upscale'
 export function projectUpscale(store: Pick<ProjectStore, 'getMeta'>): UpscaleMode {
   return store.getMeta(UPSCALE_META) === 'guided' ? 'guided' : 'bilinear'
 }
+
+/** Meta key of the threshold of the project's last run that was given one. */
+export const THRESHOLD_META = 'threshold'
+
+/** The threshold a project run keeps when none is given (the last one given), if any. */
+export function projectThreshold(store: Pick<ProjectStore, 'getMeta'>): number | undefined {
+  const v = Number(store.getMeta(THRESHOLD_META))
+  return v > 0 && v < 1 ? v : undefined
+}
