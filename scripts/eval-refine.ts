@@ -18,10 +18,9 @@ import { parseVocXml } from '../src/main/formats/voc.ts'
 import type { LabelSource } from '../src/main/engine/labels.ts'
 import { prepareImage } from '../src/main/engine/preprocess.ts'
 import { proposeFromForward, type ImageTask } from '../src/main/engine/propose.ts'
-import { refineCam, type RefineParams } from '../src/main/engine/refine.ts'
+import type { RefineParams } from '../src/main/engine/refine.ts'
 import { openModel } from '../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../src/main/engine/types.ts'
-import { proposalsFromMap } from '../src/shared/cam/boxes.ts'
 
 const sharedRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared')
 
@@ -118,18 +117,16 @@ export async function evaluateRefine(
       const base = proposeFromForward(task, prepared, fwd, model, { ...run, upscale: 'bilinear' })
       const label = base.labels[0]!
       bilinear.push({ truth: item.truth, predicted: label.proposals[0]?.box })
-      // Guided from the same stored CAM, so the two differ only by the upscaler.
+      // Guided through the pipeline's own path, from the same forward pass, so the two differ only
+      // by the upscaler.
       const t0 = performance.now()
-      const map = refineCam(label.cam, prepared.guide!, options.params)
+      const refined = proposeFromForward(task, prepared, fwd, model, {
+        ...run,
+        upscale: 'guided',
+        ...(options.params ? { refine: options.params } : {}),
+      })
       guidedMs += performance.now() - t0
-      const proposals = proposalsFromMap(
-        map,
-        DEFAULT_PROPOSAL_OPTIONS,
-        prepared.width,
-        prepared.height,
-        1,
-      )
-      guided.push({ truth: item.truth, predicted: proposals[0]?.box })
+      guided.push({ truth: item.truth, predicted: refined.labels[0]!.proposals[0]?.box })
     }
   } finally {
     await model.dispose()

@@ -56,6 +56,19 @@ describe('the proposal job in the inference worker', () => {
     expect(results.length).toBeLessThan(tasks.length)
   })
 
+  test('leaving the loop early stops the worker cleanly (no crash of this process), and a new job runs', async () => {
+    const tasks = await imagenetTasks(30)
+    let seen = 0
+    for await (const r of runProposalJob(tasks, { model: 'squeezenet1.1-fp16' })) {
+      expect(r.error).toBeUndefined()
+      if (++seen === 2) break
+    }
+    const again: ImageResult[] = []
+    for await (const r of runProposalJob(tasks.slice(0, 2), { model: 'squeezenet1.1-fp16' }))
+      again.push(r)
+    expect(again.map((r) => r.key)).toEqual(tasks.slice(0, 2).map((t) => t.key))
+  })
+
   test('an unknown model fails the job with a clear error', async () => {
     const run = async () => {
       for await (const _ of runProposalJob(await imagenetTasks(1), { model: 'nope-model' })) void _

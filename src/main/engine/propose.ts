@@ -3,7 +3,7 @@
  * sharp's thread pool a few images ahead of the forward pass, so the two overlap; the CAM and box work
  * is pure and runs between forward passes.
  */
-import { toErrorData, type ErrorData } from '../../shared/errors.ts'
+import { CamlabelError, toErrorData, type ErrorData } from '../../shared/errors.ts'
 import { agnosticCam, camForClass, camFromFeatures, weightedCam } from './cam.ts'
 import { proposalsFromMap } from '../../shared/cam/boxes.ts'
 import { normaliseByMax, upscaleForBoxes } from '../../shared/cam/proposals.ts'
@@ -11,7 +11,7 @@ import type { LabelSource } from './labels.ts'
 import { poolFeatureMaps } from './features.ts'
 import { isFailure, prefetchImages } from './prefetch.ts'
 import type { PreparedImage } from './preprocess.ts'
-import { refineCam } from './refine.ts'
+import { refineCam, type GuideImage, type RefineParams } from './refine.ts'
 import type { LoadedModel } from './session.ts'
 import type { ForwardResult, Map2D, ProposalOptions, RawProposal } from './types.ts'
 
@@ -51,6 +51,8 @@ export interface ProposeOptions {
   /** The CAM source of each label (see resolveLabelSources). */
   sources: (label: string) => LabelSource
   upscale?: UpscaleMode
+  /** Parameters of the guided upscaler (its threshold follows `proposal.threshold`). */
+  refine?: Partial<RefineParams>
   /** How many images are decoded ahead of the forward pass. */
   prefetch?: number
   signal?: AbortSignal
@@ -106,7 +108,7 @@ export function proposeFromForward(
   prepared: PreparedImage,
   fwd: ForwardResult,
   model: Pick<LoadedModel, 'head'>,
-  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale'>,
+  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine'>,
 ): ImageResult {
   // Learned heads need the pooled features for their confidence; other sources do not.
   const features = needsPooled(task.labels, options.sources)
@@ -118,8 +120,12 @@ export function proposeFromForward(
     const { cam, confidence } = camForSource(source, fwd, model, features)
     const normalised = normaliseByMax(cam)
     const full =
-      options.upscale === 'guided' && prepared.guide
-        ? refineCam(normalised, prepared.guide)
+      options.upscale === 'guided'
+        ? refineCam(normalised, guideOf(prepared), {
+            ...options.refine,
+            // The refined map puts the object's edge at this fraction of its max.
+            threshold: options.proposal.threshold,
+          })
         : upscaleForBoxes(normalised, prepared.width, prepared.height, options.proposal.workingSize)
     labels.push({
       label,
@@ -143,6 +149,17 @@ export function proposeFromForward(
     labels,
     warnings: prepared.warnings,
   }
+}
+
+/** The guide image; prepareImage makes one when asked for guided upscaling. */
+function guideOf(prepared: PreparedImage): GuideImage {
+  if (!prepared.guide) {
+    throw new CamlabelError(
+      'INTERNAL',
+      'Guided upscaling needs the guide image; prepare with guideSize',
+    )
+  }
+  return prepared.guide
 }
 
 function sumOf(values: Float32Array, indices: readonly number[]): number {

@@ -4,6 +4,7 @@
  * ground-truth box of that class with IoU at least the bound.
  */
 import { iou, type Box } from '../../shared/box.ts'
+import { cocoToBox } from '../formats/coco.ts'
 
 /** Ground truth and the main proposal of one (image, class) pair. */
 export interface LocalisationCase {
@@ -50,9 +51,8 @@ export function casesFromCoco(truth: CocoLike, predicted: CocoLike): Localisatio
     const out = new Map<string, { box: Box; score: number }[]>()
     for (const a of coco.annotations) {
       const k = key(files.get(a.image_id) ?? '', classes.get(a.category_id) ?? '')
-      const [x, y, w, h] = a.bbox as [number, number, number, number]
       const list = out.get(k) ?? []
-      list.push({ box: { x0: x, y0: y, x1: x + w, y1: y + h }, score: a.score ?? 1 })
+      list.push({ box: cocoToBox(a.bbox), score: a.score ?? 1 })
       out.set(k, list)
     }
     return out

@@ -62,8 +62,9 @@ async function run(start: StartMessage): Promise<void> {
     })
     if (start.mode === 'features') await featuresAll(model, start)
     else await proposeAll(model, start, sources)
-    post({ v: PROTOCOL_VERSION, type: 'done' })
   } finally {
+    // Released before the last message: the main side may end this thread once it has it, and
+    // onnxruntime must not be torn down in the middle of a release.
     await model.dispose()
   }
 }
@@ -81,7 +82,9 @@ port.on('message', (message: unknown) => {
     abort.abort()
     return
   }
-  run(message).catch((err: unknown) =>
-    post({ v: PROTOCOL_VERSION, type: 'failed', error: toErrorData(err) }),
-  )
+  run(message)
+    .then(() => post({ v: PROTOCOL_VERSION, type: 'done' }))
+    .catch((err: unknown) => post({ v: PROTOCOL_VERSION, type: 'failed', error: toErrorData(err) }))
+    // Nothing more to do: closing the port lets the thread end by itself.
+    .finally(() => port.close())
 })

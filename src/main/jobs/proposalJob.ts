@@ -36,6 +36,9 @@ export interface ProposalJobOptions extends JobOptions {
   upscale?: UpscaleMode
 }
 
+/** How long a stopping worker may take to finish its image and release the model. */
+const WORKER_EXIT_TIMEOUT_MS = 30_000
+
 /** Starts the worker: the bundled .js in the built app, the .ts through tsx when run from sources. */
 export function startInferenceWorker(): Worker {
   const here = import.meta.url
@@ -91,11 +94,16 @@ async function* runInWorker<T>(
     crashed = err
     notify()
   })
-  worker.on('exit', (code) => {
-    if (code !== 0 && !crashed)
-      crashed = new Error(`The inference worker stopped (exit code ${code})`)
-    notify()
-  })
+  let finished = false
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      if (!finished && !crashed) {
+        crashed = new Error(`The inference worker stopped before finishing (exit code ${code})`)
+      }
+      notify()
+      resolve()
+    }),
+  )
   const onAbort = (): void => worker.postMessage({ v: PROTOCOL_VERSION, type: 'cancel' })
   options.signal?.addEventListener('abort', onAbort, { once: true })
 
@@ -122,8 +130,11 @@ async function* runInWorker<T>(
         continue
       }
       if (message.type === 'ready') options.onReady?.(message.info)
-      else if (message.type === 'done') return
-      else if (message.type === 'failed') {
+      else if (message.type === 'done') {
+        finished = true
+        return
+      } else if (message.type === 'failed') {
+        finished = true
         if (message.error.code === 'CANCELLED' || options.signal?.aborted) {
           options.signal?.throwIfAborted()
         }
@@ -135,6 +146,11 @@ async function* runInWorker<T>(
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
-    await worker.terminate()
+    // Never kill the thread inside onnxruntime (that aborts the whole process): ask it to stop
+    // after the image in flight and let it end by itself; terminate only if it does not.
+    if (!finished) worker.postMessage({ v: PROTOCOL_VERSION, type: 'cancel' })
+    const timer = setTimeout(() => void worker.terminate(), WORKER_EXIT_TIMEOUT_MS)
+    await exited
+    clearTimeout(timer)
   }
 }
