@@ -4,11 +4,13 @@
  * one label without touching the others or any decision. Real SQLite files.
  */
 import Database from 'better-sqlite3'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { featureCacheKey } from '../../src/main/engine/features.ts'
 import { trainHead } from '../../src/main/engine/head.ts'
+import { modelRevision } from '../../src/main/project/modelRevision.ts'
 import { trainingFingerprint } from '../../src/main/store/learning.ts'
 import { ProjectStore, type RunInfo } from '../../src/main/store/projectStore.ts'
 import { MIGRATIONS } from '../../src/main/store/schema.ts'
@@ -30,6 +32,40 @@ const cam = { width: 2, height: 2, data: new Float32Array([1, 0.5, 0.25, 0]) }
 const box = (x: number) => ({ x0: x, y0: 10, x1: x + 20, y1: 40 })
 
 describe('feature cache', () => {
+  it("a user's own model retrained in place gets a new feature key, as it gets a new run revision", () => {
+    const file = path.join(tmp, 'model.onnx')
+    writeFileSync(file, 'weights v1')
+    utimesSync(file, 1000, 1000)
+    const key = () =>
+      featureCacheKey({
+        id: 'model',
+        spec: {
+          file,
+          fromManifest: false,
+          preprocessing: {
+            width: 224,
+            height: 224,
+            channelOrder: 'RGB',
+            scale: 1 / 255,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+            dtype: 'float32',
+          },
+        },
+        head: { featureTensor: 'features' } as Parameters<typeof featureCacheKey>[0]['head'],
+      })
+    const before = key()
+    const revBefore = modelRevision(file).revision
+    expect(key()).toBe(before) // stable while the file is unchanged
+    writeFileSync(file, 'weights v2, retrained')
+    utimesSync(file, 2000, 2000)
+    expect(key()).not.toBe(before)
+    expect(modelRevision(file).revision).not.toBe(revBefore)
+    // the key names the file by its path and carries the same file revision runs are keyed by
+    expect(key()).toContain(path.resolve(file))
+    expect(key().endsWith(modelRevision(file).revision)).toBe(true)
+  })
+
   it('stores features per key, reports failures, and a changed file needs new features', () => {
     const s = fresh()
     const { ids } = s.upsertImages(['a.jpg', 'b.jpg', 'c.jpg'].map((f) => img(f)))

@@ -30,7 +30,7 @@ import type { ModelClass } from '../engine/types.ts'
 import { runFeatureJob } from '../jobs/proposalJob.ts'
 import { trainingFingerprint } from '../store/learning.ts'
 import type { ProjectStore, StoredHead } from '../store/projectStore.ts'
-import { modelRevision } from './proposeProject.ts'
+import { modelRevision } from './modelRevision.ts'
 
 /** What the main thread needs to know of a model to cache features and resolve label sources. */
 export interface ProjectModelInfo {
@@ -61,7 +61,7 @@ export async function projectModelInfo(model: string | undefined): Promise<Proje
   if (spec?.cam) {
     const featureKey = featureCacheKey({
       id: spec.id,
-      spec: { preprocessing: spec.preprocessing },
+      spec: { preprocessing: spec.preprocessing, fromManifest: true },
       head: { featureTensor: spec.cam.featureTensor },
     } as Parameters<typeof featureCacheKey>[0])
     let text: string

@@ -12,15 +12,10 @@
  * label's CAM source changes (a new mapping, a retrained head, another mode), the pending proposals
  * of that label are re-proposed on the images that have it; decisions are kept.
  */
-import { createHash } from 'node:crypto'
-import { statSync } from 'node:fs'
-import path from 'node:path'
-import { CamlabelError, toErrorData } from '../../shared/errors.ts'
+import { toErrorData } from '../../shared/errors.ts'
 import { headSources, isBackgroundLabel } from '../engine/head.ts'
 import { resolveLabelSources, type HeadMode, type LabelMapping } from '../engine/labels.ts'
-import { defaultModel, requireModel } from '../engine/manifest.ts'
 import { proposalsFromCam, type ImageTask, type UpscaleMode } from '../engine/propose.ts'
-import { preprocessingRevision } from '../engine/revision.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../engine/types.ts'
 import { runProposalJob } from '../jobs/proposalJob.ts'
@@ -36,6 +31,7 @@ import {
   sourceKey,
   type LearnProjectResult,
 } from './learnProject.ts'
+import { modelRevision } from './modelRevision.ts'
 import { projectThreshold, projectUpscale, THRESHOLD_META } from './settings.ts'
 
 /** Options of proposeProject. */
@@ -108,29 +104,7 @@ export interface ProposeProjectResult {
   cancelled: boolean
 }
 
-/** The model id and revision a run is keyed by (what makes a resumed run skip an image). */
-export function modelRevision(model: string | undefined): { model: string; revision: string } {
-  if (model && model.endsWith('.onnx')) {
-    const abs = path.resolve(model)
-    let st
-    try {
-      st = statSync(abs)
-    } catch {
-      throw new CamlabelError(
-        'NOT_FOUND',
-        `No model file at ${abs}`,
-        'Pass a manifest id or an existing .onnx file.',
-      )
-    }
-    const rev = createHash('sha1')
-      .update(`${abs}\n${st.size}\n${Math.round(st.mtimeMs)}`)
-      .digest('hex')
-      .slice(0, 16)
-    return { model: abs, revision: `file-${rev}` }
-  }
-  const spec = model ? requireModel(model) : defaultModel()
-  return { model: spec.id, revision: preprocessingRevision(spec.id, spec.preprocessing) }
-}
+export { modelRevision } from './modelRevision.ts'
 
 /** Images recomputed per transaction (one fsync each). */
 const RECOMPUTE_BATCH = 128
