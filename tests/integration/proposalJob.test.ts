@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -115,5 +116,46 @@ describe('camlabel propose without --labels', () => {
     })
     expect(again).toBe(1)
     expect(err2).toMatch(/exists/i)
+  })
+})
+
+describe('camlabel propose interrupted with Ctrl-C', () => {
+  test('writes what it has, marked partial, and exits 130', async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'camlabel-sigint-')), 'partial.json')
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, 'bin/camlabel.mjs'),
+        'propose',
+        '--images',
+        shared('data/imagenet-val-dev/images'),
+        '--labels',
+        shared('data/imagenet-val-dev/labels.csv'),
+        '--out',
+        out,
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    let err = ''
+    let interrupted = false
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString()
+      // Once the model runs, give it a moment, then interrupt once, as a user would (a second
+      // Ctrl-C would quit at once).
+      if (err.includes(' on cpu') && !interrupted) {
+        interrupted = true
+        setTimeout(() => child.kill('SIGINT'), 1500)
+      }
+    })
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    expect(code, err).toBe(130)
+    const partial = JSON.parse(readFileSync(out, 'utf8')) as {
+      images: unknown[]
+      info: { camlabel: { cancelled: boolean; notProposed: number } }
+    }
+    expect(partial.info.camlabel.cancelled).toBe(true)
+    expect(partial.images.length).toBeGreaterThan(0)
+    expect(partial.images.length + partial.info.camlabel.notProposed).toBe(300)
+    expect(err).toMatch(/cancelled: \d+ images not proposed/)
   })
 })

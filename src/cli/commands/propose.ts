@@ -2,6 +2,7 @@
  * `camlabel propose`: turns a folder of labelled photos into proposal boxes, written as COCO JSON.
  * The PROJECT form (`camlabel propose PROJECT`) runs on a project store instead (see issue 3).
  */
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import type { Dataset, DatasetImage } from '../../main/formats/dataset.ts'
@@ -103,6 +104,14 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   }
   const { upscale, head, providers, mappings } = settings
   const model = settings.model ?? defaultModel().id
+  // Before any work: an hour of inference must not end in "the output exists".
+  if (!values.overwrite && existsSync(out)) {
+    throw new CamlabelError(
+      'ALREADY_EXISTS',
+      `${out} exists`,
+      'Choose another --out, or pass --overwrite to replace it.',
+    )
+  }
 
   const { tasks, labelNames } = await readTasks(images, labels, io)
   if (tasks.length === 0) {
@@ -124,7 +133,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const onSignal = (): void => abort.abort()
   process.once('SIGINT', onSignal)
   let done = 0
-  let learning: LearnForProposeResult
+  let learning: LearnForProposeResult | undefined
+  let cancelled = false
   try {
     // --head learn|auto: a feature pass and a head trained from the labels, before proposing.
     learning = await learnHeadForPropose(tasks, {
@@ -176,6 +186,10 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       }
       progress.update(done, tasks.length, failures.length)
     }
+  } catch (err) {
+    // Ctrl-C: keep what is done (the output says it is partial); anything else is a failure.
+    if (!abort.signal.aborted) throw err
+    cancelled = true
   } finally {
     process.off('SIGINT', onSignal)
     progress.finish()
@@ -191,8 +205,9 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         threshold: proposal.threshold,
         upscale,
         labelSources: ready?.sources,
-        learnedHead: learning.head?.quality,
+        learnedHead: learning?.head?.quality,
         failures,
+        ...(cancelled ? { cancelled: true, notProposed: tasks.length - done } : {}),
       },
     },
   }
@@ -201,9 +216,13 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   })
   const seconds = (performance.now() - started) / 1000
   io.stderr(
-    `${tasks.length} images (${failures.length} failed), ${coco.annotations.length} proposals in ${seconds.toFixed(1)} s · ` +
-      `${(tasks.length / seconds).toFixed(1)} images/s · ${ready?.provider ?? '?'} · wrote ${out}\n`,
+    `${done} images (${failures.length} failed), ${coco.annotations.length} proposals in ${seconds.toFixed(1)} s · ` +
+      `${(done / seconds).toFixed(1)} images/s · ${ready?.provider ?? '?'} · wrote ${out}\n`,
   )
+  if (cancelled) {
+    io.stderr(`cancelled: ${tasks.length - done} images not proposed (the output says so)\n`)
+    return 130
+  }
   return failures.length === tasks.length ? 1 : 0
 }
 
