@@ -25,14 +25,14 @@ export function numberOption(
   name: string,
   fallback: number,
   range: [number, number] = [-Infinity, Infinity],
+  integer = false,
 ): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isFinite(n) || n < range[0] || n > range[1]) {
-    throw new CamlabelError(
-      'INVALID_ARGUMENT',
-      `--${name} must be a number${Number.isFinite(range[0]) ? ` from ${range[0]} to ${range[1]}` : ''}, got '${value}'`,
-    )
+  if (!Number.isFinite(n) || n < range[0] || n > range[1] || (integer && !Number.isInteger(n))) {
+    const what = integer ? 'a whole number' : 'a number'
+    const span = Number.isFinite(range[0]) ? ` from ${range[0]} to ${range[1]}` : ''
+    throw new CamlabelError('INVALID_ARGUMENT', `--${name} must be ${what}${span}, got '${value}'`)
   }
   return n
 }

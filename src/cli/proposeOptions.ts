@@ -50,7 +50,7 @@ export function readProposeSettings(values: Values, cwd: string): ProposeSetting
     workingSize:
       values['working-size'] === undefined
         ? undefined
-        : numberOption(values['working-size'], 'working-size', 512, [16, 8192]),
+        : numberOption(values['working-size'], 'working-size', 512, [16, 8192], true),
     upscale: choiceOption(values.upscale, ['bilinear', 'guided'], 'upscale', 'bilinear'),
     head: choiceOption(values.head, ['auto', 'model', 'learn', 'agnostic'], 'head', 'auto'),
     providers: choiceOption(
