@@ -23,6 +23,14 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 const read = (f: string) => readFileSync(path.join(bad, f), 'utf8')
 
 describe('VOC', () => {
+  it('never writes xmin > xmax: a box thinner than a pixel keeps one pixel', () => {
+    const v = boxToVoc({ x0: 10.5, y0: 3.6, x1: 11.4, y1: 4.4 })
+    expect(v).toEqual({ xmin: 12, ymin: 5, xmax: 12, ymax: 5 })
+    const back = vocToBox(v)
+    expect(back.x1 - back.x0).toBe(1)
+    expect(back.y1 - back.y0).toBe(1)
+  })
+
   it('uses 1-based inclusive corners', () => {
     expect(boxToVoc({ x0: 0, y0: 0, x1: 10, y1: 20 })).toEqual({
       xmin: 1,

@@ -255,6 +255,27 @@ describe('ProjectStore', () => {
     expect(withP.images[0].boxes).toHaveLength(1)
   })
 
+  it('clips drawn, moved and saved boxes to the image; refuses one wholly outside it', () => {
+    const { s, ids } = ctx
+    const id = ids.get('d.jpg')! // 100 x 80
+    const a = s.addBox(id, 'dog', { x0: -5, y0: 10, x1: 120, y1: 90 })
+    expect(s.boxes(id).find((b) => b.id === a)!.box).toEqual({ x0: 0, y0: 10, x1: 100, y1: 80 })
+    s.updateBox(a, { x0: 50, y0: -3, x1: 140, y1: 20 })
+    expect(s.boxes(id).find((b) => b.id === a)!.box).toEqual({ x0: 50, y0: 0, x1: 100, y1: 20 })
+    expect(() => s.addBox(id, 'dog', { x0: 200, y0: 10, x1: 220, y1: 20 })).toThrow(
+      /outside the 100x80 image/,
+    )
+    const boxes = s.boxes(id).map((b) => (b.id === a ? { ...b, box: { ...b.box, x1: 500 } } : b))
+    s.saveReview(id, { threshold: 0.2, boxes })
+    expect(s.boxes(id).find((b) => b.id === a)!.box.x1).toBe(100)
+    for (const im of s.toDataset().images)
+      for (const b of im.boxes) {
+        expect(b.box.x0).toBeGreaterThanOrEqual(0)
+        expect(b.box.x1).toBeLessThanOrEqual(im.width)
+        expect(b.box.y1).toBeLessThanOrEqual(im.height)
+      }
+  })
+
   it('keeps review work when the same images are upserted again', () => {
     const { s, ids } = ctx
     const [p1] = s.boxes(ids.get('a.jpg')!)

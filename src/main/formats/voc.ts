@@ -20,13 +20,18 @@ export interface VocBndbox {
   ymax: number
 }
 
-/** Box → VOC corners, rounded to whole pixels. */
+/**
+ * Box → VOC corners, rounded to whole pixels. A box thinner than a pixel keeps at least one pixel
+ * (`{x0: 10.5, x1: 11.4}` rounds to 11..11 and would otherwise give xmin 12 > xmax 11).
+ */
 export function boxToVoc(b: Box): VocBndbox {
+  const xmin = Math.round(b.x0) + 1
+  const ymin = Math.round(b.y0) + 1
   return {
-    xmin: Math.round(b.x0) + 1,
-    ymin: Math.round(b.y0) + 1,
-    xmax: Math.round(b.x1),
-    ymax: Math.round(b.y1),
+    xmin,
+    ymin,
+    xmax: Math.max(Math.round(b.x1), xmin),
+    ymax: Math.max(Math.round(b.y1), ymin),
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import path from 'node:path'
 import { existsSync } from 'node:fs'
-import { iou, type Box } from '../../shared/box.ts'
+import { clipBox, iou, type Box } from '../../shared/box.ts'
 import type { BoxStatus, ImageStatus } from '../../shared/contracts/common.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import type { LearnedHead } from '../engine/head.ts'
@@ -243,6 +243,24 @@ function checkBox(b: Box): void {
       'A box needs x0 < x1 and y0 < y1.',
     )
   }
+}
+
+/**
+ * A user's box made fit for the image: checked (finite, non-empty), then clipped to the image so
+ * no export ever gets a box past its edge.
+ * @throws CamlabelError INVALID_ARGUMENT when the box is empty, or lies wholly outside the image
+ */
+function fitBox(b: Box, width: number, height: number): Box {
+  checkBox(b)
+  const c = clipBox(b, width, height)
+  if (c.x1 <= c.x0 || c.y1 <= c.y0) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `Box ${JSON.stringify(b)} lies outside the ${width}x${height} image`,
+      'Draw the box over the image.',
+    )
+  }
+  return c
 }
 
 export class ProjectStore {
@@ -499,9 +517,10 @@ export class ProjectStore {
          VALUES (?, ?, ?, ?, ?, ?, 'accepted', 'import', ?)`,
       )
       const t = now()
+      const size = this.imageSize(imageId)
       for (const b of boxes) {
-        checkBox(b.box)
-        ins.run(imageId, this.ensureClass(b.label), b.box.x0, b.box.y0, b.box.x1, b.box.y1, t)
+        const c = fitBox(b.box, size.width, size.height)
+        ins.run(imageId, this.ensureClass(b.label), c.x0, c.y0, c.x1, c.y1, t)
       }
       this.addLabels(boxes.map((b) => ({ imageId, label: b.label, source: 'import' })))
       refreshImage(this.db, imageId, false)
@@ -1010,8 +1029,9 @@ export class ProjectStore {
   }
 
   /** Draws a new box (status manual); its label becomes an image-level label. Returns its box id. */
-  addBox(imageId: number, label: string, box: Box, key?: string): string {
-    checkBox(box)
+  addBox(imageId: number, label: string, rawBox: Box, key?: string): string {
+    const size = this.imageSize(imageId)
+    const box = fitBox(rawBox, size.width, size.height)
     return this.edit(imageId, 'add', () => {
       const classId = this.ensureClass(label)
       this.db
@@ -1032,7 +1052,16 @@ export class ProjectStore {
   /** Moves or resizes a box. A pending or accepted proposal becomes `edited`; a manual box stays manual. */
   updateBox(boxId: string, box: Box): void {
     checkBox(box)
-    this.changeBox(boxId, 'move', box, undefined)
+    const size = this.imageSize(this.imageOfBox(boxId))
+    this.changeBox(boxId, 'move', fitBox(box, size.width, size.height), undefined)
+  }
+
+  /** An image's displayed size. @throws CamlabelError NOT_FOUND */
+  private imageSize(imageId: number): { width: number; height: number } {
+    const r = this.db.prepare('SELECT width, height FROM images WHERE id = ?').get(imageId) as
+      { width: number; height: number } | undefined
+    if (!r) throw new CamlabelError('NOT_FOUND', `No image ${imageId} in this project`)
+    return r
   }
 
   /** Changes the class of a box (its new class becomes an image-level label). */
@@ -1093,7 +1122,11 @@ export class ProjectStore {
     imageId: number,
     state: { threshold: number; boxes: ReviewBox[] },
   ): { status: ImageStatus; revision: number } {
-    for (const b of state.boxes) checkBox(b.box)
+    const size = this.imageSize(imageId)
+    state = {
+      ...state,
+      boxes: state.boxes.map((b) => ({ ...b, box: fitBox(b.box, size.width, size.height) })),
+    }
     this.edit(imageId, 'save', () => {
       const before = snapshot(this.db, imageId)
       const props = new Map(before.proposals.map((p) => [`p${p.id}`, p]))
