@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
@@ -342,6 +342,43 @@ describe('schema versions', () => {
     expect(() => ProjectStore.open(file)).toThrow(
       expect.objectContaining({ code: 'PROJECT_TOO_NEW' }),
     )
+  })
+
+  it('says a project locked by another process is in use, and leaks no handle on failure', () => {
+    const file = path.join(tmp, 'locked.camlabel')
+    ProjectStore.create(file, tmp).close()
+    const other = new Database(file)
+    other.pragma('locking_mode = EXCLUSIVE')
+    other.exec('BEGIN EXCLUSIVE')
+    try {
+      let err: unknown
+      try {
+        ProjectStore.open(file, { busyTimeoutMs: 50 })
+      } catch (e) {
+        err = e
+      }
+      expect((err as Error).message).toMatch(/open in another camlabel process/)
+      expect((err as Error).message).not.toMatch(/not a camlabel project/)
+      expect((err as { hint?: string }).hint).toMatch(/retry/)
+    } finally {
+      other.exec('COMMIT')
+      other.close()
+    }
+    // A migration that fails leaves no open handle on the file behind.
+    const fds = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(file)
+        } catch {
+          return false
+        }
+      }).length
+    const broken = [...MIGRATIONS, { version: 99, description: 'bad', sql: 'NOT SQL' }]
+    expect(() => ProjectStore.open(file, { migrations: broken })).toThrow(/Could not upgrade/)
+    expect(fds()).toBe(0)
+    const s = ProjectStore.open(file)
+    expect(s.getMeta('schema_version')).toBe(String(MIGRATIONS.length))
+    s.close()
   })
 
   it('refuses a file that is not a project, and a missing one', () => {

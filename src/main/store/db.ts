@@ -23,12 +23,16 @@ export interface OpenOptions {
   migrations?: readonly Migration[]
   /** Written to meta.app_version. */
   appVersion?: string
+  /** How long to wait for another connection's lock before giving up (default 5000 ms). */
+  busyTimeoutMs?: number
 }
 
 /**
  * Opens (or creates) a project database and brings its schema up to date.
+ * The handle is closed whenever opening fails.
  * @throws CamlabelError NOT_FOUND (no file and create not set), PROJECT_TOO_NEW (schema newer than
- *   this build), PARSE_ERROR (not a camlabel/SQLite file)
+ *   this build), PARSE_ERROR (not a camlabel/SQLite file), INVALID_ARGUMENT (the file is locked by
+ *   another process), INTERNAL (a migration failed; the file is unchanged)
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const migrations = options.migrations ?? MIGRATIONS
@@ -40,33 +44,29 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       "Create one with 'camlabel init PROJECT --images DIR'.",
     )
   }
-  let db: Db
+  let db: Db | undefined
   try {
     db = new Database(file, { readonly: options.readonly ?? false })
-    db.pragma('busy_timeout = 5000')
+    db.pragma(`busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 5000))}`)
     if (!options.readonly) {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
     }
     db.pragma('foreign_keys = ON')
   } catch (err) {
-    throw new CamlabelError(
-      'PARSE_ERROR',
-      `${file} is not a camlabel project: ${(err as Error).message}`,
-      undefined,
-      { cause: err },
-    )
+    db?.close()
+    throw openError(file, err, `${file} is not a camlabel project: ${(err as Error).message}`)
   }
   let version: number
   try {
     version = db.pragma('user_version', { simple: true }) as number
   } catch (err) {
     db.close()
-    throw new CamlabelError(
-      'PARSE_ERROR',
+    throw openError(
+      file,
+      err,
       `${file} is not a camlabel project (not an SQLite database)`,
       'Choose a .camlabel file made by camlabel.',
-      { cause: err },
     )
   }
   if (version > latest) {
@@ -95,21 +95,62 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     }
   }
   if (options.readonly) return db
-  for (const m of migrations) {
-    if (m.version <= version) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.pragma(`user_version = ${m.version}`)
-      const set = db.prepare(
-        'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      )
-      set.run('schema_version', String(m.version))
-      if (options.appVersion) set.run('app_version', options.appVersion)
-      if (version === 0) set.run('created_at', new Date().toISOString())
-    })()
-    version = m.version
+  const conn = db
+  try {
+    for (const m of migrations) {
+      if (m.version <= version) continue
+      conn.transaction(() => {
+        conn.exec(m.sql)
+        conn.pragma(`user_version = ${m.version}`)
+        const set = conn.prepare(
+          'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+        )
+        set.run('schema_version', String(m.version))
+        if (options.appVersion) set.run('app_version', options.appVersion)
+        if (version === 0) set.run('created_at', new Date().toISOString())
+      })()
+      version = m.version
+    }
+  } catch (err) {
+    conn.close()
+    throw openError(
+      file,
+      err,
+      `Could not upgrade ${file} to project schema ${latest}: ${(err as Error).message}`,
+      'The project was left as it was. Report this with the file if it persists.',
+      'INTERNAL',
+    )
   }
-  return db
+  return conn
+}
+
+/** SQLite codes that mean another connection holds the file (not a broken or foreign file). */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)
+}
+
+/**
+ * The error for a failure while opening: a busy/locked file is the project in use elsewhere (never
+ * "not a camlabel project", which could make a user delete a good project); else `code`.
+ */
+function openError(
+  file: string,
+  err: unknown,
+  message: string,
+  hint?: string,
+  code: 'PARSE_ERROR' | 'INTERNAL' = 'PARSE_ERROR',
+): CamlabelError {
+  if (isBusy(err)) {
+    // No dedicated error code yet (shared/errors.ts); the message is what tells the user.
+    return new CamlabelError(
+      'INVALID_ARGUMENT',
+      `${file} is open in another camlabel process`,
+      'Close it there (or wait for its job to finish) and retry.',
+      { cause: err },
+    )
+  }
+  return new CamlabelError(code, message, hint, { cause: err })
 }
 
 export { SCHEMA_VERSION }
