@@ -146,7 +146,11 @@ describe('ensureModel by download', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === '/tiny.onnx') res.end(served)
-      else if (req.url === '/tiny.onnx.txt') res.end(classBytes)
+      else if (req.url === '/broken.onnx') {
+        // Announces the whole file, sends half, then the connection drops.
+        res.writeHead(200, { 'content-length': modelBytes.length })
+        res.write(modelBytes.subarray(0, modelBytes.length >> 1), () => res.destroy())
+      } else if (req.url === '/tiny.onnx.txt') res.end(classBytes)
       else res.writeHead(404).end('not found')
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -177,6 +181,19 @@ describe('ensureModel by download', () => {
     served = modelBytes
     expect(err).toMatchObject({ code: 'MODEL_FETCH_FAILED' })
     expect(err.message).toContain('1000 bytes, expected')
+    expect(existsSync(path.join(dir, 'tiny.onnx'))).toBe(false)
+  })
+
+  it('a connection that drops mid-download says so, with what to do, and places nothing', async () => {
+    const { dir } = tempDirs()
+    const err = await ensureModel('tiny', {
+      dir,
+      from: '',
+      manifest: manifestFor(`${base}/broken.onnx`),
+    }).catch((e) => e)
+    expect(err).toMatchObject({ code: 'MODEL_FETCH_FAILED' })
+    expect(err.message).toContain('broke off')
+    expect(err.hint).toContain('Run the command again')
     expect(existsSync(path.join(dir, 'tiny.onnx'))).toBe(false)
   })
 

@@ -57,7 +57,9 @@ async function readTasks(
   const read = labels ? await readLabelsCsv(labels, images) : await readFolderPerClass(images)
   // Enough problems to act on, without burying the progress under thousands of lines.
   for (const problem of read.problems.slice(0, MAX_LISTED)) {
-    const where = 'file' in problem && problem.file ? problem.file : `${labels}:${problem.line}`
+    const where = labels
+      ? `${labels}:${problem.line}`
+      : ('file' in problem && problem.file) || images
     io.stderr(`warning: ${where}: ${problem.reason}\n`)
   }
   if (read.problems.length > MAX_LISTED) {

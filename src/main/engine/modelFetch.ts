@@ -215,18 +215,27 @@ async function downloadInto(
   }
   let nextReport = 0.1
   const started = Date.now()
-  const got = await hashedCopy(
-    Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>),
-    temp,
-    (bytes) => {
-      const fraction = bytes / asset.size
-      if (fraction >= nextReport && fraction < 1) {
-        const rate = bytes / 1e6 / Math.max(0.001, (Date.now() - started) / 1000)
-        log(`${asset.file}: ${Math.round(fraction * 100)}% (${rate.toFixed(1)} MB/s)`)
-        nextReport += 0.1
-      }
-    },
+  const body = Readable.fromWeb(
+    response.body as import('node:stream/web').ReadableStream<Uint8Array>,
   )
+  const got = await hashedCopy(body, temp, (bytes) => {
+    const fraction = bytes / asset.size
+    if (fraction >= nextReport && fraction < 1) {
+      const rate = bytes / 1e6 / Math.max(0.001, (Date.now() - started) / 1000)
+      log(`${asset.file}: ${Math.round(fraction * 100)}% (${rate.toFixed(1)} MB/s)`)
+      nextReport += 0.1
+    }
+  }).catch((err: unknown) => {
+    // A connection that drops mid-download; a full disk keeps its own error.
+    if ((err as Error).name === 'AbortError' || err instanceof CamlabelError) throw err
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err
+    throw new CamlabelError(
+      'MODEL_FETCH_FAILED',
+      `Download of ${asset.file} from ${host} broke off: ${(err as Error).message}; the file was not placed`,
+      'Run the command again, or copy the file from a folder: npm run models -- --from DIR',
+      { cause: err },
+    )
+  })
   if (got.bytes !== asset.size) {
     throw new CamlabelError(
       'MODEL_FETCH_FAILED',

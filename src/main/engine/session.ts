@@ -51,7 +51,7 @@ export interface LoadedModel {
   providerNote?: string
   inputName: string
   /** One image, NCHW at the model's size; Uint16Array holds float16 bits for float16 models. */
-  forward(input: Float32Array | Uint16Array, batch?: number): Promise<ForwardResult>
+  forward(input: Float32Array | Uint16Array): Promise<ForwardResult>
   /** `batch` images stacked in one NCHW tensor; one result per image. */
   forwardBatch(input: Float32Array | Uint16Array, batch: number): Promise<ForwardResult[]>
   dispose(): Promise<void>
@@ -72,11 +72,6 @@ function isPath(idOrPath: string): boolean {
   return idOrPath.endsWith('.onnx') || idOrPath.includes('/') || idOrPath.includes('\\')
 }
 
-/**
- * Opens a model: a manifest id (`squeezenet1.1-fp16`) or the path of a user's .onnx classifier.
- * Throws UNKNOWN_MODEL, NOT_FOUND (file not fetched yet, with the command that fetches it) or
- * MODEL_UNUSABLE (not an ONNX classifier with a CAM-able head, saying why).
- */
 /** Runs `read`, prefixing a domain error's message with the model file's name so the user knows which. */
 function namingFile<T>(file: string, read: () => T): T {
   try {
@@ -89,6 +84,11 @@ function namingFile<T>(file: string, read: () => T): T {
   }
 }
 
+/**
+ * Opens a model: a manifest id (`squeezenet1.1-fp16`) or the path of a user's .onnx classifier.
+ * Throws UNKNOWN_MODEL, NOT_FOUND (file not fetched yet, with the command that fetches it) or
+ * MODEL_UNUSABLE (not an ONNX classifier with a CAM-able head, saying why).
+ */
 export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promise<LoadedModel> {
   const manifest = loadManifest()
   const manifestSpec = isPath(idOrPath) ? undefined : findModel(idOrPath, manifest)
@@ -204,13 +204,7 @@ export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promi
     head,
     provider,
     inputName,
-    async forward(data, batch = 1) {
-      if (batch !== 1) {
-        throw new CamlabelError(
-          'INVALID_ARGUMENT',
-          'forward() takes one image; use forwardBatch() for batches',
-        )
-      }
+    async forward(data) {
       return (await runBatch(data, 1))[0]!
     },
     forwardBatch: runBatch,
