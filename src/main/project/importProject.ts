@@ -116,10 +116,15 @@ export async function importProject(
             const fp = await fileFingerprint(abs)
             if (fp.size === 0) throw new CamlabelError('IMAGE_UNREADABLE', 'the file is empty')
             if (k && k.hash === fp.hash) return { file, width: k.width, height: k.height, ...fp }
-            return { file, ...(await readImageSize(abs)), ...fp }
+            return { file, ...(await readImageSize(abs, file)), ...fp }
           } catch (err) {
             failed.add(file)
-            problem(file, toErrorData(err).message)
+            // The problem names the file already; keep the reason and what to do.
+            const d = toErrorData(err)
+            const reason = d.message.startsWith(`${file}: `)
+              ? d.message.slice(file.length + 2)
+              : d.message
+            problem(file, d.hint ? `${reason}. ${d.hint}` : reason)
             return undefined
           }
         },
