@@ -8,7 +8,7 @@
  * (XXE) and no entity is ever expanded (billion laughs), in constant time and memory.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
-import type { Box } from '../../shared/box.ts'
+import { clipBox, type Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import type { DatasetImage, Problem } from './dataset.ts'
 
@@ -187,12 +187,7 @@ export function parseVocXml(text: string, source = 'VOC file'): VocIn {
     }
     let box = vocToBox(v)
     if (sizeOk && (box.x0 < 0 || box.y0 < 0 || box.x1 > w || box.y1 > h)) {
-      const clipped = {
-        x0: Math.max(0, box.x0),
-        y0: Math.max(0, box.y0),
-        x1: Math.min(w, box.x1),
-        y1: Math.min(h, box.y1),
-      }
+      const clipped = clipBox(box, w, h)
       out.problems.push({
         file: source,
         reason: `${where} box ${v.xmin},${v.ymin}-${v.xmax},${v.ymax} reaches past the ${w}x${h} image; clipped`,

@@ -4,7 +4,7 @@
  * names in `data.yaml` (`names:`) or `classes.txt` (one per line). Box ↔ YOLO:
  * cx = (x0 + x1) / 2 / W, w = (x1 - x0) / W, and back x0 = (cx - w/2) W, x1 = (cx + w/2) W.
  */
-import type { Box } from '../../shared/box.ts'
+import { clipBox, type Box } from '../../shared/box.ts'
 import type { Problem } from './dataset.ts'
 
 /** Box → normalised [cx, cy, w, h] (6 decimals, sub-pixel for any image under 10⁶ px wide). */
@@ -73,15 +73,7 @@ export function parseYoloLabels(
     if (cx < 0 || cx > 1 || cy < 0 || cy > 1) return bad('centre outside [0, 1]')
     if (w <= 0 || h <= 0 || w > 1 || h > 1) return bad('width/height must be in (0, 1]')
     const b = yoloToBox([cx, cy, w, h], width, height)
-    boxes.push({
-      label: classes[c],
-      box: {
-        x0: Math.max(0, b.x0),
-        y0: Math.max(0, b.y0),
-        x1: Math.min(width, b.x1),
-        y1: Math.min(height, b.y1),
-      },
-    })
+    boxes.push({ label: classes[c], box: clipBox(b, width, height) })
   })
   return { boxes, problems }
 }

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import type { Box } from '../../shared/box.ts'
+import { clipBox, type Box } from '../../shared/box.ts'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { parseCoco } from '../formats/coco.ts'
 import { labelsFromFolders } from '../formats/folderPerClass.ts'
@@ -202,12 +202,7 @@ async function importLabels(
     if (!im) return
     const clipped: { label: string; box: Box }[] = []
     for (const b of boxes) {
-      const c = {
-        x0: Math.max(0, b.box.x0),
-        y0: Math.max(0, b.box.y0),
-        x1: Math.min(im.width, b.box.x1),
-        y1: Math.min(im.height, b.box.y1),
-      }
+      const c = clipBox(b.box, im.width, im.height)
       if (c.x0 !== b.box.x0 || c.y0 !== b.box.y0 || c.x1 !== b.box.x1 || c.y1 !== b.box.y1) {
         problem(file, `a '${b.label}' box reaches past the ${im.width}x${im.height} image; clipped`)
       }
