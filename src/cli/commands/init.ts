@@ -65,6 +65,14 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
           : values['no-labels']
             ? { kind: 'none' }
             : { kind: 'folders' }
+  // A mistyped label source fails before a project file is made or an image is imported.
+  const given = labels.kind === 'voc' || labels.kind === 'yolo' ? labels.dir : undefined
+  if (given !== undefined && !existsSync(given))
+    throw new CamlabelError(
+      'NOT_FOUND',
+      `The --${labels.kind} folder ${given} does not exist`,
+      `Check the --${labels.kind} path.`,
+    )
   let store: ProjectStore
   if (existsSync(file)) {
     store = ProjectStore.open(file)

@@ -89,6 +89,18 @@ export async function importProject(
     problems: [],
   }
   const problem = (file: string, message: string) => out.problems.push({ file, message })
+  // A wrong --voc/--yolo folder is the user's mistake, not a minor problem: refuse it before
+  // anything is imported.
+  if (options.labels.kind === 'voc' || options.labels.kind === 'yolo') {
+    const dir = path.resolve(options.labels.dir)
+    if (!(await isDir(dir))) {
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `The --${options.labels.kind} folder ${dir} does not exist or is not a folder`,
+        `Check the --${options.labels.kind} path; nothing was imported.`,
+      )
+    }
+  }
   report({ stage: 'scan', done: 0, total: 0 })
   const scan = await scanImageFolder(root)
   out.skipped = scan.skipped.length
@@ -263,16 +275,23 @@ async function importLabels(
       for (const p of coco.problems) problem(p.file ?? name, p.reason)
       for (const c of coco.classes) store.ensureClass(c)
       const resolve = makeResolver(root, ok)
-      store.transaction(() => {
-        for (const im of coco.images) {
-          const r = resolve(im.file, path.dirname(path.resolve(source.path)))
+      const base = path.dirname(path.resolve(source.path))
+      // Per image, as VOC and YOLO files: one bad entry rolls back alone, the others are kept.
+      await inBatches(
+        store,
+        coco.images,
+        problem,
+        (im) => `${name}: image ${im.id}`,
+        async (im) => {
+          const r = resolve(im.file, base)
           if (!r.file) {
             problem(name, `image ${im.id}: ${r.reason}`)
-            continue
+            return { name }
           }
-          addBoxes(r.file, im.boxes)
-        }
-      })
+          const file = r.file
+          return { name: `${name}: image ${im.id}`, apply: () => addBoxes(file, im.boxes) }
+        },
+      )
       return
     }
     case 'voc': {
@@ -415,10 +434,23 @@ async function isDir(p: string): Promise<boolean> {
   )
 }
 
+/**
+ * Files under `dir` ending in `ext`, sorted. An unreadable sub-folder is skipped.
+ * @throws CamlabelError NOT_FOUND when `dir` itself cannot be read
+ */
 async function listFiles(dir: string, ext: string): Promise<string[]> {
   const out: string[] = []
   const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+    const entries = await readdir(d, { withFileTypes: true }).catch((err: unknown) => {
+      if (d !== dir) return []
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `Cannot read the folder ${dir}: ${(err as Error).message}`,
+        'Check the annotation folder path.',
+        { cause: err },
+      )
+    })
+    for (const e of entries) {
       if (e.name.startsWith('.')) continue
       const p = path.join(d, e.name)
       if (e.isDirectory()) await walk(p)
