@@ -123,6 +123,7 @@ export async function run(parts: readonly string[] = ['gallery', 'slider']): Pro
     await p.addInitScript({ content: BRIDGE_SHIM })
     await p.addInitScript({ content: NAME_HELPER })
     p.on('pageerror', (e) => console.error('page error:', e.message))
+    p.on('crash', () => console.error('page crashed'))
     p.on('console', (m) => m.type() === 'error' && console.error('console:', m.text()))
     return p
   }
@@ -218,7 +219,7 @@ export async function run(parts: readonly string[] = ['gallery', 'slider']): Pro
         const cells = ids
           .map(
             (id) =>
-              `<div style="width:184px;height:174px;margin:6px;display:inline-block;position:relative;background:#1d2024"><img src="/thumb/${id}" style="width:170px;height:134px;object-fit:contain"><svg viewBox="0 0 500 400" style="position:absolute;left:6px;top:6px;width:170px;height:134px"><rect x="50" y="50" width="300" height="200" fill="none" stroke="#f0c04a" stroke-dasharray="4 3"/></svg><div>image ${id}</div></div>`,
+              `<div style="width:184px;height:174px;margin:6px;display:inline-block;position:relative;background:#1d2024"><img src="/thumb1x/${id}" style="width:170px;height:134px;object-fit:contain"><svg viewBox="0 0 500 400" style="position:absolute;left:6px;top:6px;width:170px;height:134px"><rect x="50" y="50" width="300" height="200" fill="none" stroke="#f0c04a" stroke-dasharray="4 3"/></svg><div>image ${id}</div></div>`,
           )
           .join('')
         document.body.innerHTML = `<div id="s" style="height:900px;overflow:auto;background:#15171a">${cells}</div>`
@@ -231,17 +232,27 @@ export async function run(parts: readonly string[] = ['gallery', 'slider']): Pro
     const grid = '[data-testid=gallery-grid]'
     const toTop = (p: Page, sel: string): Promise<unknown> =>
       p.evaluate((q) => ((document.querySelector(q) as HTMLElement).scrollTop = 0), sel)
-    const series = { virtual: [] as number[], layers: [] as number[], empty: [] as number[], flat: [] as number[] }
+    const series = {
+      virtual: [] as number[],
+      layers: [] as number[],
+      noImages: [] as number[],
+      empty: [] as number[],
+      flat: [] as number[],
+    }
+    const variant = async (css: string, into: number[]): Promise<void> => {
+      const tag = await page.addStyleTag({ content: css })
+      await toTop(page, grid)
+      await page.waitForTimeout(200)
+      into.push(...(await scrollFrames(page, grid)))
+      await tag.evaluate((t) => (t as Element).remove())
+    }
     for (let round = 0; round < 3; round++) {
       await toTop(page, grid)
       await page.waitForTimeout(200)
       series.virtual.push(...(await scrollFrames(page, grid)))
-      // Variant: no compositing layer per cell (the cells paint into the scroller's layer).
-      await page.addStyleTag({ content: '.cell { will-change: auto !important }' })
-      await toTop(page, grid)
-      await page.waitForTimeout(200)
-      series.layers.push(...(await scrollFrames(page, grid)))
-      await page.evaluate(() => document.querySelectorAll('style').forEach((s) => s.textContent?.includes('will-change: auto !important') && s.remove()))
+      // Variants, to see where the time goes: no compositing layer per cell; no thumbnails.
+      await variant('.cell { will-change: auto !important }', series.layers)
+      await variant('.thumb img { display: none !important }', series.noImages)
       await toTop(empty, '#s')
       series.empty.push(...(await scrollFrames(empty, '#s')))
       await toTop(base, '#s')
@@ -249,13 +260,21 @@ export async function run(parts: readonly string[] = ['gallery', 'slider']): Pro
       series.flat.push(...(await scrollFrames(base, '#s')))
     }
 
-    console.log(`\nGallery scroll, 3 interleaved rounds of ${FRAMES} frames at ${SCROLL_STEP} px/frame (frame interval):`)
     console.log(
-      fmt(`virtualised gallery, ${GALLERY_SIZE} images (${domCount} cells in DOM)`, stats(series.virtual)),
+      `\nGallery scroll, 3 interleaved rounds of ${FRAMES} frames at ${SCROLL_STEP} px/frame (frame interval):`,
+    )
+    console.log(
+      fmt(
+        `virtualised gallery, ${GALLERY_SIZE} images (${domCount} cells in DOM)`,
+        stats(series.virtual),
+      ),
     )
     console.log(fmt('  variant: without will-change (no layer per cell)', stats(series.layers)))
+    console.log(fmt('  variant: thumbnails hidden', stats(series.noImages)))
     console.log(fmt('baseline: empty page scroll', stats(series.empty)))
-    console.log(fmt('baseline: 2 000 plain cells, not virtualised', stats(series.flat)))
+    console.log(
+      fmt('baseline: 2 000 plain cells (same 1x thumbs), not virtualised', stats(series.flat)),
+    )
     await empty.close()
     await page.close()
     await base.close()

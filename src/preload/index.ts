@@ -44,7 +44,8 @@ const bridge = {
     const id = Number(imageId)
     if (!Number.isInteger(id) || id < 0)
       throw new Error('imageUrl: imageId must be a non-negative integer')
-    return `camlabel-image://${variant === 'thumb' ? 'thumb' : 'image'}/${id}`
+    const kind = variant === 'thumb' || variant === 'thumb1x' ? variant : 'image'
+    return `camlabel-image://${kind}/${id}`
   },
 }
 

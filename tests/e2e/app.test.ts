@@ -200,7 +200,9 @@ describe('camlabel in Chromium against the test host', () => {
     await page.keyboard.press('f')
     await page.getByTestId('box-preview').first().waitFor()
     // Refined at the working resolution: longest side 512, or the image's own size when smaller.
-    const fifthDetail = (await host.services.router.dispatch('image.get', { imageId: ids[4]! })) as {
+    const fifthDetail = (await host.services.router.dispatch('image.get', {
+      imageId: ids[4]!,
+    })) as {
       ok: true
       value: { width: number; height: number }
     }

@@ -32,7 +32,8 @@ export const BRIDGE_SHIM = `(() => {
       return () => void set.delete(cb)
     },
     imageUrl(id, variant) {
-      return '/' + (variant === 'thumb' ? 'thumb' : 'image') + '/' + Number(id)
+      const kind = variant === 'thumb' || variant === 'thumb1x' ? variant : 'image'
+      return '/' + kind + '/' + Number(id)
     },
   }
   Object.defineProperty(window, 'camlabel', { value: Object.freeze(bridge), configurable: false })

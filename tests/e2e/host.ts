@@ -89,11 +89,11 @@ export async function startHost(
       req.on('close', () => clients.delete(res))
       return
     }
-    if (/^\/(image|thumb)\/\d+$/.test(url.pathname)) {
+    if (/^\/(image|thumb|thumb1x)\/\d+$/.test(url.pathname)) {
       try {
         const img = await services.image(url.pathname)
         // As the app's protocol (src/main/app/protocol.ts): thumbnails cacheable, full images not.
-        const variant = url.pathname.startsWith('/thumb/') ? 'thumb' : 'image'
+        const variant = url.pathname.startsWith('/image/') ? 'image' : 'thumb'
         res.writeHead(200, {
           'content-type': img.type,
           'cache-control': variant === 'thumb' ? 'private, max-age=3600' : 'no-store',

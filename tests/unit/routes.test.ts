@@ -50,6 +50,7 @@ describe('route registry', () => {
   test('image requests name an id, never a path', () => {
     expect(parseImageRequest('image/12')).toEqual({ variant: 'full', id: 12 })
     expect(parseImageRequest('/thumb/3')).toEqual({ variant: 'thumb', id: 3 })
+    expect(parseImageRequest('thumb1x/4')).toEqual({ variant: 'thumb1x', id: 4 })
     expect(parseImageRequest('image/../../etc/passwd')).toBeNull()
     expect(parseImageRequest('image/%2e%2e')).toBeNull()
   })

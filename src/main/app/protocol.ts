@@ -24,7 +24,7 @@ export function registerImageScheme(): void {
  * project to the URL's query (ignored here), so ids of another project never hit the cache.
  */
 export function cacheControl(variant: string): string {
-  return variant === 'thumb' ? 'private, max-age=3600' : 'no-store'
+  return variant === 'image' ? 'no-store' : 'private, max-age=3600'
 }
 
 export function handleImageProtocol(services: Services): void {

@@ -12,6 +12,10 @@ import { CamlabelError } from '../../shared/errors.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
 
 export const THUMB_SIZE = { width: 340, height: 268 }
+/** Thumbnail size for screens at devicePixelRatio 1: a quarter of the pixels to decode per cell. */
+export const THUMB_1X_SIZE = { width: 170, height: 134 }
+
+export type ImageVariant = 'full' | 'thumb' | 'thumb1x'
 
 const BROWSER_TYPES: Record<string, string> = {
   '.jpg': 'image/jpeg',
@@ -28,9 +32,10 @@ export interface ImageBody {
 }
 
 /** Parses `image/<id>` or `thumb/<id>` (the path of a camlabel-image:// or test host URL). */
-export function parseImageRequest(p: string): { variant: 'full' | 'thumb'; id: number } | null {
-  const m = /^\/*(image|thumb)\/(\d{1,12})$/.exec(p)
-  return m ? { variant: m[1] === 'thumb' ? 'thumb' : 'full', id: Number(m[2]) } : null
+export function parseImageRequest(p: string): { variant: ImageVariant; id: number } | null {
+  const m = /^\/*(image|thumb|thumb1x)\/(\d{1,12})$/.exec(p)
+  if (!m) return null
+  return { variant: m[1] === 'image' ? 'full' : (m[1] as 'thumb' | 'thumb1x'), id: Number(m[2]) }
 }
 
 /** The absolute file of image `id`, checked to be inside the project's image root (symlinks resolved). */
@@ -58,7 +63,7 @@ export async function resolveImageFile(
 export async function imageBody(
   store: ProjectStore,
   id: number,
-  variant: 'full' | 'thumb',
+  variant: ImageVariant,
   thumbsDir: string,
 ): Promise<ImageBody> {
   const { file, hash } = await resolveImageFile(store, id)
@@ -67,9 +72,8 @@ export async function imageBody(
     if (type) return { body: await readFile(file), type }
     return { body: await sharp(file).rotate().png().toBuffer(), type: 'image/png' }
   }
-  const key = createHash('sha1')
-    .update(`${hash}:${THUMB_SIZE.width}x${THUMB_SIZE.height}`)
-    .digest('hex')
+  const size = variant === 'thumb1x' ? THUMB_1X_SIZE : THUMB_SIZE
+  const key = createHash('sha1').update(`${hash}:${size.width}x${size.height}`).digest('hex')
   const cached = path.join(thumbsDir, key.slice(0, 2), `${key}.jpg`)
   try {
     return { body: await readFile(cached), type: 'image/jpeg' }
@@ -78,7 +82,7 @@ export async function imageBody(
   }
   const body = await sharp(file, { limitInputPixels: 100_000_000 })
     .rotate()
-    .resize({ ...THUMB_SIZE, fit: 'inside', withoutEnlargement: true })
+    .resize({ ...size, fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: 78 })
     .toBuffer()
   await mkdir(path.dirname(cached), { recursive: true })

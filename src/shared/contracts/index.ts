@@ -33,6 +33,12 @@ export function isRouteName(name: unknown): name is RouteName {
   return typeof name === 'string' && Object.hasOwn(ROUTES, name)
 }
 
+/**
+ * `full`: the image itself; `thumb`: the gallery thumbnail at 2× (340×268, HiDPI screens); `thumb1x`:
+ * at 1× (170×134), a quarter of the pixels to decode where devicePixelRatio is 1.
+ */
+export type ImageVariant = 'full' | 'thumb' | 'thumb1x'
+
 /** The bridge the preload (or the test host's shim) puts on `window.camlabel`. */
 export interface CamlabelBridge {
   /**
@@ -42,7 +48,7 @@ export interface CamlabelBridge {
   invoke<N extends RouteName>(route: N, input: RouteInput<N>): Promise<InvokeResult<RouteOutput<N>>>
   on<T extends AppEventType>(type: T, callback: (event: AppEventOf<T>) => void): () => void
   /** URL of a project image (`full`) or its thumbnail, served by the custom protocol. */
-  imageUrl(imageId: number, variant: 'full' | 'thumb'): string
+  imageUrl(imageId: number, variant: ImageVariant): string
 }
 
 export type { AppEvent, AppEventOf, AppEventType }
