@@ -19,7 +19,13 @@ import { iou, type Box } from '../../src/shared/box.ts'
 import { main } from '../../src/cli/main.ts'
 import type { CommandIO } from '../../src/cli/io.ts'
 import { importProject } from '../../src/main/project/importProject.ts'
-import { proposeProject } from '../../src/main/project/proposeProject.ts'
+import {
+  proposeProject,
+  recomputeFromCams,
+  type ProposeProgress,
+} from '../../src/main/project/proposeProject.ts'
+import { modelRevision } from '../../src/main/project/modelRevision.ts'
+import { DEFAULT_PROPOSAL_OPTIONS } from '../../src/main/engine/types.ts'
 import { ProjectStore, type ReviewBox } from '../../src/main/store/projectStore.ts'
 
 const data = path.resolve(import.meta.dirname, '../../../shared/data/imagenet-val-dev')
@@ -196,6 +202,37 @@ describe('propose PROJECT --threshold on images already proposed', () => {
       const t = a.db.prepare('SELECT DISTINCT threshold FROM proposals WHERE image_id = ?')
       expect(t.all(id)).toEqual([{ threshold: 0.5 }])
     }
+    a.close()
+  })
+
+  it('recomputing reports progress by batch and stops between batches when cancelled', async () => {
+    const a = await newProject('r.camlabel')
+    expect(
+      await proposeProject(a, { model: MODEL, providers: 'cpu', threshold: 0.2 }),
+    ).toMatchObject({ done: 8 })
+    const run = { ...modelRevision(MODEL), threshold: 0.5 }
+    const proposal = { ...DEFAULT_PROPOSAL_OPTIONS, threshold: 0.5 }
+    const seen: ProposeProgress[] = []
+    const abort = new AbortController()
+    const n = await recomputeFromCams(a, run, proposal, {
+      batchSize: 3,
+      signal: abort.signal,
+      onProgress: (p) => {
+        seen.push(p)
+        if (p.done >= 3) abort.abort()
+      },
+    })
+    expect(n).toBe(3)
+    expect(seen).toEqual([{ stage: 'recompute', done: 3, total: 8, failed: 0 }])
+    const at = (t: number) => images(a).filter((id) => a.image(id)!.threshold === t).length
+    expect([at(0.5), at(0.2)]).toEqual([3, 5])
+    // the next run recomputes the rest
+    seen.length = 0
+    expect(
+      await recomputeFromCams(a, run, proposal, { batchSize: 3, onProgress: (p) => seen.push(p) }),
+    ).toBe(5)
+    expect(seen.map((p) => p.done)).toEqual([3, 5])
+    expect(at(0.5)).toBe(8)
     a.close()
   })
 })

@@ -26,6 +26,7 @@ export async function runProjectPropose(
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]))
   let progress = progressLine(io, 'propose')
   let features = progressLine(io, 'features')
+  let recompute: ReturnType<typeof progressLine> | undefined
   const { mappings } = settings
   const abort = new AbortController()
   const onSignal = () => abort.abort()
@@ -54,7 +55,15 @@ export async function runProjectPropose(
           progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
         },
       },
-      (p) => progress.update(p.done, p.total, p.failed),
+      (p) => {
+        if (p.stage !== 'recompute') return progress.update(p.done, p.total, p.failed)
+        recompute ??= progressLine(io, 'recompute')
+        recompute.update(p.done, p.total, p.failed)
+        if (p.done === p.total) {
+          recompute.finish()
+          progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
+        }
+      },
       abort.signal,
     )
     progress.finish()

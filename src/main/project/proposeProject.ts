@@ -72,6 +72,8 @@ export interface ProposeProjectOptions {
 
 /** Progress of a project run. */
 export interface ProposeProgress {
+  /** 'recompute': boxes recomputed from stored CAMs (no inference); absent: proposing. */
+  stage?: 'recompute'
   done: number
   total: number
   failed: number
@@ -106,8 +108,22 @@ export interface ProposeProjectResult {
 
 export { modelRevision } from './modelRevision.ts'
 
-/** Images recomputed per transaction (one fsync each). */
+/** Images recomputed per transaction (one fsync each); the event loop gets a turn between. */
 const RECOMPUTE_BATCH = 128
+
+/** Options of recomputeFromCams. */
+export interface RecomputeOptions {
+  /** The images to recompute (default: store.imagesToRedo(run, rethreshold)). */
+  images?: RedoImage[]
+  /** Recompute at the run's threshold (default true); false keeps each image's own. */
+  rethreshold?: boolean
+  /** Stops between batches; the batches done stay. */
+  signal?: AbortSignal
+  /** Called after each batch. */
+  onProgress?: (p: ProposeProgress) => void
+  /** Images per transaction (default 128). */
+  batchSize?: number
+}
 
 /**
  * Recomputes, without inference, the pending proposals of images this run's model revision
@@ -115,20 +131,25 @@ const RECOMPUTE_BATCH = 128
  * their classifier confidence: the bilinear path of the pipeline, so only a bilinear run does this
  * (a guided run needs the image as its guide and runs those images again; returns 0). Each image
  * keeps its own threshold unless `rethreshold`. Review decisions are kept (see
- * replacePendingProposals). Returns how many images were recomputed.
+ * replacePendingProposals). Works in batches (one transaction each), yielding to the event loop
+ * between them so progress shows and a cancel is heard. Returns how many images were recomputed
+ * (fewer than asked when cancelled: the rest are recomputed by the next run).
  */
-export function recomputeFromCams(
+export async function recomputeFromCams(
   store: ProjectStore,
   run: RunInfo,
   proposal: ProposalOptions,
-  options: { images?: RedoImage[]; rethreshold?: boolean } = {},
-): number {
+  options: RecomputeOptions = {},
+): Promise<number> {
   if ((run.upscale ?? 'bilinear') !== 'bilinear') return 0
   const rethreshold = options.rethreshold ?? true
   const images = options.images ?? store.imagesToRedo(run, rethreshold)
-  for (let i = 0; i < images.length; i += RECOMPUTE_BATCH) {
+  const size = Math.max(1, options.batchSize ?? RECOMPUTE_BATCH)
+  let done = 0
+  for (let i = 0; i < images.length; i += size) {
+    if (options.signal?.aborted) break
     store.transaction(() => {
-      for (const im of images.slice(i, i + RECOMPUTE_BATCH)) {
+      for (const im of images.slice(i, i + size)) {
         const threshold = rethreshold ? run.threshold : im.threshold
         const results = store.cams(im.id, run).map((c) => ({
           label: c.label,
@@ -143,8 +164,11 @@ export function recomputeFromCams(
         store.replacePendingProposals(im.id, { ...run, threshold }, results)
       }
     })
+    done = Math.min(images.length, i + size)
+    options.onProgress?.({ stage: 'recompute', done, total: images.length, failed: 0 })
+    await new Promise(setImmediate)
   }
-  return images.length
+  return done
 }
 
 /**
@@ -193,7 +217,7 @@ export async function proposeProject(
       ...(options.onFeatureProgress ? { onProgress: options.onFeatureProgress } : {}),
     })
     options.onLearned?.(learn, needHead)
-    if (learn.features?.cancelled) return cancelledBeforeRun(store, run, learn)
+    if (learn.features?.cancelled) return { ...cancelledBeforeRun(store, run), learn }
   }
   const head = learn?.head
   const learned = head ? headSources(head) : new Map()
@@ -208,10 +232,13 @@ export async function proposeProject(
   // CAM with a fresh decode would save little and need a second code path.
   const redo = store.imagesToRedo(run, options.threshold !== undefined)
   const proposal = { ...DEFAULT_PROPOSAL_OPTIONS, threshold, workingSize }
-  const recomputed = recomputeFromCams(store, run, proposal, {
+  const recomputed = await recomputeFromCams(store, run, proposal, {
     images: redo,
     rethreshold: options.threshold !== undefined,
+    onProgress: report,
+    ...(signal ? { signal } : {}),
   })
+  if (signal?.aborted) return { ...cancelledBeforeRun(store, run), recomputed }
   const proposable = (ls: string[]) => ls.filter((l) => !isBackgroundLabel(l))
   const rerun = (upscale === 'guided' ? redo : [])
     .map((t) => ({ ...t, labels: proposable(t.labels) }))
@@ -317,12 +344,8 @@ export async function proposeProject(
   return result
 }
 
-/** The result of a run cancelled during its feature pass: nothing proposed yet. */
-function cancelledBeforeRun(
-  store: ProjectStore,
-  run: RunInfo,
-  learn: LearnProjectResult,
-): ProposeProjectResult {
+/** The result of a run cancelled before proposing (during its feature pass or recompute). */
+function cancelledBeforeRun(store: ProjectStore, run: RunInfo): ProposeProjectResult {
   const jobId = store.startJob('propose', { ...run }, 0)
   store.finishJob(jobId, 'cancelled')
   return {
@@ -336,7 +359,6 @@ function cancelledBeforeRun(
     unlabelled: 0,
     resourced: 0,
     learnedLabels: [],
-    learn,
     proposals: 0,
     jobId,
     cancelled: true,
