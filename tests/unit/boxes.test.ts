@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  connectedComponents,
-  proposalsFromMap,
-  thresholdMask,
-} from '../../src/shared/cam/boxes.ts'
+import { connectedComponents, proposalsFromMap, thresholdMask } from '../../src/shared/cam/boxes.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D } from '../../src/main/engine/types.ts'
 
 /** Parses a picture like '#.\n.#' into a 0/1 mask. */

@@ -2,7 +2,7 @@
  * The manifest of known models (models/manifest.json): where to download each file, its sha256 and
  * size, how to prepare its input and where its CAM comes from. Validated with zod when loaded.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
@@ -67,18 +67,34 @@ export type ManifestCam = z.infer<typeof camSchema>
 export type ModelSpec = z.infer<typeof modelSchema> & { preprocessing: Preprocessing }
 export type Manifest = z.infer<typeof manifestSchema> & { models: ModelSpec[] }
 
-const here = path.dirname(fileURLToPath(import.meta.url))
+/**
+ * The folder that holds `models/manifest.json`, found by walking up from this module: the sources
+ * (src/main/engine), the bundled app (out/main, out/main/chunks) and the worker bundle sit at
+ * different depths below it.
+ */
+const shippedModels = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = path.join(dir, 'models')
+    if (existsSync(path.join(candidate, 'manifest.json'))) return candidate
+    const parent = path.dirname(dir)
+    if (parent === dir) return path.resolve(fileURLToPath(import.meta.url), '../../../../models')
+    dir = parent
+  }
+})()
 
-/** The repository's models/ folder, or `CAMLABEL_MODELS_DIR` when set. */
+/** Where model files are: `CAMLABEL_MODELS_DIR` when set (the app's user data), else models/. */
 export function modelsDir(): string {
   return process.env.CAMLABEL_MODELS_DIR
     ? path.resolve(process.env.CAMLABEL_MODELS_DIR)
-    : path.resolve(here, '../../../models')
+    : shippedModels
 }
 
-/** Path of the manifest file shipped with the code (never the override dir's). */
+/** The manifest shipped with the code: `CAMLABEL_MANIFEST` when set (a packaged app), else models/. */
 export function manifestPath(): string {
-  return path.resolve(here, '../../../models/manifest.json')
+  return process.env.CAMLABEL_MANIFEST
+    ? path.resolve(process.env.CAMLABEL_MANIFEST)
+    : path.join(shippedModels, 'manifest.json')
 }
 
 let cached: Manifest | undefined
