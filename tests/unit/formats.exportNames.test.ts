@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { linkOrCopyInto } from '../../src/main/formats/atomicWrite.ts'
+import { copyInto, linkOrCopyInto } from '../../src/main/formats/atomicWrite.ts'
 import { exportNames, exportStem } from '../../src/main/formats/exportNames.ts'
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-names-'))
@@ -21,6 +21,32 @@ describe('exportNames', () => {
     })
     expect(names).toEqual(['images_/a.jpg', 'x/images_/b.png', 'images.jpg'])
     expect(exportNames(['images/a.jpg'])).toEqual(['images/a.jpg'])
+  })
+})
+
+describe('copyInto', () => {
+  it('by default gives the export a file of its own: editing it leaves the source as it was', async () => {
+    const src = path.join(tmp, 'own.bin')
+    writeFileSync(src, 'original pixels')
+    const dest = path.join(tmp, 'own-out/dest.bin')
+    expect(['cloned', 'copied']).toContain(await copyInto(src, dest))
+    expect(statSync(dest).ino).not.toBe(statSync(src).ino)
+    writeFileSync(dest, 'edited in the export')
+    expect(readFileSync(src, 'utf8')).toBe('original pixels')
+  })
+
+  it('hard-links only when asked', async () => {
+    const src = path.join(tmp, 'linked.bin')
+    writeFileSync(src, 'pixels')
+    const dest = path.join(tmp, 'linked-out/dest.bin')
+    expect(await copyInto(src, dest, { link: true })).toBe('linked')
+    expect(statSync(dest).ino).toBe(statSync(src).ino)
+  })
+
+  it('throws for a missing source rather than trying a plain copy of nothing', async () => {
+    await expect(copyInto(path.join(tmp, 'nope.jpg'), path.join(tmp, 'o2.jpg'))).rejects.toThrow(
+      /ENOENT/,
+    )
   })
 })
 

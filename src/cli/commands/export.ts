@@ -16,9 +16,12 @@ Writes the reviewed boxes (accepted, edited, drawn; never rejected ones) of ever
                       data.yaml with path/train/val/names, classes.txt)
   --out PATH          the file (coco) or folder (voc, yolo) to write
   --no-images         voc, yolo: annotations only, no image files (yolo then lists the original
-                      image paths in train.txt/val.txt). By default the images are hard-linked
-                      into the export (copied where the file system cannot link); the project's
-                      own files are never changed.
+                      image paths in train.txt/val.txt). By default the images are copied into
+                      the export (a copy-on-write clone where the file system offers one: no
+                      extra space); the project's own files are never changed.
+  --link              voc, yolo: hard-link the images instead (no extra space on any file system
+                      that links, but an exported image IS the project's file: editing it in
+                      place changes the project's image too)
   --with-proposals    also write pending proposals (with their score in COCO and VOC)
   --split F           fraction of images for validation, e.g. 0.2 (yolo, voc; default 0)
   --seed N            seed of the train/val shuffle (default 1; the same seed gives the same split)
@@ -35,6 +38,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       seed: { type: 'string' },
       overwrite: { type: 'boolean' },
       'no-images': { type: 'boolean' },
+      link: { type: 'boolean' },
     },
     'export',
   )
@@ -59,10 +63,13 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       valFraction: numberOption(values.split, 'split', 0, [0, 0.99]),
       seed: numberOption(values.seed, 'seed', 1),
       images: !(values['no-images'] ?? false),
+      link: values.link ?? false,
     })
     for (const p of r.problems ?? []) io.stderr(`warning: ${p.file}: ${p.message}\n`)
     const placed =
-      r.linked !== undefined ? ` (images: ${r.linked} hard-linked, ${r.copied} copied)` : ''
+      r.linked !== undefined
+        ? ` (images: ${r.copied} copied${r.cloned ? `, ${r.cloned} of them copy-on-write clones` : ''}${r.linked ? `, ${r.linked} hard-linked` : ''})`
+        : ''
     io.stdout(
       `wrote ${r.outPath}: ${r.images} images, ${r.boxes} boxes, ${r.files} files${placed}\n`,
     )

@@ -160,20 +160,49 @@ export async function writeFileInto(file: string, data: string | Uint8Array): Pr
 /** Errors of link(2) that mean "this file system (or this file) cannot be hard-linked here". */
 const NO_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'EACCES', 'ENOSYS'])
 
+/** Errors that are about the source or the disk, not about cloning: a plain copy would fail too. */
+const NOT_A_CLONE_PROBLEM = new Set(['ENOENT', 'EEXIST', 'ENOSPC', 'EDQUOT', 'EISDIR'])
+
+/** How copyInto put a file in place. */
+export type Placed = 'linked' | 'cloned' | 'copied'
+
 /**
- * Puts a source file (an image) at `dest` inside a folder being filled by writeDirAtomic: a hard
- * link when the file system allows (no extra space, instant), else a copy (a copy-on-write clone
- * where the file system offers one). The source is never opened for writing. Returns which.
+ * Puts a source file (an image) at `dest` inside a folder being filled by writeDirAtomic: a
+ * copy-on-write clone where the file system offers one (instant, no extra space, and the copy is
+ * its own file), else a plain copy. With `link`, a hard link first (instant, but the export's file
+ * IS the project's: editing it in place changes the original). The source is never opened for
+ * writing. Returns which.
  * @throws the file-system error when the source cannot be read (ENOENT…), for per-file reporting
  */
-export async function linkOrCopyInto(src: string, dest: string): Promise<'linked' | 'copied'> {
+export async function copyInto(
+  src: string,
+  dest: string,
+  options: { link?: boolean } = {},
+): Promise<Placed> {
   await mkdir(path.dirname(dest), { recursive: true })
-  try {
-    await link(src, dest)
-    return 'linked'
-  } catch (err) {
-    if (!NO_LINK.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+  if (options.link) {
+    try {
+      await link(src, dest)
+      return 'linked'
+    } catch (err) {
+      if (!NO_LINK.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+    }
   }
-  await copyFile(src, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL)
+  try {
+    await copyFile(src, dest, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL)
+    return 'cloned'
+  } catch (err) {
+    if (NOT_A_CLONE_PROBLEM.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+  }
+  await copyFile(src, dest, constants.COPYFILE_EXCL)
   return 'copied'
+}
+
+/**
+ * copyInto with hard links allowed (kept for callers that want the old behaviour).
+ * Returns 'cloned' as 'copied'.
+ */
+export async function linkOrCopyInto(src: string, dest: string): Promise<'linked' | 'copied'> {
+  const r = await copyInto(src, dest, { link: true })
+  return r === 'linked' ? 'linked' : 'copied'
 }

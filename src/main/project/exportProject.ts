@@ -3,8 +3,9 @@
  * VOC or YOLO. Every export is atomic: a COCO file via a temporary file and rename, a VOC/YOLO
  * folder via a temporary sibling folder and rename; an existing export is kept unless `overwrite`.
  *
- * Layouts. VOC and YOLO carry their images by default (hard links where the file system allows,
- * copies otherwise; the project's files are never modified), so the folder trains as it is:
+ * Layouts. VOC and YOLO carry their images by default (copy-on-write clones where the file system
+ * offers them, copies otherwise; hard links only when asked, `link`; the project's files are never
+ * modified by the export), so the folder trains as it is:
  * - COCO: one JSON file, `file_name` relative to the project's image root.
  * - VOC: `JPEGImages/<name>`, `Annotations/<name without extension>.xml` (sub-folders kept, as
  *   CVAT does), `ImageSets/Main/{trainval,train,val}.txt` listing those ids, `labels.txt`.
@@ -20,7 +21,7 @@ import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { writeCoco } from '../formats/coco.ts'
-import { linkOrCopyInto, writeDirAtomic, writeFileInto } from '../formats/atomicWrite.ts'
+import { copyInto, writeDirAtomic, writeFileInto } from '../formats/atomicWrite.ts'
 import type { Dataset, DatasetImage } from '../formats/dataset.ts'
 import { exportNames, exportStem } from '../formats/exportNames.ts'
 import { toVocXml } from '../formats/voc.ts'
@@ -39,6 +40,12 @@ export interface ExportOptions {
   seed?: number
   /** VOC and YOLO: put the images in the export (default true); false writes annotations only. */
   images?: boolean
+  /**
+   * Hard-link the images into the export where the file system allows (default false: a
+   * copy-on-write clone where possible, else a copy). A hard link is the project's own file:
+   * editing the exported image in place changes the project's.
+   */
+  link?: boolean
 }
 
 /** What an export wrote. */
@@ -47,10 +54,12 @@ export interface ExportResult {
   images: number
   boxes: number
   files: number
-  /** Images hard-linked into the export (VOC/YOLO with images). */
+  /** Images hard-linked into the export (VOC/YOLO with images, `link` asked). */
   linked?: number
-  /** Images copied into the export (the file system refused a hard link). */
+  /** Images copied into the export, clones included. */
   copied?: number
+  /** Of `copied`, those cloned copy-on-write (no extra space; still files of their own). */
+  cloned?: number
   /** Images left out of the export (their file could not be read), with the reason. */
   problems?: { file: string; message: string }[]
 }
@@ -68,6 +77,7 @@ interface Placement {
   kept: Placed[]
   linked: number
   copied: number
+  cloned: number
   problems: { file: string; message: string }[]
 }
 
@@ -79,12 +89,16 @@ async function placeImages(
   placed: Placed[],
   imageRoot: string,
   dest: (p: Placed) => string,
+  link: boolean,
 ): Promise<Placement> {
-  const out: Placement = { kept: [], linked: 0, copied: 0, problems: [] }
+  const out: Placement = { kept: [], linked: 0, copied: 0, cloned: 0, problems: [] }
   for (const p of placed) {
     const src = path.join(imageRoot, ...p.image.file.split('/'))
     try {
-      out[await linkOrCopyInto(src, dest(p))]++
+      const how = await copyInto(src, dest(p), { link })
+      if (how === 'linked') out.linked++
+      else out.copied++
+      if (how === 'cloned') out.cloned++
       out.kept.push(p)
     } catch (err) {
       const e = err as NodeJS.ErrnoException
@@ -181,6 +195,7 @@ export async function exportDataset(
   const split = seededSplit(dataset.images.length, frac, options.seed ?? 1)
   const inVal = new Set(split.val)
   const withImages = options.images ?? true
+  const link = options.link ?? false
   const names = withImages
     ? exportNames(
         dataset.images.map((im) => im.file),
@@ -194,7 +209,12 @@ export async function exportDataset(
   }))
   const into = (root: string, rel: string) => path.join(root, ...rel.split('/'))
   const place = (r: Placement): Placed[] => {
-    Object.assign(result, { linked: r.linked, copied: r.copied, problems: r.problems })
+    Object.assign(result, {
+      linked: r.linked,
+      copied: r.copied,
+      cloned: r.cloned,
+      problems: r.problems,
+    })
     return r.kept
   }
   const finish = (files: number): ExportResult => {
@@ -209,7 +229,7 @@ export async function exportDataset(
       async (tmp) => {
         if (withImages) {
           placed = place(
-            await placeImages(placed, imageRoot, (p) => into(tmp, `JPEGImages/${p.name}`)),
+            await placeImages(placed, imageRoot, (p) => into(tmp, `JPEGImages/${p.name}`), link),
           )
         }
         const folder = withImages ? 'JPEGImages' : path.basename(imageRoot)
@@ -244,7 +264,9 @@ export async function exportDataset(
       if (withImages) {
         // Without a split every image is in 'train' and the folders have no split level.
         const sub = (p: Placed) => (frac > 0 ? `${p.split}/${p.name}` : p.name)
-        placed = place(await placeImages(placed, imageRoot, (p) => into(tmp, `images/${sub(p)}`)))
+        placed = place(
+          await placeImages(placed, imageRoot, (p) => into(tmp, `images/${sub(p)}`), link),
+        )
         for (const p of placed)
           await writeFileInto(into(tmp, `labels/${exportStem(sub(p))}.txt`), labelsOf(p.image))
         const hasVal = frac > 0 && placed.some((p) => p.split === 'val')
