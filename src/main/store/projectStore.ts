@@ -541,19 +541,24 @@ export class ProjectStore {
 
   /**
    * Images a run of this model revision still has to process (never processed by it), with their
-   * labels, in path order: the resume point of `camlabel propose`.
+   * labels, in path order: the resume point of `camlabel propose`. Without `revision`: images no
+   * revision of the model processed (an estimate that needs no model files).
    */
   imagesToPropose(
     model: string,
-    revision: string,
+    revision?: string,
   ): { id: number; file: string; labels: string[] }[] {
     const rows = this.db
       .prepare(
         `SELECT i.id, i.path AS file, (SELECT json_group_array(c.name) FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = i.id) AS labels
-         FROM images i WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.model = ? AND r.revision = ? AND r.image_id = i.id)
+         FROM images i WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.model = ? AND (? IS NULL OR r.revision = ?) AND r.image_id = i.id)
          ORDER BY i.path`,
       )
-      .all(model, revision) as { id: number; file: string; labels: string }[]
+      .all(model, revision ?? null, revision ?? null) as {
+      id: number
+      file: string
+      labels: string
+    }[]
     return rows.map((r) => ({ id: r.id, file: r.file, labels: JSON.parse(r.labels) as string[] }))
   }
 
