@@ -121,11 +121,7 @@ export function proposeFromForward(
     const normalised = normaliseByMax(cam)
     const full =
       options.upscale === 'guided'
-        ? refineCam(normalised, guideOf(prepared), {
-            ...options.refine,
-            // The refined map puts the object's edge at this fraction of its max.
-            threshold: options.proposal.threshold,
-          })
+        ? guidedMap(normalised, guideOf(prepared), options.proposal, options.refine)
         : upscaleForBoxes(normalised, prepared.width, prepared.height, options.proposal.workingSize)
     labels.push({
       label,
@@ -149,6 +145,21 @@ export function proposeFromForward(
     labels,
     warnings: prepared.warnings,
   }
+}
+
+/**
+ * The guided (F-CAM-style) full-resolution map of a low-resolution CAM, at the guide's size; the
+ * box procedure at `proposal.threshold` then follows the refined edges. Used by the pipeline and by
+ * the app's guided view of an image, so both give the same boxes.
+ */
+export function guidedMap(
+  cam: Map2D,
+  guide: GuideImage,
+  proposal: ProposalOptions,
+  refine: Partial<RefineParams> = {},
+): Map2D {
+  // The refined map puts the object's edge at this fraction of its max.
+  return refineCam(cam, guide, { ...refine, threshold: proposal.threshold })
 }
 
 /** The guide image; prepareImage makes one when asked for guided upscaling. */

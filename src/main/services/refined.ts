@@ -15,7 +15,8 @@ import type { RouteOutput } from '../../shared/contracts/index.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { defaultModel, findModel } from '../engine/manifest.ts'
 import { prepareImage } from '../engine/preprocess.ts'
-import { refineCam, type GuideImage } from '../engine/refine.ts'
+import { guidedMap } from '../engine/propose.ts'
+import type { GuideImage } from '../engine/refine.ts'
 import type { ProjectStore, StoredCam } from '../store/projectStore.ts'
 
 type Refined = RouteOutput<'image.refined'>
@@ -65,7 +66,7 @@ export function createRefiner(): (
     started = performance.now()
     const options = { ...DEFAULT_PROPOSAL_OPTIONS, threshold }
     const maps = cams.map((c) => {
-      const map: Map2D = refineCam(normaliseByMax(c.cam), guide)
+      const map: Map2D = guidedMap(normaliseByMax(c.cam), guide, options)
       const proposals = proposalsFromMap(map, options, image.width, image.height, c.confidence)
       return {
         label: c.label,
