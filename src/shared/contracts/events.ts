@@ -2,17 +2,32 @@
 import { z } from 'zod'
 import { errorDataSchema } from './contract.ts'
 
-export const jobStageSchema = z.enum(['loading-model', 'proposing', 'saving'])
+/**
+ * `features`: the pooled-feature pass before learning a head (in the worker); `learning`: training
+ * the head; `recompute`: boxes recomputed from stored CAMs (no inference).
+ */
+export const jobStageSchema = z.enum([
+  'loading-model',
+  'features',
+  'learning',
+  'recompute',
+  'proposing',
+  'saving',
+])
+/** `propose`: a proposal run; `learn`: the "learn classes" job (features, then the head). */
+export const jobKindSchema = z.enum(['propose', 'learn'])
+export type JobKind = z.infer<typeof jobKindSchema>
 
 export const appEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('job.progress'),
     jobId: z.string(),
+    kind: jobKindSchema,
     stage: jobStageSchema,
     done: z.number().int(),
     total: z.number().int(),
     failed: z.number().int(),
-    /** Images per second over the job so far. */
+    /** Images per second over the current stage so far. */
     rate: z.number(),
     /** Seconds left at the current rate; null before the first image. */
     eta: z.number().nullable(),
@@ -23,16 +38,19 @@ export const appEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('job.done'),
     jobId: z.string(),
+    kind: jobKindSchema,
     done: z.number().int(),
     failed: z.number().int(),
     seconds: z.number(),
     cancelled: z.boolean(),
     provider: z.string().nullable(),
+    /** What else the job did, in a line (a head learned, labels re-proposed, a warning). */
+    message: z.string().optional(),
   }),
   z.object({ type: z.literal('job.failed'), jobId: z.string(), error: errorDataSchema }),
   z.object({
     type: z.literal('project.changed'),
-    reason: z.enum(['opened', 'imported', 'proposed', 'reviewed', 'closed']),
+    reason: z.enum(['opened', 'imported', 'proposed', 'learned', 'mapping', 'reviewed', 'closed']),
     imageIds: z.array(z.number().int()).optional(),
   }),
 ])

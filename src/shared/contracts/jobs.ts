@@ -16,10 +16,22 @@ export const jobPropose = defineRoute(
   z.object({ jobId: z.string(), total: z.number().int() }),
 )
 
+/**
+ * "Learn classes": extracts the pooled features of the project's images that have none (in the
+ * worker, with progress; cancel keeps what is done) and trains the linear CAM head on the image
+ * labels, unless the stored one was trained on the same images and labels (`force` retrains).
+ * `total`: the project's images (those with cached features go by without inference).
+ */
+export const jobLearn = defineRoute(
+  'job.learn',
+  z.object({ model: z.string().min(1).optional(), force: z.boolean().default(false) }),
+  z.object({ jobId: z.string(), total: z.number().int() }),
+)
+
 export const jobCancel = defineRoute(
   'job.cancel',
   z.object({ jobId: z.string() }),
   z.object({ cancelled: z.boolean() }),
 )
 
-export const jobRoutes = [jobPropose, jobCancel] as const
+export const jobRoutes = [jobPropose, jobLearn, jobCancel] as const

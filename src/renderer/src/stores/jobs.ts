@@ -1,77 +1,116 @@
-/** The running proposal job: progress, rate, ETA, provider, cancel. Fed by job events. */
+/**
+ * The running job (a proposal run or "learn classes"): progress, rate, ETA, provider, cancel. Fed
+ * by job events. A job can end before its start call returns (nothing to do, a quick learn): the
+ * ends of jobs not yet known are kept and applied when the start call answers.
+ */
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { AppEventOf } from '../../../shared/contracts/index.ts'
+import type { JobKind } from '../../../shared/contracts/events.ts'
 import { errorText, invoke, onEvent } from '../api/client.ts'
 
 type Progress = AppEventOf<'job.progress'>
+type Ended = AppEventOf<'job.done'> | AppEventOf<'job.failed'>
+
+export interface JobResult {
+  kind: JobKind
+  done: number
+  failed: number
+  seconds: number
+  cancelled: boolean
+  message?: string
+}
 
 export const useJobsStore = defineStore('jobs', () => {
   const jobId = ref<string | null>(null)
+  const kind = ref<JobKind | null>(null)
   const progress = ref<Progress | null>(null)
   const provider = ref<string | null>(null)
-  const lastResult = ref<{
-    done: number
-    failed: number
-    seconds: number
-    cancelled: boolean
-  } | null>(null)
+  const lastResult = ref<JobResult | null>(null)
   const error = ref<string | null>(null)
+  /** Counts finished jobs, so views can reload what a job changed. */
+  const finished = ref(0)
   const running = computed(() => jobId.value !== null)
   const fraction = computed(() =>
     progress.value && progress.value.total > 0 ? progress.value.done / progress.value.total : 0,
   )
+  /** Ends of jobs this store has not been told about yet (see the file comment). */
+  const early = new Map<string, Ended>()
 
   const unsubscribers: (() => void)[] = []
+
+  function end(e: Ended): void {
+    if (e.type === 'job.done') {
+      lastResult.value = {
+        kind: e.kind,
+        done: e.done,
+        failed: e.failed,
+        seconds: e.seconds,
+        cancelled: e.cancelled,
+        ...(e.message ? { message: e.message } : {}),
+      }
+      if (e.provider) provider.value = e.provider
+    } else {
+      error.value = e.error.hint ? `${e.error.message} — ${e.error.hint}` : e.error.message
+    }
+    jobId.value = null
+    kind.value = null
+    progress.value = null
+    finished.value++
+  }
 
   /** Subscribes to job events once; safe to call again. */
   function listen(): void {
     if (unsubscribers.length) return
+    const onEnd = (e: Ended): void => {
+      if (e.jobId === jobId.value) end(e)
+      else early.set(e.jobId, e)
+    }
     unsubscribers.push(
       onEvent('job.progress', (e) => {
-        if (jobId.value === null) jobId.value = e.jobId
+        if (jobId.value === null && !early.has(e.jobId)) {
+          jobId.value = e.jobId
+          kind.value = e.kind
+        }
         if (e.jobId !== jobId.value) return
         progress.value = e
         if (e.provider) provider.value = e.provider
       }),
-      onEvent('job.done', (e) => {
-        if (e.jobId !== jobId.value) return
-        lastResult.value = {
-          done: e.done,
-          failed: e.failed,
-          seconds: e.seconds,
-          cancelled: e.cancelled,
-        }
-        if (e.provider) provider.value = e.provider
-        jobId.value = null
-        progress.value = null
-      }),
-      onEvent('job.failed', (e) => {
-        if (e.jobId !== jobId.value) return
-        error.value = e.error.hint ? `${e.error.message} — ${e.error.hint}` : e.error.message
-        jobId.value = null
-        progress.value = null
-      }),
+      onEvent('job.done', onEnd),
+      onEvent('job.failed', onEnd),
     )
   }
 
-  async function propose(model: string | undefined, threshold?: number): Promise<void> {
+  async function start(
+    which: JobKind,
+    call: () => Promise<{ jobId: string; total: number }>,
+  ): Promise<void> {
     listen()
     error.value = null
     lastResult.value = null
     try {
-      const input: { model?: string; threshold?: number; scope: 'missing' } = { scope: 'missing' }
-      if (model) input.model = model
-      if (threshold !== undefined) input.threshold = threshold
-      const out = await invoke('job.propose', input)
-      if (out.total === 0) {
-        lastResult.value = { done: 0, failed: 0, seconds: 0, cancelled: false }
-        return
-      }
+      const out = await call()
+      const ended = early.get(out.jobId)
+      early.delete(out.jobId)
       jobId.value = out.jobId
+      kind.value = which
+      if (ended) end(ended)
     } catch (err) {
       error.value = errorText(err)
     }
+  }
+
+  /** Proposes boxes for the images and labels that need it (see job.propose). */
+  async function propose(model: string | undefined, threshold?: number): Promise<void> {
+    const input: { model?: string; threshold?: number; scope: 'missing' } = { scope: 'missing' }
+    if (model) input.model = model
+    if (threshold !== undefined) input.threshold = threshold
+    await start('propose', () => invoke('job.propose', input))
+  }
+
+  /** Extracts missing features and trains the learned head (see job.learn). */
+  async function learn(model: string | undefined, force = false): Promise<void> {
+    await start('learn', () => invoke('job.learn', model ? { model, force } : { force }))
   }
 
   async function cancel(): Promise<void> {
@@ -80,14 +119,17 @@ export const useJobsStore = defineStore('jobs', () => {
 
   return {
     jobId,
+    kind,
     progress,
     provider,
     lastResult,
     error,
+    finished,
     running,
     fraction,
     listen,
     propose,
+    learn,
     cancel,
   }
 })
