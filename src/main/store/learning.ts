@@ -303,26 +303,29 @@ export function staleLabelImages(
   current: ReadonlyMap<string, string>,
 ): { id: number; file: string; labels: string[] }[] {
   if (!hasLearningTables(db) || current.size === 0) return []
-  const rows = db
-    .prepare(
-      `SELECT i.id, i.path AS file, c.name AS label, m.source, m.source_key FROM cams m
-       JOIN images i ON i.id = m.image_id JOIN classes c ON c.id = m.class_id
-       JOIN labels l ON l.image_id = m.image_id AND l.class_id = m.class_id
-       WHERE m.model = ? AND m.revision = ? ORDER BY i.path, c.position`,
-    )
-    .all(model, revision) as {
-    id: number
-    file: string
-    label: string
-    source: string
-    source_key: string | null
-  }[]
+  // One range of the cams_model index (model, revision, class) per label, compared in SQL, so
+  // only stale rows (usually none) are read from the images table and sorted.
+  const classId = db.prepare('SELECT id, position FROM classes WHERE name = ?')
+  const query = db.prepare(
+    `SELECT i.id, i.path AS file FROM cams m
+     JOIN labels l ON l.image_id = m.image_id AND l.class_id = m.class_id
+     JOIN images i ON i.id = m.image_id
+     WHERE m.model = ? AND m.revision = ? AND m.class_id = ?
+       AND CASE WHEN m.source_key IS NULL THEN m.source <> ? ELSE m.source_key <> ? END`,
+  )
+  const rows: { id: number; file: string; label: string; position: number }[] = []
+  for (const [label, key] of current) {
+    const c = classId.get(label) as { id: number; position: number } | undefined
+    if (!c) continue
+    const hits = query.all(model, revision, c.id, sourceKindOf(key), key) as {
+      id: number
+      file: string
+    }[]
+    for (const h of hits) rows.push({ ...h, label, position: c.position })
+  }
+  rows.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.position - b.position))
   const out = new Map<number, { id: number; file: string; labels: string[] }>()
   for (const r of rows) {
-    const key = current.get(r.label)
-    if (key === undefined) continue
-    const stale = r.source_key === null ? sourceKindOf(key) !== r.source : r.source_key !== key
-    if (!stale) continue
     const entry = out.get(r.id) ?? { id: r.id, file: r.file, labels: [] }
     entry.labels.push(r.label)
     out.set(r.id, entry)

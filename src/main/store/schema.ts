@@ -217,6 +217,16 @@ ALTER TABLE runs ADD COLUMN upscale TEXT NOT NULL DEFAULT 'bilinear';
 ALTER TABLE runs ADD COLUMN working_size INTEGER;
 `,
   },
+  {
+    version: 4,
+    description: 'index of CAMs by model revision',
+    sql: `
+-- Queries over one model revision's CAMs (stale label sources, per label) filter by (model,
+-- revision, class), but the primary key starts with image_id: without this index they read every
+-- CAM blob. The remaining key column (image_id) rides along, so the index covers those queries.
+CREATE INDEX cams_model ON cams(model, revision, class_id, source, source_key);
+`,
+  },
 ]
 
 /** The schema version this build writes. */
