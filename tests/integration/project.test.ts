@@ -18,7 +18,7 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
 import type { CommandIO } from '../../src/cli/io.ts'
-import { importProject, type LabelSource } from '../../src/main/project/importProject.ts'
+import { importProject, type ImportSource } from '../../src/main/project/importProject.ts'
 import { exportProject } from '../../src/main/project/exportProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
 
@@ -32,7 +32,7 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-project-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 let n = 0
 
-async function project(root: string, labels: LabelSource) {
+async function project(root: string, labels: ImportSource) {
   const store = ProjectStore.create(path.join(tmp, `p${++n}.camlabel`), root)
   const report = await importProject(store, { labels })
   return { store, report }
@@ -91,7 +91,7 @@ describe('raccoon (VOC) round trips', () => {
       const out1 = path.join(tmp, `raccoon-${format}-1${format === 'coco' ? '.json' : ''}`)
       const e1 = await exportProject(a, { format, outPath: out1 })
       expect(e1).toMatchObject({ images: 200, boxes: 217 })
-      const source: LabelSource =
+      const source: ImportSource =
         format === 'coco'
           ? { kind: 'coco', path: out1 }
           : format === 'voc'

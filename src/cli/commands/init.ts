@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
-import { importProject, type LabelSource } from '../../main/project/importProject.ts'
+import { importProject, type ImportSource } from '../../main/project/importProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
@@ -54,7 +54,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       'Give one source of labels or boxes.',
     )
   const at = (p: string) => path.resolve(io.cwd, p)
-  const labels: LabelSource = values.labels
+  const labels: ImportSource = values.labels
     ? { kind: 'csv', path: at(values.labels) }
     : values.coco
       ? { kind: 'coco', path: at(values.coco) }

@@ -58,8 +58,3 @@ export function parseCsv(text: string): CsvRecord[] {
   if (field !== '' || fields.length > 0 || quoted) endRecord()
   return records
 }
-
-/** Quotes a field when it holds a comma, quote or newline (for writers). */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value
-}

@@ -20,7 +20,7 @@ import { fileFingerprint } from '../store/hash.ts'
 import { mapLimit, readImageSize } from './imageInfo.ts'
 
 /** Where labels or boxes come from (the contracts' LabelSourceInput). */
-export type LabelSource =
+export type ImportSource =
   | { kind: 'folders' }
   | { kind: 'none' }
   | { kind: 'csv'; path: string }
@@ -52,7 +52,7 @@ export interface ImportReport {
 
 /** Options of importProject. */
 export interface ImportOptions {
-  labels: LabelSource
+  labels: ImportSource
   /** Images per transaction (default 256). */
   batchSize?: number
   /** Concurrent header reads (default 4). */
@@ -199,7 +199,7 @@ function makeResolver(root: string, images: readonly string[]) {
 
 async function importLabels(
   store: ProjectStore,
-  source: LabelSource,
+  source: ImportSource,
   images: string[],
   failed: Set<string>,
   out: ImportReport,

@@ -15,6 +15,7 @@ import type { LearnedHead } from '../engine/head.ts'
 import type { LabelMapping } from '../engine/labels.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D, type RawProposal } from '../engine/types.ts'
 import type { Dataset, DatasetImage } from '../formats/dataset.ts'
+import type { Statement } from 'better-sqlite3'
 import { openDatabase, type Db, type OpenOptions } from './db.ts'
 import {
   galleryIds,
@@ -269,9 +270,22 @@ export class ProjectStore {
   /** The project file. */
   readonly file: string
 
+  /** Prepared statements by SQL text: hot paths (run marks, job progress, undo/redo) prepare once. */
+  private readonly statements = new Map<string, Statement>()
+
   private constructor(db: Db, file: string) {
     this.db = db
     this.file = file
+  }
+
+  /** The prepared statement of `sql`, prepared on first use and kept for the connection's life. */
+  private sql(sql: string): Statement {
+    let st = this.statements.get(sql)
+    if (!st) {
+      st = this.db.prepare(sql)
+      this.statements.set(sql, st)
+    }
+    return st
   }
 
   /**
@@ -321,18 +335,16 @@ export class ProjectStore {
 
   /** A meta value (schema_version, app_version, image_root, created_at…). */
   getMeta(key: string): string | undefined {
-    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+    const r = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as
       { value: string } | undefined
     return r?.value
   }
 
   /** Sets a meta value. */
   setMeta(key: string, value: string): void {
-    this.db
-      .prepare(
-        'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value)
+    this.sql(
+      'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ).run(key, value)
   }
 
   /**
@@ -356,26 +368,24 @@ export class ProjectStore {
 
   /** Classes in their order (position), with stable ids. */
   classes(): ClassInfo[] {
-    return this.db
-      .prepare('SELECT id, name, position FROM classes ORDER BY position, id')
-      .all() as ClassInfo[]
+    return this.sql(
+      'SELECT id, name, position FROM classes ORDER BY position, id',
+    ).all() as ClassInfo[]
   }
 
   /** The id of a class, creating it at the end of the order when new. */
   ensureClass(name: string): number {
     const n = name.trim()
     if (n === '') throw new CamlabelError('INVALID_ARGUMENT', 'A class name cannot be empty')
-    const r = this.db.prepare('SELECT id FROM classes WHERE name = ?').get(n) as
-      { id: number } | undefined
+    const r = this.sql('SELECT id FROM classes WHERE name = ?').get(n) as { id: number } | undefined
     if (r) return r.id
     const pos = (
-      this.db.prepare('SELECT coalesce(max(position), -1) + 1 AS p FROM classes').get() as {
+      this.sql('SELECT coalesce(max(position), -1) + 1 AS p FROM classes').get() as {
         p: number
       }
     ).p
     return Number(
-      this.db.prepare('INSERT INTO classes(name, position) VALUES (?, ?)').run(n, pos)
-        .lastInsertRowid,
+      this.sql('INSERT INTO classes(name, position) VALUES (?, ?)').run(n, pos).lastInsertRowid,
     )
   }
 
@@ -386,10 +396,10 @@ export class ProjectStore {
    */
   addLabels(rows: { imageId: number; label: string; source?: string }[]): number {
     return this.transaction(() => {
-      const ins = this.db.prepare(
+      const ins = this.sql(
         'INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, ?)',
       )
-      const claim = this.db.prepare(
+      const claim = this.sql(
         "UPDATE labels SET source = ? WHERE image_id = ? AND class_id = ? AND source = 'review'",
       )
       let added = 0
@@ -406,10 +416,9 @@ export class ProjectStore {
 
   /** An image's labels in class order. */
   labelsOf(imageId: number): string[] {
-    return this.db
-      .prepare(
-        'SELECT c.name FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = ? ORDER BY c.position',
-      )
+    return this.sql(
+      'SELECT c.name FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = ? ORDER BY c.position',
+    )
       .pluck()
       .all(imageId) as string[]
   }
@@ -427,11 +436,11 @@ export class ProjectStore {
     changed: string[]
   } {
     return this.transaction(() => {
-      const get = this.db.prepare('SELECT id, hash FROM images WHERE path = ?')
-      const ins = this.db.prepare(
+      const get = this.sql('SELECT id, hash FROM images WHERE path = ?')
+      const ins = this.sql(
         'INSERT INTO images(path, width, height, size, mtime_ms, hash, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       )
-      const upd = this.db.prepare(
+      const upd = this.sql(
         'UPDATE images SET width = ?, height = ?, size = ?, mtime_ms = ?, hash = ? WHERE id = ?',
       )
       const ids = new Map<string, number>()
@@ -463,14 +472,14 @@ export class ProjectStore {
 
   /** One image by id, or undefined. */
   image(id: number): ImageRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM images WHERE id = ?').get(id) as
+    const r = this.sql('SELECT * FROM images WHERE id = ?').get(id) as
       Record<string, unknown> | undefined
     return r ? rowToImage(r) : undefined
   }
 
   /** One image by its path relative to the root, or undefined. */
   imageByFile(file: string): ImageRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM images WHERE path = ?').get(file) as
+    const r = this.sql('SELECT * FROM images WHERE path = ?').get(file) as
       Record<string, unknown> | undefined
     return r ? rowToImage(r) : undefined
   }
@@ -480,9 +489,9 @@ export class ProjectStore {
     string,
     { id: number; size: number; mtimeMs: number; hash: string; width: number; height: number }
   > {
-    const rows = this.db
-      .prepare('SELECT id, path, size, mtime_ms, hash, width, height FROM images')
-      .all() as Record<string, number & string>[]
+    const rows = this.sql(
+      'SELECT id, path, size, mtime_ms, hash, width, height FROM images',
+    ).all() as Record<string, number & string>[]
     return new Map(
       rows.map((r) => [
         r.path,
@@ -500,7 +509,7 @@ export class ProjectStore {
 
   /** Number of images. */
   imageCount(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM images').get() as { n: number }).n
+    return (this.sql('SELECT count(*) AS n FROM images').get() as { n: number }).n
   }
 
   // ---- imported annotations -----------------------------------------------------------------
@@ -512,7 +521,7 @@ export class ProjectStore {
    */
   addImportedBoxes(imageId: number, boxes: { label: string; box: Box }[]): number {
     return this.transaction(() => {
-      const ins = this.db.prepare(
+      const ins = this.sql(
         `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 'accepted', 'import', ?)`,
       )
@@ -531,7 +540,7 @@ export class ProjectStore {
   /** Number of annotations (any status) of an image. */
   annotationCount(imageId: number): number {
     return (
-      this.db.prepare('SELECT count(*) AS n FROM annotations WHERE image_id = ?').get(imageId) as {
+      this.sql('SELECT count(*) AS n FROM annotations WHERE image_id = ?').get(imageId) as {
         n: number
       }
     ).n
@@ -548,13 +557,11 @@ export class ProjectStore {
     model: string,
     revision?: string,
   ): { id: number; file: string; labels: string[] }[] {
-    const rows = this.db
-      .prepare(
-        `SELECT i.id, i.path AS file, (SELECT json_group_array(c.name) FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = i.id) AS labels
+    const rows = this.sql(
+      `SELECT i.id, i.path AS file, (SELECT json_group_array(c.name) FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = i.id) AS labels
          FROM images i WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.model = ? AND (? IS NULL OR r.revision = ?) AND r.image_id = i.id)
          ORDER BY i.path`,
-      )
-      .all(model, revision ?? null, revision ?? null) as {
+    ).all(model, revision ?? null, revision ?? null) as {
       id: number
       file: string
       labels: string
@@ -598,7 +605,7 @@ export class ProjectStore {
   /** Upserts the CAMs of `results` under the run's model revision (inside a transaction). */
   private storeCams(imageId: number, run: RunInfo, results: LabelResult[]): void {
     const t = now()
-    const cam = this.db.prepare(
+    const cam = this.sql(
       `INSERT INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, source_key, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(image_id, class_id, model, revision) DO UPDATE SET width = excluded.width,
@@ -655,18 +662,18 @@ export class ProjectStore {
     only?: ReadonlySet<string>,
   ): void {
     const t = now()
-    const del = this.db.prepare(
+    const del = this.sql(
       'DELETE FROM proposals WHERE image_id = ? AND (? IS NULL OR class_id = ?) AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = proposals.id)',
     )
     if (!only) del.run(imageId, null, null)
     else for (const label of only) del.run(imageId, 1, this.ensureClass(label))
-    const prop = this.db.prepare(
+    const prop = this.sql(
       `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    const decided = this.db
-      .prepare('SELECT class_id, status, x0, y0, x1, y1 FROM annotations WHERE image_id = ?')
-      .all(imageId) as DecidedBox[]
+    const decided = this.sql(
+      'SELECT class_id, status, x0, y0, x1, y1 FROM annotations WHERE image_id = ?',
+    ).all(imageId) as DecidedBox[]
     for (const r of results) {
       const classId = this.ensureClass(r.label)
       for (const p of r.proposals) {
@@ -688,8 +695,8 @@ export class ProjectStore {
       }
     }
     this.markRun(imageId, run, null)
-    this.db.prepare('UPDATE images SET threshold = ? WHERE id = ?').run(run.threshold, imageId)
-    this.db.prepare('DELETE FROM history WHERE image_id = ?').run(imageId)
+    this.sql('UPDATE images SET threshold = ? WHERE id = ?').run(run.threshold, imageId)
+    this.sql('DELETE FROM history WHERE image_id = ?').run(imageId)
     refreshImage(this.db, imageId)
   }
 
@@ -702,14 +709,12 @@ export class ProjectStore {
     revision: string,
     threshold: number,
   ): { id: number; file: string; width: number; height: number }[] {
-    return this.db
-      .prepare(
-        `SELECT i.id, i.path AS file, i.width, i.height FROM runs r JOIN images i ON i.id = r.image_id
+    return this.sql(
+      `SELECT i.id, i.path AS file, i.width, i.height FROM runs r JOIN images i ON i.id = r.image_id
          WHERE r.model = ? AND r.revision = ? AND r.error IS NULL AND abs(r.threshold - ?) > 1e-9
            AND EXISTS (SELECT 1 FROM cams m WHERE m.image_id = i.id AND m.model = r.model AND m.revision = r.revision)
          ORDER BY i.path`,
-      )
-      .all(model, revision, threshold) as {
+    ).all(model, revision, threshold) as {
       id: number
       file: string
       width: number
@@ -725,25 +730,23 @@ export class ProjectStore {
    */
   imagesToRedo(run: RunInfo, rethreshold: boolean): RedoImage[] {
     const ws = run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize
-    const rows = this.db
-      .prepare(
-        `SELECT i.id, i.path AS file, i.width, i.height, r.threshold, r.upscale,
+    const rows = this.sql(
+      `SELECT i.id, i.path AS file, i.width, i.height, r.threshold, r.upscale,
            (SELECT json_group_array(c.name) FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = i.id) AS labels
          FROM runs r JOIN images i ON i.id = r.image_id
          WHERE r.model = @model AND r.revision = @revision AND r.error IS NULL
            AND (r.upscale <> @upscale OR coalesce(r.working_size, @defaultSize) <> @ws
              OR (@rethreshold AND abs(r.threshold - @threshold) > 1e-9))
          ORDER BY i.path`,
-      )
-      .all({
-        model: run.model,
-        revision: run.revision,
-        upscale: run.upscale ?? 'bilinear',
-        ws,
-        defaultSize: DEFAULT_PROPOSAL_OPTIONS.workingSize,
-        rethreshold: rethreshold ? 1 : 0,
-        threshold: run.threshold,
-      }) as (Omit<RedoImage, 'labels'> & { labels: string })[]
+    ).all({
+      model: run.model,
+      revision: run.revision,
+      upscale: run.upscale ?? 'bilinear',
+      ws,
+      defaultSize: DEFAULT_PROPOSAL_OPTIONS.workingSize,
+      rethreshold: rethreshold ? 1 : 0,
+      threshold: run.threshold,
+    }) as (Omit<RedoImage, 'labels'> & { labels: string })[]
     return rows.map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }))
   }
 
@@ -756,45 +759,39 @@ export class ProjectStore {
   }
 
   private markRun(imageId: number, run: RunInfo, error: string | null): void {
-    this.db
-      .prepare(
-        `INSERT INTO runs(image_id, model, revision, threshold, upscale, working_size, error, at)
+    this.sql(
+      `INSERT INTO runs(image_id, model, revision, threshold, upscale, working_size, error, at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(model, revision, image_id) DO UPDATE SET threshold = excluded.threshold,
            upscale = excluded.upscale, working_size = excluded.working_size, error = excluded.error, at = excluded.at`,
-      )
-      .run(
-        imageId,
-        run.model,
-        run.revision,
-        run.threshold,
-        run.upscale ?? 'bilinear',
-        run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
-        error,
-        now(),
-      )
+    ).run(
+      imageId,
+      run.model,
+      run.revision,
+      run.threshold,
+      run.upscale ?? 'bilinear',
+      run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
+      error,
+      now(),
+    )
   }
 
   /** Failures recorded by runs (image path and message). */
   runErrors(model?: string): { file: string; model: string; error: string }[] {
-    return this.db
-      .prepare(
-        `SELECT i.path AS file, r.model, r.error FROM runs r JOIN images i ON i.id = r.image_id
+    return this.sql(
+      `SELECT i.path AS file, r.model, r.error FROM runs r JOIN images i ON i.id = r.image_id
          WHERE r.error IS NOT NULL AND (? IS NULL OR r.model = ?) ORDER BY i.path`,
-      )
-      .all(model ?? null, model ?? null) as { file: string; model: string; error: string }[]
+    ).all(model ?? null, model ?? null) as { file: string; model: string; error: string }[]
   }
 
   /** The stored CAMs of an image (every model revision, or only `run`'s), newest first. */
   cams(imageId: number, run?: Pick<RunInfo, 'model' | 'revision'>): StoredCam[] {
-    const rows = this.db
-      .prepare(
-        `SELECT c.name AS label, m.model, m.revision, m.width, m.height, m.data, m.confidence, m.source
+    const rows = this.sql(
+      `SELECT c.name AS label, m.model, m.revision, m.width, m.height, m.data, m.confidence, m.source
          FROM cams m JOIN classes c ON c.id = m.class_id WHERE m.image_id = ?
            AND (? IS NULL OR (m.model = ? AND m.revision = ?))
          ORDER BY m.created_at DESC, c.position`,
-      )
-      .all(imageId, run?.model ?? null, run?.model ?? null, run?.revision ?? null) as {
+    ).all(imageId, run?.model ?? null, run?.model ?? null, run?.revision ?? null) as {
       label: string
       model: string
       revision: string
@@ -899,17 +896,13 @@ export class ProjectStore {
 
   /** The boxes of an image: annotations (any status) then pending proposals by score. */
   boxes(imageId: number): ReviewBox[] {
-    const anns = this.db
-      .prepare(
-        'SELECT a.*, c.name AS label FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.image_id = ? ORDER BY a.id',
-      )
-      .all(imageId) as (AnnotationRow & { label: string })[]
-    const props = this.db
-      .prepare(
-        `SELECT p.*, c.name AS label FROM proposals p JOIN classes c ON c.id = p.class_id WHERE p.image_id = ?
+    const anns = this.sql(
+      'SELECT a.*, c.name AS label FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.image_id = ? ORDER BY a.id',
+    ).all(imageId) as (AnnotationRow & { label: string })[]
+    const props = this.sql(
+      `SELECT p.*, c.name AS label FROM proposals p JOIN classes c ON c.id = p.class_id WHERE p.image_id = ?
          AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id) ORDER BY p.score DESC, p.id`,
-      )
-      .all(imageId) as (ProposalRow & { label: string })[]
+    ).all(imageId) as (ProposalRow & { label: string })[]
     return [
       ...anns.map((a) => ({
         id: a.key ?? `a${a.id}`,
@@ -937,10 +930,14 @@ export class ProjectStore {
       const result = fn()
       const after = snapshot(this.db, imageId)
       refreshImage(this.db, imageId)
-      this.db.prepare('DELETE FROM history WHERE undone = 1').run()
-      this.db
-        .prepare('INSERT INTO history(image_id, kind, before, after, at) VALUES (?, ?, ?, ?, ?)')
-        .run(imageId, kind, JSON.stringify(before), JSON.stringify(after), now())
+      this.sql('DELETE FROM history WHERE undone = 1').run()
+      this.sql('INSERT INTO history(image_id, kind, before, after, at) VALUES (?, ?, ?, ?, ?)').run(
+        imageId,
+        kind,
+        JSON.stringify(before),
+        JSON.stringify(after),
+        now(),
+      )
       return result
     })
   }
@@ -950,20 +947,19 @@ export class ProjectStore {
   ): { kind: 'proposal'; row: ProposalRow } | { kind: 'annotation'; row: AnnotationRow } {
     const p = /^p(\d+)$/.exec(boxId)
     if (p) {
-      const row = this.db.prepare('SELECT * FROM proposals WHERE id = ?').get(Number(p[1])) as
+      const row = this.sql('SELECT * FROM proposals WHERE id = ?').get(Number(p[1])) as
         ProposalRow | undefined
       if (row) {
-        const ann = this.db
-          .prepare('SELECT * FROM annotations WHERE proposal_id = ?')
-          .get(row.id) as AnnotationRow | undefined
+        const ann = this.sql('SELECT * FROM annotations WHERE proposal_id = ?').get(row.id) as
+          AnnotationRow | undefined
         return ann ? { kind: 'annotation', row: ann } : { kind: 'proposal', row }
       }
     }
     const a = /^a(\d+)$/.exec(boxId)
     const row = (
       a
-        ? this.db.prepare('SELECT * FROM annotations WHERE id = ?').get(Number(a[1]))
-        : this.db.prepare('SELECT * FROM annotations WHERE key = ?').get(boxId)
+        ? this.sql('SELECT * FROM annotations WHERE id = ?').get(Number(a[1]))
+        : this.sql('SELECT * FROM annotations WHERE key = ?').get(boxId)
     ) as AnnotationRow | undefined
     if (row) return { kind: 'annotation', row }
     throw new CamlabelError(
@@ -984,7 +980,7 @@ export class ProjectStore {
     box: Box = boxOf(p),
     classId = p.class_id,
   ): number {
-    const ins = this.db.prepare(
+    const ins = this.sql(
       `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, proposal_id, score, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, 'review', ?, ?, ?)`,
     )
@@ -999,11 +995,9 @@ export class ProjectStore {
     const found = this.findBox(boxId)
     return this.edit(found.row.image_id, 'accept', () => {
       if (found.kind === 'proposal') return `a${this.decide(found.row, 'accepted')}`
-      this.db
-        .prepare(
-          "UPDATE annotations SET status = CASE WHEN status = 'rejected' THEN 'accepted' ELSE status END, updated_at = ? WHERE id = ?",
-        )
-        .run(now(), found.row.id)
+      this.sql(
+        "UPDATE annotations SET status = CASE WHEN status = 'rejected' THEN 'accepted' ELSE status END, updated_at = ? WHERE id = ?",
+      ).run(now(), found.row.id)
       return found.row.key ?? `a${found.row.id}`
     })
   }
@@ -1014,20 +1008,19 @@ export class ProjectStore {
     this.edit(found.row.image_id, 'reject', () => {
       if (found.kind === 'proposal') this.decide(found.row, 'rejected')
       else
-        this.db
-          .prepare("UPDATE annotations SET status = 'rejected', updated_at = ? WHERE id = ?")
-          .run(now(), found.row.id)
+        this.sql("UPDATE annotations SET status = 'rejected', updated_at = ? WHERE id = ?").run(
+          now(),
+          found.row.id,
+        )
     })
   }
 
   /** Accepts every pending proposal of an image. Returns how many. */
   acceptAllPending(imageId: number): number {
     return this.edit(imageId, 'accept-all', () => {
-      const pending = this.db
-        .prepare(
-          'SELECT * FROM proposals p WHERE image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)',
-        )
-        .all(imageId) as ProposalRow[]
+      const pending = this.sql(
+        'SELECT * FROM proposals p WHERE image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)',
+      ).all(imageId) as ProposalRow[]
       for (const p of pending) this.decide(p, 'accepted')
       return pending.length
     })
@@ -1039,16 +1032,13 @@ export class ProjectStore {
     const box = fitBox(rawBox, size.width, size.height)
     return this.edit(imageId, 'add', () => {
       const classId = this.ensureClass(label)
-      this.db
-        .prepare("INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')")
-        .run(imageId, classId)
+      this.sql(
+        "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
+      ).run(imageId, classId)
       const id = Number(
-        this.db
-          .prepare(
-            `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, key, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'manual', 'review', ?, ?)`,
-          )
-          .run(imageId, classId, box.x0, box.y0, box.x1, box.y1, key ?? null, now())
-          .lastInsertRowid,
+        this.sql(
+          `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, key, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'manual', 'review', ?, ?)`,
+        ).run(imageId, classId, box.x0, box.y0, box.x1, box.y1, key ?? null, now()).lastInsertRowid,
       )
       return key ?? `a${id}`
     })
@@ -1063,7 +1053,7 @@ export class ProjectStore {
 
   /** An image's displayed size. @throws CamlabelError NOT_FOUND */
   private imageSize(imageId: number): { width: number; height: number } {
-    const r = this.db.prepare('SELECT width, height FROM images WHERE id = ?').get(imageId) as
+    const r = this.sql('SELECT width, height FROM images WHERE id = ?').get(imageId) as
       { width: number; height: number } | undefined
     if (!r) throw new CamlabelError('NOT_FOUND', `No image ${imageId} in this project`)
     return r
@@ -1084,11 +1074,9 @@ export class ProjectStore {
     this.edit(found.row.image_id, kind, () => {
       const classId = label === undefined ? found.row.class_id : this.ensureClass(label)
       if (label !== undefined) {
-        this.db
-          .prepare(
-            "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
-          )
-          .run(found.row.image_id, classId)
+        this.sql(
+          "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
+        ).run(found.row.image_id, classId)
       }
       const b = box ?? boxOf(found.row)
       if (found.kind === 'proposal') {
@@ -1096,11 +1084,9 @@ export class ProjectStore {
         return
       }
       const status = found.row.status === 'manual' ? 'manual' : 'edited'
-      this.db
-        .prepare(
-          'UPDATE annotations SET x0 = ?, y0 = ?, x1 = ?, y1 = ?, class_id = ?, status = ?, updated_at = ? WHERE id = ?',
-        )
-        .run(b.x0, b.y0, b.x1, b.y1, classId, status, now(), found.row.id)
+      this.sql(
+        'UPDATE annotations SET x0 = ?, y0 = ?, x1 = ?, y1 = ?, class_id = ?, status = ?, updated_at = ? WHERE id = ?',
+      ).run(b.x0, b.y0, b.x1, b.y1, classId, status, now(), found.row.id)
     })
   }
 
@@ -1110,10 +1096,11 @@ export class ProjectStore {
     this.edit(found.row.image_id, 'delete', () => {
       if (found.kind === 'proposal') this.decide(found.row, 'rejected')
       else if (found.row.proposal_id !== null) {
-        this.db
-          .prepare("UPDATE annotations SET status = 'rejected', updated_at = ? WHERE id = ?")
-          .run(now(), found.row.id)
-      } else this.db.prepare('DELETE FROM annotations WHERE id = ?').run(found.row.id)
+        this.sql("UPDATE annotations SET status = 'rejected', updated_at = ? WHERE id = ?").run(
+          now(),
+          found.row.id,
+        )
+      } else this.sql('DELETE FROM annotations WHERE id = ?').run(found.row.id)
     })
   }
 
@@ -1143,10 +1130,10 @@ export class ProjectStore {
       const keepAnns = new Set<number>()
       const lastRun = before.proposals[before.proposals.length - 1]
       const t = now()
-      const updA = this.db.prepare(
+      const updA = this.sql(
         'UPDATE annotations SET class_id = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, status = ?, score = ?, updated_at = ? WHERE id = ?',
       )
-      const updP = this.db.prepare(
+      const updP = this.sql(
         'UPDATE proposals SET class_id = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, score = ?, threshold = ? WHERE id = ?',
       )
       for (const [rank, b] of state.boxes.entries()) {
@@ -1167,25 +1154,23 @@ export class ProjectStore {
             )
             keepProps.add(p.id)
           } else {
-            const id = this.db
-              .prepare(
-                `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
+            const id = this.sql(
+              `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-              )
-              .run(
-                imageId,
-                classId,
-                b.box.x0,
-                b.box.y0,
-                b.box.x1,
-                b.box.y1,
-                b.score ?? 0,
-                rank,
-                lastRun?.model ?? 'review',
-                lastRun?.revision ?? '',
-                state.threshold,
-                t,
-              ).lastInsertRowid
+            ).run(
+              imageId,
+              classId,
+              b.box.x0,
+              b.box.y0,
+              b.box.x1,
+              b.box.y1,
+              b.score ?? 0,
+              rank,
+              lastRun?.model ?? 'review',
+              lastRun?.revision ?? '',
+              state.threshold,
+              t,
+            ).lastInsertRowid
             keepProps.add(Number(id))
           }
           continue
@@ -1196,40 +1181,36 @@ export class ProjectStore {
           keepAnns.add(a.id)
           if (a.proposal_id !== null) keepProps.add(a.proposal_id)
         } else {
-          const id = this.db
-            .prepare(
-              `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, proposal_id, score, key, updated_at)
+          const id = this.sql(
+            `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, proposal_id, score, key, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, 'review', ?, ?, ?, ?)`,
-            )
-            .run(
-              imageId,
-              classId,
-              b.box.x0,
-              b.box.y0,
-              b.box.x1,
-              b.box.y1,
-              b.status,
-              p?.id ?? null,
-              b.score,
-              p ? null : b.id,
-              t,
-            ).lastInsertRowid
+          ).run(
+            imageId,
+            classId,
+            b.box.x0,
+            b.box.y0,
+            b.box.x1,
+            b.box.y1,
+            b.status,
+            p?.id ?? null,
+            b.score,
+            p ? null : b.id,
+            t,
+          ).lastInsertRowid
           keepAnns.add(Number(id))
           if (p) keepProps.add(p.id)
         }
         if (b.status !== 'rejected') {
-          this.db
-            .prepare(
-              "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
-            )
-            .run(imageId, classId)
+          this.sql(
+            "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
+          ).run(imageId, classId)
         }
       }
       for (const a of before.annotations)
-        if (!keepAnns.has(a.id)) this.db.prepare('DELETE FROM annotations WHERE id = ?').run(a.id)
+        if (!keepAnns.has(a.id)) this.sql('DELETE FROM annotations WHERE id = ?').run(a.id)
       for (const p of before.proposals)
-        if (!keepProps.has(p.id)) this.db.prepare('DELETE FROM proposals WHERE id = ?').run(p.id)
-      this.db.prepare('UPDATE images SET threshold = ? WHERE id = ?').run(state.threshold, imageId)
+        if (!keepProps.has(p.id)) this.sql('DELETE FROM proposals WHERE id = ?').run(p.id)
+      this.sql('UPDATE images SET threshold = ? WHERE id = ?').run(state.threshold, imageId)
     })
     const img = this.image(imageId)!
     return { status: img.status, revision: img.revision }
@@ -1237,12 +1218,12 @@ export class ProjectStore {
 
   /** True when there is an edit to undo. */
   canUndo(): boolean {
-    return this.db.prepare('SELECT 1 FROM history WHERE undone = 0 LIMIT 1').get() !== undefined
+    return this.sql('SELECT 1 FROM history WHERE undone = 0 LIMIT 1').get() !== undefined
   }
 
   /** True when there is an undone edit to redo. */
   canRedo(): boolean {
-    return this.db.prepare('SELECT 1 FROM history WHERE undone = 1 LIMIT 1').get() !== undefined
+    return this.sql('SELECT 1 FROM history WHERE undone = 1 LIMIT 1').get() !== undefined
   }
 
   /** Undoes the latest edit (any image). Returns the image it changed and the edit's kind, or undefined when there is nothing to undo. */
@@ -1262,11 +1243,9 @@ export class ProjectStore {
   private replay(way: 'undo' | 'redo'): { imageId: number; kind: string } | undefined {
     const undo = way === 'undo'
     return this.transaction(() => {
-      const h = this.db
-        .prepare(
-          `SELECT id, image_id, kind, before, after FROM history WHERE undone = ? ORDER BY id ${undo ? 'DESC' : 'ASC'} LIMIT 1`,
-        )
-        .get(undo ? 0 : 1) as
+      const h = this.sql(
+        `SELECT id, image_id, kind, before, after FROM history WHERE undone = ? ORDER BY id ${undo ? 'DESC' : 'ASC'} LIMIT 1`,
+      ).get(undo ? 0 : 1) as
         { id: number; image_id: number; kind: string; before: string; after: string } | undefined
       if (!h) return undefined
       const before = JSON.parse(h.before) as Snapshot
@@ -1276,7 +1255,7 @@ export class ProjectStore {
       if (undo) removeImplicitLabels(this.db, h.image_id, implied)
       else restoreImplicitLabels(this.db, h.image_id, implied)
       refreshImage(this.db, h.image_id)
-      this.db.prepare('UPDATE history SET undone = ? WHERE id = ?').run(undo ? 1 : 0, h.id)
+      this.sql('UPDATE history SET undone = ? WHERE id = ?').run(undo ? 1 : 0, h.id)
       return { imageId: h.image_id, kind: h.kind }
     })
   }
@@ -1312,27 +1291,24 @@ export class ProjectStore {
       manual: 0,
       rejected: 0,
     }
-    const a = this.db
-      .prepare('SELECT status, count(*) AS n FROM annotations GROUP BY status')
-      .all() as { status: BoxStatus; n: number }[]
+    const a = this.sql('SELECT status, count(*) AS n FROM annotations GROUP BY status').all() as {
+      status: BoxStatus
+      n: number
+    }[]
     for (const r of a) boxes[r.status] = r.n
     boxes.pending = (
-      this.db
-        .prepare(
-          'SELECT count(*) AS n FROM proposals p WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)',
-        )
-        .get() as { n: number }
+      this.sql(
+        'SELECT count(*) AS n FROM proposals p WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)',
+      ).get() as { n: number }
     ).n
-    const byClass = this.db
-      .prepare(
-        `SELECT c.name AS label,
+    const byClass = this.sql(
+      `SELECT c.name AS label,
           (SELECT count(*) FROM labels l WHERE l.class_id = c.id) AS images,
           (SELECT count(*) FROM annotations a WHERE a.class_id = c.id AND a.status != 'rejected') AS kept,
           (SELECT count(*) FROM proposals p WHERE p.class_id = c.id AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS pending,
           (SELECT count(*) FROM annotations a WHERE a.class_id = c.id AND a.status = 'rejected') AS rejected
          FROM classes c ORDER BY c.position`,
-      )
-      .all() as ProjectCounts['byClass']
+    ).all() as ProjectCounts['byClass']
     return { images: this.imageCount(), byStatus: this.statusCounts(), boxes, byClass }
   }
 
@@ -1346,23 +1322,24 @@ export class ProjectStore {
   toDataset(options: { withProposals?: boolean } = {}): Dataset {
     const classes = this.classes()
     const names = new Map(classes.map((c) => [c.id, c.name]))
-    const images = this.db
-      .prepare('SELECT id, path, width, height FROM images ORDER BY path')
-      .all() as { id: number; path: string; width: number; height: number }[]
+    const images = this.sql('SELECT id, path, width, height FROM images ORDER BY path').all() as {
+      id: number
+      path: string
+      width: number
+      height: number
+    }[]
     const out = new Map<number, DatasetImage>()
     for (const im of images)
       out.set(im.id, { file: im.path, width: im.width, height: im.height, boxes: [], labels: [] })
-    for (const l of this.db.prepare('SELECT image_id, class_id FROM labels').all() as {
+    for (const l of this.sql('SELECT image_id, class_id FROM labels').all() as {
       image_id: number
       class_id: number
     }[]) {
       out.get(l.image_id)!.labels!.push(names.get(l.class_id)!)
     }
-    const kept = this.db
-      .prepare(
-        "SELECT image_id, class_id, x0, y0, x1, y1 FROM annotations WHERE status != 'rejected' ORDER BY image_id, id",
-      )
-      .all() as {
+    const kept = this.sql(
+      "SELECT image_id, class_id, x0, y0, x1, y1 FROM annotations WHERE status != 'rejected' ORDER BY image_id, id",
+    ).all() as {
       image_id: number
       class_id: number
       x0: number
@@ -1373,12 +1350,10 @@ export class ProjectStore {
     for (const k of kept)
       out.get(k.image_id)!.boxes.push({ box: boxOf(k), label: names.get(k.class_id)! })
     if (options.withProposals) {
-      const pending = this.db
-        .prepare(
-          `SELECT image_id, class_id, x0, y0, x1, y1, score FROM proposals p
+      const pending = this.sql(
+        `SELECT image_id, class_id, x0, y0, x1, y1, score FROM proposals p
            WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id) ORDER BY image_id, score DESC`,
-        )
-        .all() as {
+      ).all() as {
         image_id: number
         class_id: number
         x0: number
@@ -1401,33 +1376,38 @@ export class ProjectStore {
   startJob(kind: string, params: unknown, total: number): number {
     const t = now()
     return Number(
-      this.db
-        .prepare(
-          "INSERT INTO jobs(kind, params, status, total, started_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?)",
-        )
-        .run(kind, JSON.stringify(params), total, t, t).lastInsertRowid,
+      this.sql(
+        "INSERT INTO jobs(kind, params, status, total, started_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?)",
+      ).run(kind, JSON.stringify(params), total, t, t).lastInsertRowid,
     )
   }
 
   /** Updates a job's progress (call inside the transaction that persisted the work, so both agree). */
   progressJob(id: number, done: number, failed: number): void {
-    this.db
-      .prepare('UPDATE jobs SET done = ?, failed = ?, updated_at = ? WHERE id = ?')
-      .run(done, failed, now(), id)
+    this.sql('UPDATE jobs SET done = ?, failed = ?, updated_at = ? WHERE id = ?').run(
+      done,
+      failed,
+      now(),
+      id,
+    )
   }
 
   /** Marks a job finished. */
   finishJob(id: number, status: JobRecord['status'], error?: string): void {
-    this.db
-      .prepare('UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ?')
-      .run(status, error ?? null, now(), id)
+    this.sql('UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ?').run(
+      status,
+      error ?? null,
+      now(),
+      id,
+    )
   }
 
   /** Jobs, newest first (a `running` job of a process that died is one to resume). */
   jobs(kind?: string): JobRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM jobs WHERE (? IS NULL OR kind = ?) ORDER BY id DESC')
-      .all(kind ?? null, kind ?? null) as Record<string, unknown>[]
+    const rows = this.sql('SELECT * FROM jobs WHERE (? IS NULL OR kind = ?) ORDER BY id DESC').all(
+      kind ?? null,
+      kind ?? null,
+    ) as Record<string, unknown>[]
     return rows.map((r) => ({
       id: r.id as number,
       kind: r.kind as string,
