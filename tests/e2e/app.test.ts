@@ -323,4 +323,113 @@ describe('camlabel in Chromium against the test host', () => {
       .toMatch(new RegExp(`\\(${60 - done}\\)`))
     await shot('8-gallery-after-cancel')
   })
+
+  test('learn classes the model does not know, map one onto model classes, propose', async () => {
+    // 16 ImageNet validation photos with coarse labels (classes the model does not have).
+    const dev = path.join(shared, 'data/imagenet-val-dev')
+    const all = readFileSync(path.join(dev, 'labels-coarse.csv'), 'utf8')
+      .trim()
+      .split(/\r?\n/)
+      .slice(1)
+    const take = { dog: 5, bird: 5, insect: 3, cat: 3 } as Record<string, number>
+    const rows = all.filter((r) => {
+      const label = r.split(',')[1]!
+      if (!take[label]) return false
+      take[label]--
+      return true
+    })
+    expect(rows).toHaveLength(16)
+    const root = path.join(work, 'coarse')
+    mkdirSync(path.join(root, 'images'), { recursive: true })
+    for (const row of rows)
+      cpSync(path.join(dev, row.split(',')[0]!), path.join(root, row.split(',')[0]!))
+    writeFileSync(path.join(root, 'labels.csv'), ['file,label', ...rows].join('\n') + '\n')
+
+    const dismiss = page.getByTestId('job-bar').getByRole('button', { name: 'Dismiss' })
+    if (await dismiss.count()) await dismiss.click()
+    await page.getByTestId('tab-start').click()
+    await page.getByTestId('images-dir').fill(path.join(root, 'images'))
+    await page.getByTestId('labels-csv').click()
+    await page.getByTestId('labels-path').fill(path.join(root, 'labels.csv'))
+    await page.getByTestId('project-path').fill(path.join(work, 'coarse.camlabel'))
+    await page.getByTestId('create-project').click()
+    await page.getByTestId('filter-all').click() // the previous test left the pending filter on
+    await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(16)
+
+    // Classes, reached from the gallery: no head yet, so the unknown labels are class-agnostic.
+    await page.getByTestId('open-classes').click()
+    const row = (label: string) => page.locator(`[data-testid=class-row][data-label="${label}"]`)
+    await expect.poll(() => page.getByTestId('class-row').count()).toBe(4)
+    const source = (label: string) =>
+      page.getByTestId(`source-${label}`).getAttribute('data-source')
+    for (const label of ['dog', 'bird', 'insect', 'cat'])
+      expect(await source(label)).toBe('agnostic')
+
+    // Learn classes: the features of the 16 images in the worker, then the head.
+    await page.getByTestId('learn-classes').click()
+    await page.getByTestId('job-done').waitFor({ timeout: 120_000 })
+    await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(
+      /Extracted features of 16 images/,
+    )
+    await expect(page.getByTestId('job-message').textContent()).resolves.toMatch(
+      /Trained a head for 4 classes in \d+ ms/,
+    )
+    // The accuracy table: a cross-validated accuracy for each class, learned heads as sources,
+    // and the too-few-images warning on the classes with 3 images.
+    await expect.poll(() => page.getByTestId('head-accuracy').textContent()).toMatch(/^\d+%$/)
+    for (const label of ['dog', 'bird', 'insect', 'cat']) {
+      await expect.poll(() => page.getByTestId(`accuracy-${label}`).textContent()).toMatch(/\d+%/)
+      expect(await source(label)).toBe('learned')
+    }
+    await expect(row('cat').textContent()).resolves.toMatch(/too few images/)
+    await expect(row('dog').textContent()).resolves.not.toMatch(/too few images/)
+    await shot('9-classes-learned')
+
+    // A mapping naming no model class is refused with a message that says what to use.
+    await page.getByTestId('mapping-dog').selectOption('model')
+    await page.getByTestId('mapping-classes-dog').fill('kangaroo-dog')
+    await page.getByTestId('mapping-apply-dog').click()
+    await expect
+      .poll(() => page.getByTestId('mapping-error-dog').textContent())
+      .toMatch(/'kangaroo-dog', which is not a class of this model.*#N/)
+    // dog → the model's dog breeds (#151-268).
+    await page.getByTestId('mapping-classes-dog').fill('#151-268')
+    await page.getByTestId('mapping-apply-dog').click()
+    await expect.poll(() => source('dog')).toBe('model')
+    await expect(page.getByTestId('mapping-error-dog').count()).resolves.toBe(0)
+
+    // Propose: every image (dog ones from the model's classes, the rest from the learned head).
+    await page.getByTestId('classes-propose').click()
+    await page.getByTestId('job-done').waitFor({ timeout: 120_000 })
+    await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(
+      /Proposed boxes for 16 images/,
+    )
+    await expect.poll(() => row('dog').textContent()).toMatch(/Model class/)
+    const sources = await host.services.router.dispatch('labels.sources', {})
+    if (!sources.ok) throw new Error(sources.error.message)
+    const byLabel = new Map(
+      (
+        sources.value as { labels: { label: string; source: string; proposedWith: string[] }[] }
+      ).labels.map((l) => [l.label, l]),
+    )
+    expect(byLabel.get('dog')).toMatchObject({ source: 'model', proposedWith: ['model'] })
+    for (const label of ['bird', 'insect', 'cat'])
+      expect(byLabel.get(label)).toMatchObject({ source: 'learned', proposedWith: ['learned'] })
+    await expect(page.getByTestId('classes-propose').isDisabled()).resolves.toBe(true)
+    await shot('9b-classes-dog-from-model')
+
+    // Back to auto for dog: the next run re-proposes only the 5 dog images, from the learned head.
+    await page.getByTestId('mapping-dog').selectOption('auto')
+    await page.getByTestId('mapping-apply-dog').click()
+    await expect.poll(() => source('dog')).toBe('learned')
+    await expect.poll(() => page.getByTestId('stale-dog').textContent()).toMatch(/5 images/)
+    await expect(page.getByTestId('classes-propose').textContent()).resolves.toMatch(/\(5\)/)
+    await shot('10-classes-mapping-changed')
+    await page.getByTestId('classes-propose').click()
+    await page.getByTestId('job-done').waitFor({ timeout: 120_000 })
+    await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(
+      /Proposed boxes for 5 images/,
+    )
+    await expect.poll(() => page.getByTestId('stale-dog').count()).toBe(0)
+  })
 })

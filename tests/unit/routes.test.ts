@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { z } from 'zod'
-import { defineRoute, routeMap } from '../../src/shared/contracts/contract.ts'
+import { defineRoute, routeMap, type InvokeResult } from '../../src/shared/contracts/contract.ts'
 import { createRouter } from '../../src/main/services/router.ts'
 import { createServices } from '../../src/main/services/index.ts'
 import { parseImageRequest } from '../../src/main/services/images.ts'
@@ -139,5 +139,75 @@ describe('models location of the Electron app', () => {
       else process.env.CAMLABEL_MANIFEST = saved.manifest
       Object.defineProperty(process, 'resourcesPath', { value: saved.res, configurable: true })
     }
+  })
+})
+
+describe('label sources and mappings', () => {
+  test('one unknown label warns to add negatives; a mapping is validated, stored and shown', async () => {
+    const { mkdirSync } = await import('node:fs')
+    const sharp = (await import('sharp')).default
+    const { ensureModel } = await import('../../src/main/engine/modelFetch.ts')
+    const { defaultModel } = await import('../../src/main/engine/manifest.ts')
+    const shared = path.resolve(import.meta.dirname, '../../../shared/models')
+    await ensureModel(defaultModel().id, { from: shared })
+    const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-labels-'))
+    mkdirSync(path.join(dir, 'images/widget'), { recursive: true })
+    for (const name of ['a', 'b'])
+      await sharp({ create: { width: 32, height: 32, channels: 3, background: '#888' } })
+        .png()
+        .toFile(path.join(dir, 'images/widget', `${name}.png`))
+    const s = services()
+    const created = await s.router.dispatch('project.create', {
+      imagesDir: path.join(dir, 'images'),
+      projectPath: path.join(dir, 'p.camlabel'),
+      labels: { kind: 'folders' },
+    })
+    expect(created.ok).toBe(true)
+
+    type Sources = import('../../src/shared/contracts/labels.ts').LabelSources
+    const before = (await s.router.dispatch('labels.sources', {})) as InvokeResult<Sources>
+    if (!before.ok) throw new Error(before.error.message)
+    expect(before.value).toMatchObject({
+      head: null,
+      labels: [{ label: 'widget', images: 2, mapping: 'auto', source: 'agnostic' }],
+    })
+    expect(before.value.warnings.join(' ')).toMatch(/Only one class.*'background'/)
+
+    const bad = await s.router.dispatch('labels.setMapping', {
+      label: 'widget',
+      mapping: ['n99999999'],
+    })
+    expect(bad).toMatchObject({
+      ok: false,
+      error: {
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/'n99999999', which is not a class/),
+        hint: expect.stringMatching(/#N-M/),
+      },
+    })
+    const range = await s.router.dispatch('labels.setMapping', {
+      label: 'widget',
+      mapping: ['#1000-1001'],
+    })
+    expect(range).toMatchObject({ ok: false, error: { message: expect.stringMatching(/#0-999/) } })
+    expect(
+      await s.router.dispatch('labels.setMapping', { label: 'gadget', mapping: 'learn' }),
+    ).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
+
+    const mapped = (await s.router.dispatch('labels.setMapping', {
+      label: 'widget',
+      mapping: ['#151-153'],
+    })) as InvokeResult<Sources>
+    if (!mapped.ok) throw new Error(mapped.error.message)
+    expect(mapped.value.labels[0]).toMatchObject({
+      mapping: ['#151-153'],
+      source: 'model',
+      modelClasses: [expect.any(String), expect.any(String), expect.any(String)],
+    })
+    // A label the model knows needs no negatives.
+    expect(mapped.value.warnings).toEqual([])
+    const reopened = await s.router.dispatch('labels.sources', {})
+    expect(reopened).toMatchObject({ ok: true, value: { labels: [{ source: 'model' }] } })
+    s.context.close()
   })
 })

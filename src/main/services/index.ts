@@ -3,6 +3,7 @@ import { ServiceContext, type ServiceOptions } from './context.ts'
 import { createExportRoutes } from './exportRoutes.ts'
 import { imageBody, parseImageRequest, type ImageBody } from './images.ts'
 import { createJobRoutes } from './jobRoutes.ts'
+import { createLabelRoutes } from './labelRoutes.ts'
 import { createAppRoutes, createProjectRoutes } from './projectRoutes.ts'
 import { createReviewRoutes } from './reviewRoutes.ts'
 import { createRouter, type Router } from './router.ts'
@@ -24,6 +25,7 @@ export function createServices(options: ServiceOptions & { checkOutput?: boolean
       createReviewRoutes(context),
       createJobRoutes(context),
       createExportRoutes(context),
+      createLabelRoutes(context),
     ],
     { checkOutput: options.checkOutput ?? false },
   )

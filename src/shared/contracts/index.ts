@@ -10,6 +10,7 @@ import { galleryRoutes } from './gallery.ts'
 import { reviewRoutes } from './review.ts'
 import { jobRoutes } from './jobs.ts'
 import { exportRoutes } from './exports.ts'
+import { labelRoutes } from './labels.ts'
 import type { AppEvent, AppEventOf, AppEventType } from './events.ts'
 
 export const ROUTES = routeMap([
@@ -19,6 +20,7 @@ export const ROUTES = routeMap([
   ...reviewRoutes,
   ...jobRoutes,
   ...exportRoutes,
+  ...labelRoutes,
 ] as const)
 
 export type Routes = typeof ROUTES

@@ -2,7 +2,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 
-export type ViewName = 'start' | 'gallery' | 'annotate'
+export type ViewName = 'start' | 'gallery' | 'classes' | 'annotate'
 
 export const useUiStore = defineStore('ui', () => {
   const view = ref<ViewName>('start')
