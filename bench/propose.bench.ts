@@ -17,6 +17,7 @@ import { openModel } from '../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../src/main/engine/types.ts'
 import { runProposalJob } from '../src/main/jobs/proposalJob.ts'
 
+const ROUNDS = 2
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/data')
 
 async function tasksOf(dataset: string): Promise<ImageTask[]> {
@@ -91,9 +92,18 @@ export async function run(): Promise<void> {
   )
   for (const dataset of ['imagenet-val-dev', 'raccoon']) {
     const tasks = await tasksOf(dataset)
-    const { rate: p, startup } = await pipeline(modelId, tasks)
-    const s = await serial(modelId, tasks)
-    const f = await bareForward(modelId, tasks)
+    // Interleaved rounds, best of each: load from other processes hits all three alike.
+    let p = 0
+    let startup = Infinity
+    let s = 0
+    let f = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      const run = await pipeline(modelId, tasks)
+      p = Math.max(p, run.rate)
+      startup = Math.min(startup, run.startup)
+      s = Math.max(s, await serial(modelId, tasks))
+      f = Math.max(f, await bareForward(modelId, tasks))
+    }
     console.log(
       `${dataset.padEnd(18)} ${p.toFixed(1).padStart(8)} ${s.toFixed(1).padStart(13)} ${f.toFixed(1).padStart(14)}` +
         ` ${(p / s).toFixed(2).padStart(17)} ${(p / f).toFixed(2).padStart(18)} ${startup.toFixed(1).padStart(15)} s`,
