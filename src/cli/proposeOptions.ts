@@ -28,7 +28,8 @@ export interface ProposeSettings {
   /** Undefined when not given (a project run then keeps its stored threshold). */
   threshold: number | undefined
   workingSize: number | undefined
-  upscale: UpscaleMode
+  /** Undefined when not given: a project then uses its own setting, a folder run bilinear. */
+  upscale: UpscaleMode | undefined
   head: HeadMode
   providers: ProviderChoice
   /** `--map LABEL=…` choices, by label (`auto`: back to the default). */
@@ -51,7 +52,10 @@ export function readProposeSettings(values: Values, cwd: string): ProposeSetting
       values['working-size'] === undefined
         ? undefined
         : numberOption(values['working-size'], 'working-size', 512, [16, 8192], true),
-    upscale: choiceOption(values.upscale, ['bilinear', 'guided'], 'upscale', 'bilinear'),
+    upscale:
+      values.upscale === undefined
+        ? undefined
+        : choiceOption<UpscaleMode>(values.upscale, ['bilinear', 'guided'], 'upscale', 'bilinear'),
     head: choiceOption(values.head, ['auto', 'model', 'learn', 'agnostic'], 'head', 'auto'),
     providers: choiceOption(
       values.provider,

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'PARSE_ERROR'
   | 'PATH_OUTSIDE_ROOT'
   | 'PROJECT_TOO_NEW'
+  | 'PROJECT_BUSY'
   | 'ALREADY_EXISTS'
   | 'DISK_FULL'
   | 'CANCELLED'

@@ -357,6 +357,7 @@ describe('schema versions', () => {
       } catch (e) {
         err = e
       }
+      expect(err).toMatchObject({ code: 'PROJECT_BUSY' })
       expect((err as Error).message).toMatch(/open in another camlabel process/)
       expect((err as Error).message).not.toMatch(/not a camlabel project/)
       expect((err as { hint?: string }).hint).toMatch(/retry/)

@@ -36,7 +36,8 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --model ID|PATH     a model id from 'camlabel models --list' or an .onnx classifier (default: the
                       default model)
   --threshold T       fraction of the CAM's max that counts as the object (default 0.2)
-  --upscale MODE      bilinear | guided (edge-following full-resolution CAM; default bilinear)
+  --upscale MODE      bilinear | guided (edge-following full-resolution CAM; default bilinear,
+                      or the PROJECT's own setting)
   --head MODE         auto | model | learn | agnostic: where CAMs of labels come from (default auto:
                       model classes where the label is one, a head learned from your labels else)
   --map LABEL=CLASSES map a label onto model classes (wnids, names or #N-M indices, joined by ','
@@ -104,7 +105,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     threshold: settings.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold,
     workingSize: settings.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
   }
-  const { upscale, head, providers, mappings } = settings
+  const { head, providers, mappings } = settings
+  const upscale = settings.upscale ?? 'bilinear'
   const model = settings.model ?? defaultModel().id
   // Before any work: an hour of inference must not end in "the output exists".
   if (!values.overwrite && existsSync(out)) {

@@ -41,7 +41,7 @@ export async function runProjectPropose(
         threshold: settings.threshold,
         workingSize: settings.workingSize,
         // Undefined (not given): the project's upscale setting (see projectUpscale).
-        upscale: settings.upscale as ProposeSettings['upscale'] | undefined,
+        upscale: settings.upscale,
         head: settings.head,
         providers: settings.providers,
         ...(mappings.size ? { mappings } : {}),

@@ -94,8 +94,3 @@ export class ServiceContext {
 export function projectName(file: string): string {
   return path.basename(file).replace(/\.[^.]+$/, '')
 }
-
-/** The project's upscaling mode for proposal jobs, stored in the project file's meta table. */
-export function projectUpscale(store: ProjectStore): 'bilinear' | 'guided' {
-  return store.getMeta('upscale') === 'guided' ? 'guided' : 'bilinear'
-}

@@ -5,7 +5,8 @@ import type { ProjectSummary } from '../../shared/contracts/project.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { loadManifest, modelPath } from '../engine/manifest.ts'
 import { ProjectStore } from '../store/projectStore.ts'
-import { projectName, projectUpscale, type ServiceContext } from './context.ts'
+import { projectUpscale, UPSCALE_META } from '../project/settings.ts'
+import { projectName, type ServiceContext } from './context.ts'
 import { importProject } from '../project/importProject.ts'
 import type { Handlers } from './router.ts'
 
@@ -93,7 +94,7 @@ export function createProjectRoutes(
     'project.recent': () => ctx.recent(),
     'project.settings': ({ upscale }) => {
       const store = ctx.requireProject()
-      if (upscale) store.setMeta('upscale', upscale)
+      if (upscale) store.setMeta(UPSCALE_META, upscale)
       return summarise(store)
     },
   }

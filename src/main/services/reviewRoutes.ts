@@ -2,7 +2,8 @@
 import { performance } from 'node:perf_hooks'
 import { proposalsFromCam } from '../engine/propose.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../engine/types.ts'
-import { projectUpscale, type ServiceContext } from './context.ts'
+import { projectUpscale } from '../project/settings.ts'
+import type { ServiceContext } from './context.ts'
 import { createRefiner, latestCams } from './refined.ts'
 import type { Handlers } from './router.ts'
 

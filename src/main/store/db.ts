@@ -31,7 +31,7 @@ export interface OpenOptions {
  * Opens (or creates) a project database and brings its schema up to date.
  * The handle is closed whenever opening fails.
  * @throws CamlabelError NOT_FOUND (no file and create not set), PROJECT_TOO_NEW (schema newer than
- *   this build), PARSE_ERROR (not a camlabel/SQLite file), INVALID_ARGUMENT (the file is locked by
+ *   this build), PARSE_ERROR (not a camlabel/SQLite file), PROJECT_BUSY (the file is locked by
  *   another process), INTERNAL (a migration failed; the file is unchanged)
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
@@ -142,9 +142,8 @@ function openError(
   code: 'PARSE_ERROR' | 'INTERNAL' = 'PARSE_ERROR',
 ): CamlabelError {
   if (isBusy(err)) {
-    // No dedicated error code yet (shared/errors.ts); the message is what tells the user.
     return new CamlabelError(
-      'INVALID_ARGUMENT',
+      'PROJECT_BUSY',
       `${file} is open in another camlabel process`,
       'Close it there (or wait for its job to finish) and retry.',
       { cause: err },
