@@ -4,7 +4,7 @@
  * resumed run must complete without redoing committed work.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -12,10 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { importProject } from '../../src/main/project/importProject.ts'
 import { proposeProject, modelRevision } from '../../src/main/project/proposeProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { repoRoot as repo, shared } from '../helpers/shared.ts'
 
-const repo = path.resolve(import.meta.dirname, '../..')
-const data = path.resolve(repo, '../shared/data')
-if (!existsSync(data)) throw new Error(`shared data missing: expected ${data}`)
+const data = shared('data')
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-crash-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
 import { describe, expect, test } from 'vitest'
-import { main } from '../../src/cli/main.ts'
 import {
   FEATURES,
   SIZE,
@@ -22,20 +21,9 @@ import { camFromFeatures } from '../../src/main/engine/cam.ts'
 import { prepareImage } from '../../src/main/engine/preprocess.ts'
 import { proposalsFromCam } from '../../src/main/engine/propose.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../../src/main/engine/types.ts'
-import { repoRoot } from '../helpers/shared.ts'
+import { runCamlabel } from '../helpers/cli.ts'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-custom-'))
-
-function io() {
-  const out = {
-    err: '',
-    stdout: () => {},
-    stderr: (t: string) => void (out.err += t),
-    isTTY: false,
-    cwd: repoRoot,
-  }
-  return out
-}
 
 /** A 64×48 grey image with a saturated red square at x 32..48, y 8..24. */
 async function redSquareImage(file: string): Promise<void> {
@@ -51,12 +39,18 @@ async function proposeSquare(model: string, labels: string[], out: string) {
   await redSquareImage(path.join(dir, 'square.png'))
   const csv = path.join(dir, 'labels.csv')
   writeFileSync(csv, 'file,label\n' + labels.map((l) => `square.png,${l}\n`).join(''))
-  const run = io()
-  const code = await main(
-    ['propose', '--images', dir, '--labels', csv, '--out', out, '--model', model],
-    run,
-  )
-  return { code, err: run.err }
+  const { code, err } = await runCamlabel([
+    'propose',
+    '--images',
+    dir,
+    '--labels',
+    csv,
+    '--out',
+    out,
+    '--model',
+    model,
+  ])
+  return { code, err }
 }
 
 describe('a user model without a manifest entry', () => {

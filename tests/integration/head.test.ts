@@ -22,9 +22,9 @@ import { toCoco } from '../../src/main/formats/coco.ts'
 import type { Dataset } from '../../src/main/formats/dataset.ts'
 import { runProposalJob } from '../../src/main/jobs/proposalJob.ts'
 import { learnHeadForPropose } from '../../src/cli/learnHead.ts'
-import type { CommandIO } from '../../src/cli/io.ts'
 import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
 import type { Box } from '../../src/shared/box.ts'
+import { captureIO } from '../helpers/cli.ts'
 import { shared, sharedJson } from '../helpers/shared.ts'
 
 interface Coco {
@@ -183,21 +183,9 @@ describe('learned CAM heads on real photos (SqueezeNet 1.1)', () => {
 })
 
 describe('camlabel propose --head learn|auto: the feature pass and training before proposing', () => {
-  function capture(): CommandIO & { err: string } {
-    const io = {
-      out: '',
-      err: '',
-      isTTY: false,
-      cwd: process.cwd(),
-      stdout: () => undefined,
-      stderr: (t: string) => void (io.err += t),
-    }
-    return io
-  }
-
   test('auto on the coarse labels: every label learned, quality printed, ≥ 60% box accuracy through the worker', async () => {
     const tasks = await coarseTasks()
-    const io = capture()
+    const io = captureIO(process.cwd())
     const { learned, head } = await learnHeadForPropose(tasks, {
       model: 'squeezenet1.1-fp16',
       providers: 'cpu',
@@ -253,7 +241,7 @@ describe('camlabel propose --head learn|auto: the feature pass and training befo
     const root = shared('data/raccoon')
     const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), path.join(root, 'images'))
     const tasks = rows.map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
-    const io = capture()
+    const io = captureIO(process.cwd())
     const { learned, head } = await learnHeadForPropose(tasks, {
       model: 'squeezenet1.1-fp16',
       providers: 'cpu',
@@ -272,7 +260,7 @@ describe('camlabel propose --head learn|auto: the feature pass and training befo
     const root = shared('data/imagenet-val-dev')
     const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), root)
     const tasks = rows.slice(0, 40).map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
-    const io = capture()
+    const io = captureIO(process.cwd())
     const started = performance.now()
     const { learned, head } = await learnHeadForPropose(tasks, {
       model: 'squeezenet1.1-fp16',

@@ -4,29 +4,21 @@
  * was committed, and the next `learn` extracts only the images still missing, then trains.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { CommandIO } from '../../src/cli/io.ts'
 import { main } from '../../src/cli/main.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { captureIO } from '../helpers/cli.ts'
+import { repoRoot as repo, shared } from '../helpers/shared.ts'
 
-const repo = path.resolve(import.meta.dirname, '../..')
-const data = path.resolve(repo, '../shared/data/imagenet-val-dev')
-if (!existsSync(data)) throw new Error(`shared data missing: expected ${data}`)
+const data = shared('data/imagenet-val-dev')
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-learn-crash-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
-const io = {
-  out: '',
-  err: '',
-  isTTY: false,
-  cwd: tmp,
-  stdout: (t: string) => void (io.out += t),
-  stderr: (t: string) => void (io.err += t),
-} satisfies CommandIO & { out: string; err: string }
+const io = captureIO(tmp)
 
 const featureRows = (file: string): number => {
   try {

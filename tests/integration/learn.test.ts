@@ -6,43 +6,25 @@
  * the stored head; --map is saved and used; `learn` prints the quality table, or the one-class
  * warning on a raccoon-only project; an interrupted feature pass resumes.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { CommandIO } from '../../src/cli/io.ts'
-import { main } from '../../src/cli/main.ts'
 import { boxAccuracy, casesFromCoco } from '../../src/main/eval/boxAccuracy.ts'
 import { extractProjectFeatures, projectLabelSources } from '../../src/main/project/learnProject.ts'
 import { proposeProject } from '../../src/main/project/proposeProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { runCamlabel } from '../helpers/cli.ts'
+import { shared } from '../helpers/shared.ts'
 
-const shared = path.resolve(import.meta.dirname, '../../../shared/data')
-const imagenet = path.join(shared, 'imagenet-val-dev')
-const raccoon = path.join(shared, 'raccoon')
-for (const dir of [imagenet, raccoon])
-  if (!existsSync(dir))
-    throw new Error(`shared data missing: expected ${dir} (see ../shared/data/README.md)`)
+const imagenet = shared('data/imagenet-val-dev')
+const raccoon = shared('data/raccoon')
 const MODEL = 'squeezenet1.1-fp16'
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-learn-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
-const io = {
-  out: '',
-  err: '',
-  isTTY: false,
-  cwd: tmp,
-  stdout: (t: string) => void (io.out += t),
-  stderr: (t: string) => void (io.err += t),
-} satisfies CommandIO & { out: string; err: string }
-
-/** Runs the command; returns its exit code with what it printed. */
-async function camlabel(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  io.out = ''
-  io.err = ''
-  const code = await main(args, io)
-  return { code, out: io.out, err: io.err }
-}
+/** Runs the command in `tmp`; returns its exit code with what it printed. */
+const camlabel = (...args: string[]) => runCamlabel(args, tmp)
 
 const init = async (name: string, images: string, labels: string) =>
   expect((await camlabel('init', name, '--images', images, '--labels', labels)).code).toBe(0)

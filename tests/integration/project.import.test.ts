@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CommandIO } from '../../src/cli/io.ts'
-import { main } from '../../src/cli/main.ts'
 import { importProject } from '../../src/main/project/importProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { runCamlabel } from '../helpers/cli.ts'
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-import-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -26,29 +25,16 @@ beforeAll(async () => {
   }
 })
 
-function cli() {
-  const io = {
-    out: '',
-    err: '',
-    isTTY: false,
-    cwd: tmp,
-    stdout: (t: string) => void (io.out += t),
-    stderr: (t: string) => void (io.err += t),
-  } satisfies CommandIO & { out: string; err: string }
-  return io
-}
-
 describe('import label sources', () => {
   it('camlabel init with a missing --voc or --yolo folder fails and makes no project', async () => {
     for (const kind of ['voc', 'yolo']) {
-      const io = cli()
       const file = path.join(tmp, `${kind}.camlabel`)
-      const code = await main(
+      const { code, err } = await runCamlabel(
         ['init', file, '--images', images, `--${kind}`, path.join(tmp, 'no-such-folder')],
-        io,
+        tmp,
       )
       expect(code).toBe(1)
-      expect(io.err).toMatch(new RegExp(`--${kind} folder .*no-such-folder does not exist`))
+      expect(err).toMatch(new RegExp(`--${kind} folder .*no-such-folder does not exist`))
       expect(existsSync(file)).toBe(false)
     }
   })

@@ -3,21 +3,11 @@
  * the pending proposals from the stored low-resolution CAMs, keeps review decisions, and gives the
  * boxes a fresh inference run at that threshold gives. Real model (SqueezeNet, CPU), real SQLite.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { iou, type Box } from '../../src/shared/box.ts'
-import { main } from '../../src/cli/main.ts'
-import type { CommandIO } from '../../src/cli/io.ts'
 import { importProject } from '../../src/main/project/importProject.ts'
 import {
   proposeProject,
@@ -27,10 +17,10 @@ import {
 import { modelRevision } from '../../src/main/project/modelRevision.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../../src/main/engine/types.ts'
 import { ProjectStore, type ReviewBox } from '../../src/main/store/projectStore.ts'
+import { runCamlabel } from '../helpers/cli.ts'
+import { shared } from '../helpers/shared.ts'
 
-const data = path.resolve(import.meta.dirname, '../../../shared/data/imagenet-val-dev')
-if (!existsSync(data))
-  throw new Error(`shared data missing: expected ${data} (see ../shared/data/README.md)`)
+const data = shared('data/imagenet-val-dev')
 const MODEL = 'squeezenet1.1-fp16'
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-rethreshold-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -126,20 +116,13 @@ describe('propose PROJECT --threshold on images already proposed', () => {
   it('the command says it recomputed from stored CAMs; without --threshold nothing is re-thresholded', async () => {
     const file = path.join(tmp, 'c.camlabel')
     ;(await newProject('c.camlabel')).close()
-    const io = {
-      out: '',
-      err: '',
-      isTTY: false,
-      cwd: tmp,
-      stdout: (t: string) => void (io.out += t),
-      stderr: (t: string) => void (io.err += t),
-    } satisfies CommandIO & { out: string; err: string }
     const propose = async (...args: string[]) => {
-      io.err = ''
-      expect(
-        await main(['propose', file, '--model', MODEL, '--provider', 'cpu', ...args], io),
-      ).toBe(0)
-      return io.err
+      const r = await runCamlabel(
+        ['propose', file, '--model', MODEL, '--provider', 'cpu', ...args],
+        tmp,
+      )
+      expect(r.code).toBe(0)
+      return r.err
     }
     expect(await propose('--threshold', '0.3')).toMatch(/8 images processed/)
     expect(await propose('--threshold', '0.6')).toMatch(

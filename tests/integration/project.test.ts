@@ -17,14 +17,13 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
-import type { CommandIO } from '../../src/cli/io.ts'
 import { importProject, type ImportSource } from '../../src/main/project/importProject.ts'
 import { exportProject } from '../../src/main/project/exportProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { captureIO } from '../helpers/cli.ts'
+import { shared } from '../helpers/shared.ts'
 
-const data = path.resolve(import.meta.dirname, '../../../shared/data')
-if (!existsSync(data))
-  throw new Error(`shared data missing: expected ${data} (see ../shared/data/README.md)`)
+const data = shared('data')
 const raccoon = path.join(data, 'raccoon')
 const imagenet = path.join(data, 'imagenet-val-dev')
 const bad = path.join(data, 'bad-inputs')
@@ -51,18 +50,6 @@ function boxesByFile(store: ProjectStore, digits = 0): Map<string, string[]> {
     )
   }
   return out
-}
-
-function capture(): CommandIO & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY: false,
-    cwd: tmp,
-    stdout: (t: string) => void (io.out += t),
-    stderr: (t: string) => void (io.err += t),
-  }
-  return io
 }
 
 describe('raccoon (VOC) round trips', () => {
@@ -411,7 +398,7 @@ describe('bad inputs', () => {
   })
 
   it('COCO: a truncated file is a clear parse error with its position', async () => {
-    const io = capture()
+    const io = captureIO(tmp)
     const code = await main(
       [
         'init',
@@ -452,7 +439,7 @@ describe('re-import and the commands', () => {
       copyFileSync(path.join(raccoon, 'images', f), path.join(root, i < 2 ? 'raccoon' : 'other', f))
     }
     const file = path.join(tmp, 'grow.camlabel')
-    let io = capture()
+    let io = captureIO(tmp)
     expect(await main(['init', file, '--images', root], io)).toBe(0)
     expect(io.out).toMatch(/3 images imported/)
     let s = ProjectStore.open(file)
@@ -464,7 +451,7 @@ describe('re-import and the commands', () => {
       path.join(raccoon, 'images', 'raccoon-4.jpg'),
       path.join(root, 'raccoon', 'raccoon-4.jpg'),
     )
-    io = capture()
+    io = captureIO(tmp)
     expect(await main(['init', file, '--images', root], io)).toBe(0)
     expect(io.out).toMatch(/1 images imported, 3 already in the project/)
     s = ProjectStore.open(file)
@@ -474,13 +461,13 @@ describe('re-import and the commands', () => {
     expect(s.labelsOf(s.imageByFile('raccoon/raccoon-4.jpg')!.id)).toEqual(['raccoon'])
     s.close()
 
-    io = capture()
+    io = captureIO(tmp)
     expect(await main(['status', file], io)).toBe(0)
     expect(io.out).toMatch(
       /images by status: unproposed 3, pending 0, accepted 0, edited 1, rejected 0/,
     )
     expect(io.out).toMatch(/raccoon\s+3\s+1\s+0\s+0/)
-    io = capture()
+    io = captureIO(tmp)
     expect(
       await main(
         [
@@ -500,7 +487,7 @@ describe('re-import and the commands', () => {
     ).toBe(0)
     const valImages = readdirSync(path.join(tmp, 'grow-yolo/images/val'), { recursive: true })
     expect(valImages.filter((f) => String(f).endsWith('.jpg'))).toHaveLength(2)
-    io = capture()
+    io = captureIO(tmp)
     expect(
       await main(['export', file, '--format', 'yolo', '--out', path.join(tmp, 'grow-yolo')], io),
     ).toBe(1)
@@ -508,7 +495,7 @@ describe('re-import and the commands', () => {
     expect(
       await main(
         ['export', file, '--format', 'yolo', '--out', path.join(tmp, 'grow-yolo'), '--overwrite'],
-        capture(),
+        captureIO(tmp),
       ),
     ).toBe(0)
     expect(existsSync(path.join(tmp, 'grow-yolo/images/val'))).toBe(false)
@@ -522,7 +509,7 @@ describe('re-import and the commands', () => {
     const db = new Database(file)
     db.pragma('user_version = 42')
     db.close()
-    const io = capture()
+    const io = captureIO(tmp)
     expect(await main(['status', file], io)).toBe(1)
     expect(io.err).toMatch(/made by a newer camlabel/)
     expect(io.err).toMatch(/Update camlabel/)

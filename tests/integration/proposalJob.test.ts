@@ -3,11 +3,11 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
-import { main } from '../../src/cli/main.ts'
 import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
 import type { ImageResult } from '../../src/main/engine/propose.ts'
 import { runProposalJob } from '../../src/main/jobs/proposalJob.ts'
 import type { ReadyInfo } from '../../src/main/jobs/protocol.ts'
+import { runCamlabel } from '../helpers/cli.ts'
 import { repoRoot, shared } from '../helpers/shared.ts'
 
 async function imagenetTasks(n: number) {
@@ -89,14 +89,14 @@ describe('camlabel propose without --labels', () => {
       mkdirSync(path.join(root, 'photos', row.label), { recursive: true })
       cpSync(row.path, path.join(root, 'photos', row.label, row.file))
     }
-    let err = ''
     const out = path.join(root, 'out.json')
-    const code = await main(['propose', '--images', path.join(root, 'photos'), '--out', out], {
-      stdout: () => {},
-      stderr: (t) => void (err += t),
-      isTTY: false,
-      cwd: repoRoot,
-    })
+    const { code, err } = await runCamlabel([
+      'propose',
+      '--images',
+      path.join(root, 'photos'),
+      '--out',
+      out,
+    ])
     expect(code, err).toBe(0)
     const coco = JSON.parse(readFileSync(out, 'utf8')) as {
       images: { file_name: string }[]
@@ -107,15 +107,15 @@ describe('camlabel propose without --labels', () => {
     )
     expect(coco.images[0]!.file_name).toMatch(/^n\d{8}\/ILSVRC2012_val_\d+\.JPEG$/)
     // Writing again over the same file is refused unless asked.
-    let err2 = ''
-    const again = await main(['propose', '--images', path.join(root, 'photos'), '--out', out], {
-      stdout: () => {},
-      stderr: (t) => void (err2 += t),
-      isTTY: false,
-      cwd: repoRoot,
-    })
-    expect(again).toBe(1)
-    expect(err2).toMatch(/exists/i)
+    const again = await runCamlabel([
+      'propose',
+      '--images',
+      path.join(root, 'photos'),
+      '--out',
+      out,
+    ])
+    expect(again.code).toBe(1)
+    expect(again.err).toMatch(/exists/i)
   })
 })
 

@@ -3,31 +3,19 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { main } from '../../src/cli/main.ts'
-import type { CommandIO } from '../../src/cli/io.ts'
 import { boxAccuracy, casesFromCoco, type CocoLike } from '../../src/main/eval/boxAccuracy.ts'
 import { cocoToBox } from '../../src/main/formats/coco.ts'
 import { parseVocXml } from '../../src/main/formats/voc.ts'
 import type { Box } from '../../src/shared/box.ts'
-import { repoRoot, shared, sharedJson } from '../helpers/shared.ts'
-
-function capture(): CommandIO & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTTY: false,
-    cwd: repoRoot,
-    stdout: (t: string) => void (io.out += t),
-    stderr: (t: string) => void (io.err += t),
-  }
-  return io
-}
+import { captureIO } from '../helpers/cli.ts'
+import { shared, sharedJson } from '../helpers/shared.ts'
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-propose-'))
 
 describe('camlabel propose on real photos', () => {
   test('imagenet-val-dev: GT-known box accuracy at IoU 0.5 is at least 61% with SqueezeNet', async () => {
     const out = path.join(tmp, 'imagenet.json')
-    const io = capture()
+    const io = captureIO()
     const code = await main(
       [
         'propose',
@@ -69,7 +57,7 @@ describe('camlabel propose on real photos', () => {
 
   test('raccoon (not an ImageNet class): class-agnostic CAM boxes, said so, scored against the VOC truth', async () => {
     const out = path.join(tmp, 'raccoon.json')
-    const io = capture()
+    const io = captureIO()
     const code = await main(
       [
         'propose',
@@ -126,7 +114,7 @@ describe('camlabel propose on real photos', () => {
     )
     const run = async (upscale: string) => {
       const out = path.join(tmp, `sample-${upscale}.json`)
-      const io = capture()
+      const io = captureIO()
       expect(
         await main(
           ['propose', '--images', images, '--labels', csv, '--out', out, '--upscale', upscale],
@@ -149,7 +137,7 @@ describe('camlabel propose on real photos', () => {
 
   test('bad inputs: each broken image gets its own error, the rest are proposed', async () => {
     const out = path.join(tmp, 'bad.json')
-    const io = capture()
+    const io = captureIO()
     const images = shared('data/bad-inputs/images')
     const code = await main(
       [
@@ -193,7 +181,7 @@ describe('camlabel propose on real photos', () => {
 
   test('--map puts labels the model does not have onto its classes (coarse labels → ImageNet ranges)', async () => {
     const out = path.join(tmp, 'mapped.json')
-    const io = capture()
+    const io = captureIO()
     const maps = [
       'dog=#151-268',
       'cat=#281-293',
@@ -237,7 +225,7 @@ describe('camlabel propose on real photos', () => {
   })
 
   test('a clear error, and a non-zero exit, for an unknown model and a missing folder', async () => {
-    const io = capture()
+    const io = captureIO()
     const code = await main(
       [
         'propose',
@@ -252,7 +240,7 @@ describe('camlabel propose on real photos', () => {
     )
     expect(code).toBe(1)
     expect(io.err).toMatch(/no-such-model/)
-    const io2 = capture()
+    const io2 = captureIO()
     expect(
       await main(
         ['propose', '--images', path.join(tmp, 'nope'), '--out', path.join(tmp, 'y.json')],

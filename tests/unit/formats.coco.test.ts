@@ -1,12 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { boxToCoco, cocoToBox, parseCoco, toCoco, writeCoco } from '../../src/main/formats/coco.ts'
 import type { Dataset } from '../../src/main/formats/dataset.ts'
+import { shared } from '../helpers/shared.ts'
 
-const bad = path.resolve(import.meta.dirname, '../../../shared/data/bad-inputs')
-if (!existsSync(bad)) throw new Error(`shared data missing: expected ${bad}`)
+const bad = shared('data/bad-inputs')
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-coco-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 

@@ -6,11 +6,9 @@ import { parseCsv } from '../../src/main/formats/csv.ts'
 import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
 import { readFolderPerClass } from '../../src/main/formats/folderPerClass.ts'
 import { scanImageFolder } from '../../src/main/formats/scan.ts'
+import { shared } from '../helpers/shared.ts'
 
-const shared = path.resolve(import.meta.dirname, '../../../shared')
-const bad = path.join(shared, 'data/bad-inputs')
-if (!existsSync(bad))
-  throw new Error(`shared data missing: expected ${bad} (see ../shared/data/README.md)`)
+const bad = shared('data/bad-inputs')
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-labels-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))

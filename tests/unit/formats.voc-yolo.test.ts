@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -15,9 +15,9 @@ import {
 } from '../../src/main/formats/yolo.ts'
 import { writeAllSync, writeFileAtomic } from '../../src/main/formats/atomicWrite.ts'
 import { openSync, closeSync } from 'node:fs'
+import { shared } from '../helpers/shared.ts'
 
-const bad = path.resolve(import.meta.dirname, '../../../shared/data/bad-inputs')
-if (!existsSync(bad)) throw new Error(`shared data missing: expected ${bad}`)
+const bad = shared('data/bad-inputs')
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-vy-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 const read = (f: string) => readFileSync(path.join(bad, f), 'utf8')
