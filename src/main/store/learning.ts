@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import type { HeadKind, HeadQuality, LearnedHead } from '../engine/head.ts'
 import type { LabelMapping } from '../engine/labels.ts'
 import type { Db } from './db.ts'
+import { blobToFloats, floatsToBlob } from './blobs.ts'
 
 /** An image whose features are missing (or stale) for a key. */
 export interface FeatureTodo {
@@ -44,17 +45,6 @@ export interface FeatureCounts {
 }
 
 const now = () => Date.now()
-
-function toBlob(data: Float32Array): Buffer {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-}
-
-function fromBlob(b: Buffer): Float32Array {
-  // Copy: the Buffer's offset may not be 4-byte aligned.
-  const out = new Float32Array(b.byteLength / 4)
-  new Uint8Array(out.buffer).set(b)
-  return out
-}
 
 /** True when the file has the learning tables (schema ≥ 2; false for an old file opened read-only). */
 export function hasLearningTables(db: Db): boolean {
@@ -100,7 +90,7 @@ export function saveFeatures(
     key,
     hash,
     features?.length ?? 0,
-    features ? toBlob(features) : null,
+    features ? floatsToBlob(features) : null,
     'error' in result ? result.error : null,
     now(),
   )
@@ -151,7 +141,7 @@ export function featureSamples(db: Db, key: string): FeatureSample[] {
     .map((r) => ({
       imageId: r.id,
       hash: r.hash,
-      features: fromBlob(r.data),
+      features: blobToFloats(r.data),
       labels: JSON.parse(r.labels) as string[],
     }))
     .filter((s) => s.labels.length > 0)
@@ -204,7 +194,7 @@ export function saveHead(
       'INSERT INTO head_classes(head_id, position, name, background, images, weights, bias) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
     head.classes.forEach((c, i) =>
-      ins.run(id, i, c.name, c.background ? 1 : 0, c.images, toBlob(c.weights), c.bias),
+      ins.run(id, i, c.name, c.background ? 1 : 0, c.images, floatsToBlob(c.weights), c.bias),
     )
     return id
   })()
@@ -257,7 +247,7 @@ export function loadHead(db: Db, featureKey?: string): StoredHead | undefined {
       name: c.name,
       background: c.background === 1,
       images: c.images,
-      weights: fromBlob(c.weights),
+      weights: blobToFloats(c.weights),
       bias: c.bias,
     })),
   }

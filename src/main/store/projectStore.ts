@@ -53,6 +53,7 @@ import {
   type ProposalRow,
   type Snapshot,
 } from './review.ts'
+import { blobToFloats, floatsToBlob } from './blobs.ts'
 
 export type { GalleryItem, GalleryQuery } from './gallery.ts'
 export type { FeatureCounts, FeatureSample, FeatureTodo, StoredHead } from './learning.ts'
@@ -191,17 +192,6 @@ function rowToImage(r: Record<string, unknown>): ImageRecord {
     threshold: r.threshold as number | null,
     revision: r.revision as number,
   }
-}
-
-function camToBlob(data: Float32Array): Buffer {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-}
-
-function blobToCam(b: Buffer): Float32Array {
-  // Copy: the Buffer's offset may not be 4-byte aligned.
-  const out = new Float32Array(b.byteLength / 4)
-  new Uint8Array(out.buffer).set(b)
-  return out
 }
 
 const boxOf = (r: { x0: number; y0: number; x1: number; y1: number }): Box => ({
@@ -620,7 +610,7 @@ export class ProjectStore {
         run.revision,
         r.cam.width,
         r.cam.height,
-        camToBlob(r.cam.data),
+        floatsToBlob(r.cam.data),
         r.confidence,
         r.source,
         r.sourceKey ?? null,
@@ -805,7 +795,7 @@ export class ProjectStore {
       label: r.label,
       model: r.model,
       revision: r.revision,
-      cam: { width: r.width, height: r.height, data: blobToCam(r.data) },
+      cam: { width: r.width, height: r.height, data: blobToFloats(r.data) },
       confidence: r.confidence,
       source: r.source,
     }))
