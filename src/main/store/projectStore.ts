@@ -202,14 +202,7 @@ const boxOf = (r: { x0: number; y0: number; x1: number; y1: number }): Box => ({
 })
 
 /** A decided box of an image, as replacePending compares new proposals with it. */
-interface DecidedBox {
-  class_id: number
-  status: AnnotationRow['status']
-  x0: number
-  y0: number
-  x1: number
-  y1: number
-}
+type DecidedBox = Pick<AnnotationRow, 'class_id' | 'status' | 'x0' | 'y0' | 'x1' | 'y1'>
 
 /** The same box within half a pixel on every side. */
 function sameBox(a: Box, b: Box): boolean {
@@ -1329,29 +1322,14 @@ export class ProjectStore {
     }
     const kept = this.sql(
       "SELECT image_id, class_id, x0, y0, x1, y1 FROM annotations WHERE status != 'rejected' ORDER BY image_id, id",
-    ).all() as {
-      image_id: number
-      class_id: number
-      x0: number
-      y0: number
-      x1: number
-      y1: number
-    }[]
+    ).all() as Pick<AnnotationRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1'>[]
     for (const k of kept)
       out.get(k.image_id)!.boxes.push({ box: boxOf(k), label: names.get(k.class_id)! })
     if (options.withProposals) {
       const pending = this.sql(
         `SELECT image_id, class_id, x0, y0, x1, y1, score FROM proposals p
            WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id) ORDER BY image_id, score DESC`,
-      ).all() as {
-        image_id: number
-        class_id: number
-        x0: number
-        y0: number
-        x1: number
-        y1: number
-        score: number
-      }[]
+      ).all() as Pick<ProposalRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1' | 'score'>[]
       for (const p of pending)
         out
           .get(p.image_id)!
