@@ -212,6 +212,29 @@ describe('tiny models through ONNX Runtime equal a hand computation', () => {
   })
 })
 
+describe('extra outputs keep the model as it was', () => {
+  it("fields outside the engine's ONNX schema survive, and ONNX Runtime returns the new outputs", async () => {
+    // ModelProto field 20 (training_info, a TrainingInfoProto) is in onnx.proto but not in the
+    // engine's reading schema; a decode/re-encode would drop it. Here: an empty one, tag 0xA2 0x01.
+    const trainingInfo = Uint8Array.of(0xa2, 0x01, 0x00)
+    const base = gapGemmModel()
+    const bytes = new Uint8Array(base.length + trainingInfo.length)
+    bytes.set(base)
+    bytes.set(trainingInfo, base.length)
+    const extra = withExtraOutputs(bytes, ['feat'])
+    expect(Buffer.from(extra.subarray(0, bytes.length)).equals(Buffer.from(bytes))).toBe(true)
+    const session = await ort.InferenceSession.create(extra, { logSeverityLevel: 3 })
+    expect(session.outputNames).toEqual(['prob', 'feat'])
+    const x = tinyInput()
+    const out = await session.run({ x: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) })
+    expect(out.feat?.dims).toEqual([1, FEATURES, SIZE, SIZE])
+    expectClose(out.feat!.data as Float32Array, handFeatures(x), 1e-5)
+    await session.release()
+    // Nothing to add: the very same bytes.
+    expect(withExtraOutputs(bytes, ['prob'])).toBe(bytes)
+  })
+})
+
 describe('the real models', () => {
   it('SqueezeNet fp16: class maps conv10_2 from conv10, features fire9/concat_2', () => {
     requireShared()

@@ -20,6 +20,7 @@ import {
   type ModelProto,
   type NodeProto,
   type TensorProto,
+  type ValueInfoProto,
 } from './onnxProto.ts'
 
 const UNUSABLE_HINT =
@@ -476,13 +477,19 @@ function inferElemType(ix: GraphIndex, name: string, depth = 0): number | undefi
  * them from `run`). Outputs already present are left as they are. The element type comes from
  * value_info or is inferred from the producing node; no shape is declared, which ONNX Runtime
  * accepts.
+ *
+ * The model is not decoded and re-encoded: a second ModelProto holding only the new outputs is
+ * appended to the bytes. Protobuf merges a repeated occurrence of an embedded message field into
+ * the first one, appending its repeated fields, so a parser reads the original graph with these
+ * outputs added; every byte of the user's model — fields this engine's schema does not name
+ * (training_info, configurations, any later addition) included — is kept exactly.
  */
 export function withExtraOutputs(bytes: Uint8Array, names: string[]): Uint8Array {
   const model = decodeModel(bytes)
   const g = model.graph!
   const ix = new GraphIndex(model)
   const present = new Set(g.output.map((o) => o.name))
-  let added = 0
+  const added: ValueInfoProto[] = []
   for (const name of names) {
     if (present.has(name)) continue
     if (!ix.producer.has(name) && !g.input.some((i) => i.name === name)) {
@@ -496,11 +503,19 @@ export function withExtraOutputs(bytes: Uint8Array, names: string[]): Uint8Array
     if (elem === undefined) {
       throw new CamlabelError('MODEL_UNUSABLE', `Cannot tell the element type of tensor '${name}'`)
     }
-    g.output.push(valueInfo(name, elem))
+    added.push(valueInfo(name, elem))
     present.add(name)
-    added++
   }
-  return added === 0 ? bytes : encodeModel(model)
+  if (added.length === 0) return bytes
+  const patch = encodeModel({
+    opset_import: [],
+    graph: { node: [], input: [], output: added, initializer: [], value_info: [] },
+  })
+  // (protobufjs itself keeps only the last occurrence, so these bytes go to ONNX Runtime only.)
+  const out = new Uint8Array(bytes.length + patch.length)
+  out.set(bytes, 0)
+  out.set(patch, bytes.length)
+  return out
 }
 
 /** The graph's real inputs (not initializers listed as inputs, as IR < 4 models do). */

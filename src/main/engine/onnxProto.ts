@@ -1,12 +1,12 @@
 /**
- * Reading and writing ONNX models (ModelProto) without the onnx Python package: the subset of
- * onnx.proto the engine needs, parsed by protobufjs at load time.
+ * Reading ONNX models (ModelProto) without the onnx Python package: the part of onnx.proto the
+ * engine reads to find a classifier's CAM tensors, parsed by protobufjs at load time. Fields it does
+ * not name are skipped when reading, which is harmless: the engine never re-encodes a user's model
+ * (graph.ts withExtraOutputs appends to the original bytes), so nothing of the file is lost.
+ * encodeModel builds new models (tests' tiny models, the appended outputs).
  *
- * Decoded messages are kept as protobufjs message objects (int64 fields stay `Long`), so a model
- * that is decoded, changed a little (an extra graph output) and encoded again keeps every value it
- * had, including int64 constants such as INT64_MAX in Slice attributes. Fields this schema does not
- * name are dropped on re-encoding: the schema therefore names every field ONNX Runtime reads for
- * inference (training_info and device configurations are left out on purpose).
+ * Decoded messages are kept as protobufjs message objects (int64 fields stay `Long`), so values
+ * such as INT64_MAX in Slice attributes read exactly.
  */
 import protobuf from 'protobufjs'
 import { CamlabelError } from '../../shared/errors.ts'
