@@ -15,7 +15,10 @@ import { prepareImage } from '../src/main/engine/preprocess.ts'
 import { proposeFromForward, type ImageTask } from '../src/main/engine/propose.ts'
 import { openModel } from '../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../src/main/engine/types.ts'
-import { runProposalJob } from '../src/main/jobs/proposalJob.ts'
+import { describeModel } from '../src/main/engine/modelInfo.ts'
+import { modelIdentity } from '../src/main/engine/modelIdentity.ts'
+import { InferenceWorker } from '../src/main/jobs/worker.ts'
+import { planLabels } from '../src/main/project/labelPlan.ts'
 
 const ROUNDS = 2
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/data')
@@ -33,16 +36,29 @@ async function pipeline(
   modelId: string,
   tasks: ImageTask[],
 ): Promise<{ rate: number; startup: number }> {
+  const model = modelIdentity(modelId)
+  const info = await describeModel(model)
+  const labels = tasks.flatMap((t) => t.labels)
+  const { sources } = planLabels(labels, {
+    classes: info.classes,
+    mode: 'auto',
+    mappings: new Map(),
+  })
+  // A fresh worker, so its start-up (thread, model load) is measured each round.
+  const worker = new InferenceWorker()
   const t0 = performance.now()
   let ready = t0
   let n = 0
-  const job = runProposalJob(tasks, {
-    model: modelId,
+  const job = worker.propose(tasks, {
+    model,
     providers: 'cpu',
+    sources,
     onReady: () => (ready = performance.now()),
   })
   for await (const r of job) if (!r.error) n++
-  return { rate: n / ((performance.now() - ready) / 1000), startup: (ready - t0) / 1000 }
+  const result = { rate: n / ((performance.now() - ready) / 1000), startup: (ready - t0) / 1000 }
+  await worker.close()
+  return result
 }
 
 async function serial(modelId: string, tasks: ImageTask[]): Promise<number> {

@@ -107,7 +107,7 @@ function synthesise(store: ProjectStore, n: number, existing = false): void {
       )
       for (let i = 0; i < n; i++) ins.run(`class${i % 10}/img${String(i).padStart(6, '0')}.jpg`)
     }
-    for (let c = 0; c < 10; c++) store.ensureClass(`class${c}`)
+    for (let c = 0; c < 10; c++) store.labels.ensureClass(`class${c}`)
     db.exec(
       "INSERT OR IGNORE INTO labels(image_id, class_id, source) SELECT i.id, c.id, 'bench' FROM images i JOIN classes c ON c.name = 'class' || (i.id % 10)",
     )
@@ -132,7 +132,7 @@ function synthesise(store: ProjectStore, n: number, existing = false): void {
 }
 
 function galleryFigures(store: ProjectStore, label: string): void {
-  const n = store.imageCount()
+  const n = store.images.count()
   const queries: [string, GalleryQuery][] = [
     ['pending, by score, first 200', { status: 'pending', sort: 'score', limit: 200 }],
     ['label class3, by score, first 200', { label: 'class3', sort: 'score', limit: 200 }],
@@ -147,17 +147,17 @@ function galleryFigures(store: ProjectStore, label: string): void {
     `  ${'query'.padEnd(36)} ${'store'.padStart(8)} ${'naive scan'.padStart(11)}  speed-up`,
   )
   for (const [name, q] of queries) {
-    const ours = store.galleryPage(q).items.map((i) => i.id)
+    const ours = store.gallery.page(q).items.map((i) => i.id)
     const naive = naivePage(store, q)
     if (q.sort === 'name' && JSON.stringify(ours) !== JSON.stringify(naive))
       throw new Error(`page mismatch for ${name}`)
-    const a = time(() => store.galleryPage(q))
+    const a = time(() => store.gallery.page(q))
     const b = time(() => naivePage(store, q), 5)
     console.log(
       `  ${name.padEnd(36)} ${a.toFixed(2).padStart(8)} ${b.toFixed(1).padStart(11)}  ${(b / a).toFixed(0)}×`,
     )
   }
-  const c = time(() => store.statusCounts())
+  const c = time(() => store.gallery.statusCounts())
   console.log(`  ${'counts by status'.padEnd(36)} ${c.toFixed(2).padStart(8)}`)
 }
 

@@ -2,14 +2,11 @@
  * The options both forms of `camlabel propose` share (folder and PROJECT), parsed and checked in one
  * place so they mean the same thing in each.
  */
-import { existsSync } from 'node:fs'
-import path from 'node:path'
 import { CamlabelError } from '../shared/errors.ts'
+import { THRESHOLD_RANGE, UPSCALE_MODES, type UpscaleMode } from '../shared/cam/types.ts'
 import { parseMapping, type HeadMode, type MappingChoice } from '../main/engine/labels.ts'
-import { requireModel } from '../main/engine/manifest.ts'
-import type { UpscaleMode } from '../main/engine/propose.ts'
+import { modelIdentity, type ModelIdentity } from '../main/engine/modelIdentity.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
-import type { ReadyInfo } from '../main/jobs/protocol.ts'
 import { choiceOption, numberOption } from './args.ts'
 
 export const PROPOSE_OPTIONS = {
@@ -22,9 +19,11 @@ export const PROPOSE_OPTIONS = {
   map: { type: 'string', multiple: true },
 } as const
 
+export const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const
+
 export interface ProposeSettings {
-  /** A manifest id or an absolute .onnx path, checked to exist; undefined: the default model. */
-  model: string | undefined
+  /** The model, checked to exist; undefined when not given (the default model). */
+  model: ModelIdentity | undefined
   /** Undefined when not given (a project run then keeps its stored threshold). */
   threshold: number | undefined
   workingSize: number | undefined
@@ -40,14 +39,28 @@ type Values = Partial<Record<Exclude<keyof typeof PROPOSE_OPTIONS, 'map'>, strin
   map?: string[]
 }
 
+/** A `--model ID|PATH` value as a model identity, checked before any image is read. */
+export function modelOption(value: string, cwd: string): ModelIdentity {
+  try {
+    return modelIdentity(value, { cwd })
+  } catch (err) {
+    if (err instanceof CamlabelError && err.code === 'NOT_FOUND')
+      throw new CamlabelError('NOT_FOUND', err.message, 'Check the --model path.', { cause: err })
+    throw err
+  }
+}
+
 /** Checks the shared options; the model is checked before any image is read, so a typo fails at once. */
 export function readProposeSettings(values: Values, cwd: string): ProposeSettings {
   return {
-    model: values.model === undefined ? undefined : resolveModelArg(values.model, cwd),
+    model: values.model === undefined ? undefined : modelOption(values.model, cwd),
     threshold:
       values.threshold === undefined
         ? undefined
-        : numberOption(values.threshold, 'threshold', 0.2, [0.01, 0.99]),
+        : numberOption(values.threshold, 'threshold', 0.2, [
+            THRESHOLD_RANGE.min,
+            THRESHOLD_RANGE.max,
+          ]),
     workingSize:
       values['working-size'] === undefined
         ? undefined
@@ -55,29 +68,9 @@ export function readProposeSettings(values: Values, cwd: string): ProposeSetting
     upscale:
       values.upscale === undefined
         ? undefined
-        : choiceOption<UpscaleMode>(values.upscale, ['bilinear', 'guided'], 'upscale', 'bilinear'),
+        : choiceOption<UpscaleMode>(values.upscale, UPSCALE_MODES, 'upscale', 'bilinear'),
     head: choiceOption(values.head, ['auto', 'model', 'learn', 'agnostic'], 'head', 'auto'),
-    providers: choiceOption(
-      values.provider,
-      ['auto', 'cpu', 'cuda', 'dml', 'coreml'],
-      'provider',
-      'auto',
-    ),
+    providers: choiceOption(values.provider, PROVIDERS, 'provider', 'auto'),
     mappings: new Map((values.map ?? []).map(parseMapping)),
   }
-}
-
-/** A model argument is a path when it ends in .onnx, else a manifest id. */
-function resolveModelArg(value: string, cwd: string): string {
-  if (!value.endsWith('.onnx')) return requireModel(value).id
-  const file = path.resolve(cwd, value)
-  if (!existsSync(file)) {
-    throw new CamlabelError('NOT_FOUND', `Model file not found: ${file}`, 'Check the --model path.')
-  }
-  return file
-}
-
-/** The line saying which model runs on which execution provider, and why not on a GPU. */
-export function readyLine(info: ReadyInfo): string {
-  return `model ${info.modelId} on ${info.provider}${info.providerNote ? ` (${info.providerNote})` : ''}\n`
 }

@@ -6,6 +6,7 @@
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
 import {
+  APP_EVENT_TYPES,
   EVENT_CHANNEL,
   INVOKE_CHANNEL,
   ROUTES,
@@ -15,7 +16,7 @@ import {
   type InvokeResult,
 } from '../shared/contracts/index.ts'
 
-const EVENT_TYPES = new Set(['job.progress', 'job.done', 'job.failed', 'project.changed'])
+const EVENT_TYPES: ReadonlySet<string> = new Set(APP_EVENT_TYPES)
 
 function fail(code: string, message: string): InvokeResult<never> {
   return { ok: false, error: { code, message } }

@@ -10,7 +10,8 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { importProject } from '../../src/main/project/importProject.ts'
-import { proposeProject, modelRevision } from '../../src/main/project/proposeProject.ts'
+import { modelIdentity } from '../../src/main/engine/modelIdentity.ts'
+import { proposeProject } from '../../src/main/project/proposeProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
 import { repoRoot as repo, shared } from '../helpers/shared.ts'
 
@@ -69,17 +70,17 @@ describe('SIGKILL midway', () => {
     await killWhen(child('import', file), file, 'SELECT count(*) AS n FROM images', 40)
     const s = ProjectStore.open(file)
     expect(s.integrityCheck()).toBe('ok')
-    const committed = s.imageCount()
+    const committed = s.images.count()
     expect(committed).toBeGreaterThanOrEqual(40)
     expect(committed).toBeLessThan(200)
     expect(committed % 5).toBe(0) // whole batches only
-    const [job] = s.jobs('import')
+    const [job] = s.jobs.list('import')
     expect(job).toMatchObject({ status: 'running', done: committed, total: 200 })
     const r = await importProject(s, { labels: { kind: 'none' } })
     expect(r.imported).toBe(200 - committed)
     expect(r.existing).toBe(committed)
-    expect(s.imageCount()).toBe(200)
-    expect(s.jobs('import')[0].status).toBe('done')
+    expect(s.images.count()).toBe(200)
+    expect(s.jobs.list('import')[0].status).toBe('done')
     s.close()
   })
 
@@ -92,7 +93,7 @@ describe('SIGKILL midway', () => {
     await killWhen(child('propose', file), file, 'SELECT count(*) AS n FROM runs', 15)
     const s = ProjectStore.open(file)
     expect(s.integrityCheck()).toBe('ok')
-    const { model, revision } = modelRevision('squeezenet1.1-fp16')
+    const { ref: model, revision } = modelIdentity('squeezenet1.1-fp16')
     const processed = (s.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n
     expect(processed).toBeGreaterThanOrEqual(15)
     expect(processed).toBeLessThan(300)
@@ -101,7 +102,7 @@ describe('SIGKILL midway', () => {
       s.db.prepare('SELECT count(DISTINCT image_id) AS n FROM cams').get() as { n: number }
     ).n
     expect(withCams).toBe(processed)
-    expect(s.statusCounts().pending).toBe(processed)
+    expect(s.gallery.statusCounts().pending).toBe(processed)
     const before = s.db
       .prepare('SELECT id, image_id, x0, y0, x1, y1 FROM proposals ORDER BY id')
       .all()
@@ -122,7 +123,7 @@ describe('SIGKILL midway', () => {
         .all()
         .filter((p) => ids.has((p as { id: number }).id)),
     ).toEqual(before)
-    expect(s.statusCounts()).toMatchObject({ unproposed: 0, pending: 300 })
+    expect(s.gallery.statusCounts()).toMatchObject({ unproposed: 0, pending: 300 })
     expect(s.integrityCheck()).toBe('ok')
     s.close()
   })

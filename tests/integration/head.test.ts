@@ -1,7 +1,15 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { extractFeatures, featureCacheKey } from '../../src/main/engine/features.ts'
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { extractFeatures } from '../../src/main/engine/features.ts'
+import { describeModel } from '../../src/main/engine/modelInfo.ts'
+import { featureKey, modelIdentity } from '../../src/main/engine/modelIdentity.ts'
+import { main } from '../../src/cli/main.ts'
+import { importProject } from '../../src/main/project/importProject.ts'
+import { proposeProject } from '../../src/main/project/proposeProject.ts'
+import { ProjectStore } from '../../src/main/store/projectStore.ts'
 import {
   headSources,
   trainHead,
@@ -18,10 +26,6 @@ import {
   type CocoLike,
   type LocalisationCase,
 } from '../../src/main/eval/boxAccuracy.ts'
-import { toCoco } from '../../src/main/formats/coco.ts'
-import type { Dataset } from '../../src/main/formats/dataset.ts'
-import { runProposalJob } from '../../src/main/jobs/proposalJob.ts'
-import { learnHeadForPropose } from '../../src/cli/learnHead.ts'
 import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
 import type { Box } from '../../src/shared/box.ts'
 import { captureIO } from '../helpers/cli.ts'
@@ -86,7 +90,9 @@ describe('learned CAM heads on real photos (SqueezeNet 1.1)', () => {
   test('the pooled features are the 512 channels before conv10, keyed by model and preprocessing', () => {
     expect(tasks).toHaveLength(114)
     expect(head.numFeatures).toBe(512)
-    expect(featureCacheKey(model)).toMatch(/^squeezenet1\.1-fp16:fire9\/concat_2:[0-9a-f]{16}$/)
+    expect(featureKey(model.identity, model.head.featureTensor)).toMatch(
+      /^squeezenet1\.1-fp16:fire9\/concat_2:[0-9a-f]{16}$/,
+    )
   })
 
   test('the quality report: 10 classes, cross-validated, warns where a class has too few images', () => {
@@ -187,91 +193,100 @@ describe('learned CAM heads on real photos (SqueezeNet 1.1)', () => {
 
 describe('camlabel propose --head learn|auto: the feature pass and training before proposing', () => {
   test('auto on the coarse labels: every label learned, quality printed, ≥ 60% box accuracy through the worker', async () => {
-    const tasks = await coarseTasks()
+    const root = shared('data/imagenet-val-dev')
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'camlabel-head-')), 'coarse.json')
     const io = captureIO(process.cwd())
-    const { learned, head } = await learnHeadForPropose(tasks, {
-      model: 'squeezenet1.1-fp16',
-      providers: 'cpu',
-      head: 'auto',
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        root,
+        '--labels',
+        path.join(root, 'labels-coarse.csv'),
+        '--out',
+        out,
+        '--provider',
+        'cpu',
+      ],
       io,
-    })
-    expect([...learned.keys()].sort()).toEqual(COARSE_CLASSES)
-    expect(head!.quality.images).toBe(114)
+    )
+    expect(code, io.err).toBe(0)
     expect(io.err).toContain('learning a CAM head for: ')
     expect(io.err).toMatch(
       /learned head: softmax regression, λ 0\.01, 114 images, 5-fold CV accuracy \d+\.\d%/,
     )
     expect(io.err).toMatch(/warning: 'aircraft' has 1 image: too few images to learn/)
-    const truth = sharedJson<CocoLike>('data/imagenet-val-dev/ground-truth-coarse.coco.json')
-    const dataset: Dataset = { classes: [...learned.keys()], images: [] }
-    let sources: Record<string, string[]> = {}
-    for await (const r of runProposalJob(tasks, {
-      model: 'squeezenet1.1-fp16',
-      providers: 'cpu',
-      head: 'auto',
-      learned,
-      onReady: (i) => (sources = i.sources),
-    })) {
-      dataset.images.push({
-        file: r.key,
-        width: r.width,
-        height: r.height,
-        labels: r.labels.map((l) => l.label),
-        boxes: r.labels.flatMap((l) =>
-          l.proposals.map((p) => ({ box: p.box, label: l.label, score: p.score })),
-        ),
-      })
+    const coco = JSON.parse(readFileSync(out, 'utf8')) as CocoLike & {
+      info: {
+        camlabel: { labelSources: Record<string, string[]>; learnedHead: { images: number } }
+      }
     }
-    expect(sources.learned!.length).toBe(10)
-    expect(sources.agnostic).toEqual([])
-    const acc = boxAccuracy(casesFromCoco(truth, toCoco(dataset) as unknown as CocoLike), 0.5)
+    expect(coco.info.camlabel.labelSources.learned!.sort()).toEqual(COARSE_CLASSES)
+    expect(coco.info.camlabel.labelSources.agnostic).toEqual([])
+    expect(coco.info.camlabel.learnedHead.images).toBe(114)
+    const truth = sharedJson<CocoLike>('data/imagenet-val-dev/ground-truth-coarse.coco.json')
+    const acc = boxAccuracy(casesFromCoco(truth, coco), 0.5)
     console.log(`propose --head auto (worker) on coarse labels: box accuracy @0.5 ${acc}`)
     expect(acc).toBeGreaterThanOrEqual(0.6)
   })
 
   test('a single label everywhere (raccoon): the one-class warning, no feature pass, agnostic CAM', async () => {
     const root = shared('data/raccoon')
-    const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), path.join(root, 'images'))
-    const tasks = rows.map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'camlabel-head-')), 'raccoon.json')
     const io = captureIO(process.cwd())
-    const { learned, head } = await learnHeadForPropose(tasks, {
-      model: 'squeezenet1.1-fp16',
-      providers: 'cpu',
-      head: 'learn',
+    const code = await main(
+      [
+        'propose',
+        '--images',
+        root,
+        '--labels',
+        path.join(root, 'labels.csv'),
+        '--out',
+        out,
+        '--head',
+        'learn',
+      ],
       io,
-    })
-    expect(learned.size).toBe(0)
-    expect(head).toBeUndefined()
+    )
+    expect(code, io.err).toBe(0)
     expect(io.err).toMatch(
       /^warning: Only one class \('raccoon'\): nothing to discriminate against/,
     )
     expect(io.err).not.toContain('features')
+    const coco = JSON.parse(readFileSync(out, 'utf8')) as {
+      info: { camlabel: { labelSources: Record<string, string[]>; learnedHead?: unknown } }
+    }
+    expect(coco.info.camlabel.labelSources.agnostic).toEqual(['raccoon'])
+    expect(coco.info.camlabel.learnedHead).toBeUndefined()
   })
 
-  test('auto with labels the model knows: no head is learned and the feature pass stops early', async () => {
+  test('auto with labels the model knows: no head is learned and no feature pass is run at all', async () => {
     const root = shared('data/imagenet-val-dev')
-    const { rows } = await readLabelsCsv(path.join(root, 'labels.csv'), root)
-    const tasks = rows.slice(0, 40).map((r) => ({ key: r.file, path: r.path, labels: [r.label] }))
-    const io = captureIO(process.cwd())
-    const started = performance.now()
-    const { learned, head } = await learnHeadForPropose(tasks, {
+    const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-head-'))
+    const rows = readFileSync(path.join(root, 'labels.csv'), 'utf8').trim().split(/\r?\n/)
+    const csv = path.join(dir, 'labels.csv')
+    const images = path.relative(dir, path.join(root, 'images'))
+    const forty = rows.slice(1, 41).map((r) => r.replace(/^images\//, `${images}/`))
+    writeFileSync(csv, ['file,label', ...forty].join('\n') + '\n')
+    const store = ProjectStore.create(path.join(dir, 'known.camlabel'), root)
+    await importProject(store, { labels: { kind: 'csv', path: csv } })
+    const seen: string[] = []
+    const r = await proposeProject(store, {
       model: 'squeezenet1.1-fp16',
       providers: 'cpu',
       head: 'auto',
-      io,
+      report: (e) => void seen.push(e.type === 'progress' ? e.stage : e.type),
     })
-    expect(learned.size).toBe(0)
-    expect(head).toBeUndefined()
-    expect(io.err).not.toContain('learning a CAM head')
-    console.log(
-      `auto with model classes only: returned after ${(performance.now() - started).toFixed(0)} ms`,
-    )
-    const none = await learnHeadForPropose(tasks, {
-      model: 'squeezenet1.1-fp16',
-      providers: 'cpu',
-      head: 'model',
-      io,
-    })
-    expect(none.learned.size).toBe(0)
+    expect(r.done).toBe(40)
+    expect(r.learn).toBeUndefined()
+    expect(r.learnedLabels).toEqual([])
+    expect(r.sources.agnostic).toEqual([])
+    expect(seen).not.toContain('features')
+    expect(seen).not.toContain('learning')
+    expect(store.jobs.list('features')).toEqual([])
+    expect(store.learning.head()).toBeUndefined()
+    const model = await describeModel(modelIdentity('squeezenet1.1-fp16'))
+    expect(store.learning.featureCounts(model.featureKey).cached).toBe(0)
+    store.close()
   })
 })

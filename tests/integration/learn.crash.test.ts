@@ -59,8 +59,8 @@ describe('SIGKILL in the middle of a feature pass', () => {
     const kept = featureRows(file)
     expect(kept).toBeGreaterThanOrEqual(40)
     expect(kept).toBeLessThan(300)
-    expect(store.jobs('features')[0]).toMatchObject({ status: 'running', done: kept })
-    expect(store.head()).toBeUndefined()
+    expect(store.jobs.list('features')[0]).toMatchObject({ status: 'running', done: kept })
+    expect(store.learning.head()).toBeUndefined()
     store.close()
 
     io.out = ''
@@ -69,7 +69,7 @@ describe('SIGKILL in the middle of a feature pass', () => {
     expect(io.err).toContain(`features: ${300 - kept} extracted, 0 failed, ${kept} cached before`)
     expect(io.out).toMatch(/softmax regression.*114 images/)
     const after = ProjectStore.open(file)
-    expect(after.featureCounts(after.head()!.featureKey)).toEqual({
+    expect(after.learning.featureCounts(after.learning.head()!.featureKey)).toEqual({
       cached: 300,
       failed: 0,
       missing: 0,

@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { boxAccuracy, casesFromCoco } from '../../src/main/eval/boxAccuracy.ts'
-import { extractProjectFeatures, projectLabelSources } from '../../src/main/project/learnProject.ts'
+import { describeLabels } from '../../src/main/project/labelPlan.ts'
+import { extractProjectFeatures } from '../../src/main/project/learnProject.ts'
 import { proposeProject } from '../../src/main/project/proposeProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
 import { runCamlabel } from '../helpers/cli.ts'
+import { accept } from '../helpers/review.ts'
 import { shared } from '../helpers/shared.ts'
 
 const imagenet = shared('data/imagenet-val-dev')
@@ -70,7 +72,7 @@ describe('propose PROJECT with labels the model does not know', () => {
     expect(r).toMatchObject({ done: 0, resourced: 0 })
     expect(r.provider).toBeUndefined()
     expect(r.learnedLabels).toContain('dog')
-    const sources = await projectLabelSources(store)
+    const sources = await describeLabels(store)
     expect(sources.labels.find((l) => l.label === 'bird')).toMatchObject({
       source: 'learned',
       proposedWith: ['learned'],
@@ -83,10 +85,10 @@ describe('propose PROJECT with labels the model does not know', () => {
 
   it('--map is saved in the project and used: a changed source re-proposes that label, decisions kept', async () => {
     const store = ProjectStore.open(file)
-    const dogImages = store.galleryIds({ label: 'dog' })
+    const dogImages = store.gallery.ids({ label: 'dog' })
     expect(dogImages).toHaveLength(26)
-    const pendingDog = store.boxes(dogImages[0]).find((b) => b.status === 'pending')!
-    const accepted = store.acceptProposal(pendingDog.id)
+    const pendingDog = store.review.boxes(dogImages[0]).find((b) => b.status === 'pending')!
+    const accepted = accept(store, pendingDog.id)
     store.close()
 
     const mapped = await camlabel('propose', file, ...cpu, '--map', 'dog=#151-268')
@@ -95,10 +97,10 @@ describe('propose PROJECT with labels the model does not know', () => {
     const again = await camlabel('propose', file, ...cpu)
     expect(again.err).not.toMatch(/re-proposed/) // the stored mapping is used
     const s = ProjectStore.open(file)
-    expect(s.labelMappings().get('dog')).toEqual(['#151-268'])
-    expect(s.boxes(dogImages[0]).find((b) => b.id === accepted)?.status).toBe('accepted')
-    expect(s.cams(dogImages[1]).find((c) => c.label === 'dog')?.source).toBe('model')
-    expect(s.cams(dogImages[1]).find((c) => c.label === 'bird')).toBeUndefined()
+    expect(s.labels.mappings().get('dog')).toEqual(['#151-268'])
+    expect(s.review.boxes(dogImages[0]).find((b) => b.id === accepted)?.status).toBe('accepted')
+    expect(s.runs.cams(dogImages[1]).find((c) => c.label === 'dog')?.source).toBe('model')
+    expect(s.runs.cams(dogImages[1]).find((c) => c.label === 'bird')).toBeUndefined()
     s.close()
     expect((await camlabel('status', file)).out).toMatch(
       /dog\s+mapped onto model classes: Chihuahua/,
@@ -108,8 +110,8 @@ describe('propose PROJECT with labels the model does not know', () => {
     const back = await camlabel('propose', file, ...cpu, '--map', 'dog=auto')
     expect(back.err).toMatch(/re-proposed 26 images/)
     const t = ProjectStore.open(file)
-    expect(t.labelMappings().size).toBe(0)
-    expect(t.cams(dogImages[1]).find((c) => c.label === 'dog')?.source).toBe('learned')
+    expect(t.labels.mappings().size).toBe(0)
+    expect(t.runs.cams(dogImages[1]).find((c) => c.label === 'dog')?.source).toBe('learned')
     t.close()
     // a class the model does not have is refused before anything changes
     const bad = await camlabel('propose', file, ...cpu, '--map', 'dog=no-such-class')
@@ -140,8 +142,8 @@ describe('learn on a project with one class', () => {
     expect(r.code).toBe(1)
     expect(r.out).toMatch(/Only one class \('raccoon'\).*'background' label or folder/)
     const store = ProjectStore.open(file)
-    expect(store.head()).toBeUndefined()
-    expect(store.featureCounts('anything').cached).toBe(0) // no feature pass was spent on it
+    expect(store.learning.head()).toBeUndefined()
+    expect(store.learning.featureCounts('anything').cached).toBe(0) // no feature pass was spent on it
     store.close()
     expect((await camlabel('status', file)).out).toMatch(/raccoon\s+class-agnostic CAM/)
   })
@@ -156,17 +158,21 @@ describe('an interrupted feature pass', () => {
       model: MODEL,
       providers: 'cpu',
       signal: abort.signal,
-      onProgress: (p) => p.done === 40 && abort.abort(),
+      report: (e) => e.type === 'progress' && e.done === 40 && abort.abort(),
     })
     expect(first.cancelled).toBe(true)
-    const kept = store.featureCounts(first.featureKey).cached
+    const kept = store.learning.featureCounts(first.featureKey).cached
     expect(kept).toBeGreaterThanOrEqual(40)
     expect(kept).toBeLessThan(300)
-    expect(store.jobs('features')[0]).toMatchObject({ status: 'cancelled' })
+    expect(store.jobs.list('features')[0]).toMatchObject({ status: 'cancelled' })
     const second = await extractProjectFeatures(store, { model: MODEL, providers: 'cpu' })
     expect(second).toMatchObject({ cancelled: false, cached: kept, total: 300 - kept })
     expect(second.extracted).toBe(300 - kept)
-    expect(store.featureCounts(first.featureKey)).toEqual({ cached: 300, failed: 0, missing: 0 })
+    expect(store.learning.featureCounts(first.featureKey)).toEqual({
+      cached: 300,
+      failed: 0,
+      missing: 0,
+    })
     expect(store.integrityCheck()).toBe('ok')
     store.close()
   })

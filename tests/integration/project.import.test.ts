@@ -48,7 +48,7 @@ describe('import label sources', () => {
       await expect(
         importProject(store, { labels: { kind: 'voc', dir: path.join(images, 'a.png') } }),
       ).rejects.toMatchObject({ code: 'NOT_FOUND' })
-      expect(store.imageCount()).toBe(0)
+      expect(store.images.count()).toBe(0)
     } finally {
       store.close()
     }
@@ -78,7 +78,7 @@ describe('import label sources', () => {
       expect(r.imported).toBe(3)
       expect(r.boxes).toBe(2)
       expect(r.problems.map((p) => p.message).join(' | ')).toMatch(/image 2: .*missing\.png/)
-      const c = store.boxes(store.imageByFile('c.png')!.id)
+      const c = store.review.boxes(store.images.byFile('c.png')!.id)
       expect(c.map((b) => b.box)).toEqual([{ x0: 50, y0: 40, x1: 64, y1: 48 }]) // clipped
     } finally {
       store.close()

@@ -9,15 +9,12 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { iou, type Box } from '../../src/shared/box.ts'
 import { importProject } from '../../src/main/project/importProject.ts'
-import {
-  proposeProject,
-  recomputeFromCams,
-  type ProposeProgress,
-} from '../../src/main/project/proposeProject.ts'
-import { modelRevision } from '../../src/main/project/modelRevision.ts'
-import { DEFAULT_PROPOSAL_OPTIONS } from '../../src/main/engine/types.ts'
+import { proposeProject, recomputeFromCams } from '../../src/main/project/proposeProject.ts'
+import { modelIdentity } from '../../src/main/engine/modelIdentity.ts'
+import type { StageProgress } from '../../src/main/jobs/progress.ts'
 import { ProjectStore, type ReviewBox } from '../../src/main/store/projectStore.ts'
 import { runCamlabel } from '../helpers/cli.ts'
+import { accept, reject } from '../helpers/review.ts'
 import { shared } from '../helpers/shared.ts'
 
 const data = shared('data/imagenet-val-dev')
@@ -51,8 +48,8 @@ async function newProject(name: string): Promise<ProjectStore> {
 
 const area = (b: Box) => (b.x1 - b.x0) * (b.y1 - b.y0)
 const pending = (store: ProjectStore, id: number) =>
-  store.boxes(id).filter((b) => b.status === 'pending')
-const images = (store: ProjectStore) => store.galleryIds({})
+  store.review.boxes(id).filter((b) => b.status === 'pending')
+const images = (store: ProjectStore) => store.gallery.ids({})
 
 describe('propose PROJECT --threshold on images already proposed', () => {
   it('recomputes pending proposals from stored CAMs, keeps decisions, matches a fresh run', async () => {
@@ -63,10 +60,10 @@ describe('propose PROJECT --threshold on images already proposed', () => {
 
     // The user accepts the best box of the first image and rejects one of the second.
     const [im1, im2, ...rest] = images(a)
-    const acceptedId = a.acceptProposal(pending(a, im1)[0].id)
-    const accepted = a.boxes(im1).find((b) => b.id === acceptedId)!
-    a.rejectProposal(pending(a, im2)[0].id)
-    const decided = (id: number) => a.boxes(id).filter((b) => b.status !== 'pending')
+    const acceptedId = accept(a, pending(a, im1)[0].id)
+    const accepted = a.review.boxes(im1).find((b) => b.id === acceptedId)!
+    reject(a, pending(a, im2)[0].id)
+    const decided = (id: number) => a.review.boxes(id).filter((b) => b.status !== 'pending')
     const decidedBefore = [decided(im1), decided(im2)]
     const mainBefore = new Map(rest.map((id) => [id, pending(a, id)[0].box]))
 
@@ -77,7 +74,7 @@ describe('propose PROJECT --threshold on images already proposed', () => {
 
     // decisions stay exactly as they were
     expect([decided(im1), decided(im2)]).toEqual(decidedBefore)
-    expect(a.boxes(im1).find((b) => b.id === acceptedId)).toEqual(accepted)
+    expect(a.review.boxes(im1).find((b) => b.id === acceptedId)).toEqual(accepted)
     // the accepted object is not offered again as a pending duplicate
     for (const b of pending(a, im1))
       if (b.label === accepted.label) expect(iou(b.box, accepted.box)).toBeLessThan(0.5)
@@ -88,7 +85,7 @@ describe('propose PROJECT --threshold on images already proposed', () => {
       const now = pending(a, id)[0].box
       expect(area(now)).toBeLessThanOrEqual(area(mainBefore.get(id)!) + 1e-6)
       if (area(now) < area(mainBefore.get(id)!) - 1) smaller++
-      expect(a.image(id)!.threshold).toBe(0.5)
+      expect(a.images.get(id)!.threshold).toBe(0.5)
     }
     expect(smaller).toBeGreaterThan(0)
 
@@ -132,7 +129,7 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     expect(again).not.toMatch(/recomputed/)
     expect(again).toMatch(/8 already done/)
     const s = ProjectStore.open(file)
-    expect(s.image(images(s)[0])!.threshold).toBe(0.6)
+    expect(s.images.get(images(s)[0])!.threshold).toBe(0.6)
     s.close()
   })
 
@@ -141,14 +138,14 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     const a = await newProject('g.camlabel')
     expect(await proposeProject(a, opts)).toMatchObject({ done: 8, reproposed: 0 })
     const [im1] = images(a)
-    const acceptedId = a.acceptProposal(pending(a, im1)[0].id)
-    const accepted = a.boxes(im1).find((b) => b.id === acceptedId)!
+    const acceptedId = accept(a, pending(a, im1)[0].id)
+    const accepted = a.review.boxes(im1).find((b) => b.id === acceptedId)!
 
     // guided over images proposed bilinearly: every one runs again (the guide is the image)
     const g = await proposeProject(a, { ...opts, upscale: 'guided' })
     expect(g).toMatchObject({ done: 8, failed: 0, reproposed: 8, recomputed: 0, alreadyDone: 0 })
     expect(g.provider).toBe('cpu')
-    expect(a.boxes(im1).find((b) => b.id === acceptedId)).toEqual(accepted)
+    expect(a.review.boxes(im1).find((b) => b.id === acceptedId)).toEqual(accepted)
     // … giving the boxes a fresh guided run gives
     const b = await newProject('h.camlabel')
     expect(await proposeProject(b, { ...opts, upscale: 'guided' })).toMatchObject({ done: 8 })
@@ -160,7 +157,7 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     // a new threshold in guided mode is not recomputed bilinearly from the CAMs: it runs again
     const t = await proposeProject(a, { ...opts, upscale: 'guided', threshold: 0.4 })
     expect(t).toMatchObject({ done: 8, reproposed: 8, recomputed: 0 })
-    expect(a.image(im1)!.threshold).toBe(0.4)
+    expect(a.images.get(im1)!.threshold).toBe(0.4)
     // the project's upscale setting is the default mode: guided again, nothing to do
     a.setMeta('upscale', 'guided')
     expect(await proposeProject(a, opts)).toMatchObject({ done: 0, alreadyDone: 8 })
@@ -181,7 +178,7 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     })
     expect(await proposeProject(a, opts)).toMatchObject({ done: 5, alreadyDone: 3 })
     for (const id of images(a)) {
-      expect(a.image(id)!.threshold).toBe(0.5)
+      expect(a.images.get(id)!.threshold).toBe(0.5)
       const t = a.db.prepare('SELECT DISTINCT threshold FROM proposals WHERE image_id = ?')
       expect(t.all(id)).toEqual([{ threshold: 0.5 }])
     }
@@ -193,26 +190,33 @@ describe('propose PROJECT --threshold on images already proposed', () => {
     expect(
       await proposeProject(a, { model: MODEL, providers: 'cpu', threshold: 0.2 }),
     ).toMatchObject({ done: 8 })
-    const run = { ...modelRevision(MODEL), threshold: 0.5 }
-    const proposal = { ...DEFAULT_PROPOSAL_OPTIONS, threshold: 0.5 }
-    const seen: ProposeProgress[] = []
+    const { ref, revision } = modelIdentity(MODEL)
+    const run = { model: ref, revision, threshold: 0.5 }
+    const seen: StageProgress[] = []
     const abort = new AbortController()
-    const n = await recomputeFromCams(a, run, proposal, {
+    const n = await recomputeFromCams(a, run, a.runs.toRedo(run, true), {
+      rethreshold: true,
       batchSize: 3,
       signal: abort.signal,
-      onProgress: (p) => {
+      report: (e) => {
+        if (e.type !== 'progress') return
+        const { type: _type, ...p } = e
         seen.push(p)
         if (p.done >= 3) abort.abort()
       },
     })
     expect(n).toBe(3)
     expect(seen).toEqual([{ stage: 'recompute', done: 3, total: 8, failed: 0 }])
-    const at = (t: number) => images(a).filter((id) => a.image(id)!.threshold === t).length
+    const at = (t: number) => images(a).filter((id) => a.images.get(id)!.threshold === t).length
     expect([at(0.5), at(0.2)]).toEqual([3, 5])
     // the next run recomputes the rest
     seen.length = 0
     expect(
-      await recomputeFromCams(a, run, proposal, { batchSize: 3, onProgress: (p) => seen.push(p) }),
+      await recomputeFromCams(a, run, a.runs.toRedo(run, true), {
+        rethreshold: true,
+        batchSize: 3,
+        report: (e) => void (e.type === 'progress' && seen.push(e)),
+      }),
     ).toBe(5)
     expect(seen.map((p) => p.done)).toEqual([3, 5])
     expect(at(0.5)).toBe(8)

@@ -21,6 +21,7 @@ import { importProject, type ImportSource } from '../../src/main/project/importP
 import { exportProject } from '../../src/main/project/exportProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
 import { captureIO } from '../helpers/cli.ts'
+import { draw, move } from '../helpers/review.ts'
 import { shared } from '../helpers/shared.ts'
 
 const data = shared('data')
@@ -40,7 +41,7 @@ async function project(root: string, labels: ImportSource) {
 /** file → sorted "label x0 y0 x1 y1" strings, rounded to `digits`. */
 function boxesByFile(store: ProjectStore, digits = 0): Map<string, string[]> {
   const out = new Map<string, string[]>()
-  for (const im of store.toDataset().images) {
+  for (const im of store.review.dataset().images) {
     const f = (v: number) => v.toFixed(digits)
     out.set(
       im.file,
@@ -60,11 +61,11 @@ describe('raccoon (VOC) round trips', () => {
     })
     expect(report).toMatchObject({ imported: 200, boxes: 217, skipped: 0 })
     expect(report.problems).toEqual([])
-    const r1 = store.boxes(store.imageByFile('raccoon-1.jpg')!.id)
+    const r1 = store.review.boxes(store.images.byFile('raccoon-1.jpg')!.id)
     expect(r1).toMatchObject([
       { label: 'raccoon', status: 'accepted', box: { x0: 80, y0: 87, x1: 522, y1: 408 } },
     ])
-    expect(store.imageByFile('raccoon-1.jpg')).toMatchObject({ width: 650, height: 417 })
+    expect(store.images.byFile('raccoon-1.jpg')).toMatchObject({ width: 650, height: 417 })
     store.close()
   })
 
@@ -136,6 +137,8 @@ describe('exports that train as they are', () => {
   it('YOLO: images/<split> and labels/<split> where Ultralytics looks, data.yaml pointing at them, images copied', async () => {
     const root = path.join(raccoon, 'images')
     const { store } = await project(root, { kind: 'voc', dir: path.join(raccoon, 'annotations') })
+    const source = path.join(root, 'raccoon-1.jpg')
+    const sourceBefore = { bytes: readFileSync(source), mtimeMs: statSync(source).mtimeMs }
     const out = path.join(tmp, 'raccoon-yolo-train')
     const r = await exportProject(store, {
       format: 'yolo',
@@ -171,10 +174,11 @@ describe('exports that train as they are', () => {
     // An exported image has the source's bytes but is not the source file (not a hard link, so
     // editing it cannot change the project's image); the source is untouched.
     const exported = images.find((f) => path.basename(f) === 'raccoon-1.jpg')!
-    const source = path.join(root, 'raccoon-1.jpg')
-    expect(readFileSync(exported).equals(readFileSync(source))).toBe(true)
+    expect(readFileSync(exported).equals(sourceBefore.bytes)).toBe(true)
     expect(statSync(exported).ino).not.toBe(statSync(source).ino)
-    expect(statSync(source).mode & 0o222).toBe(0) // still read-only: never opened for writing
+    // the source itself is unchanged: same bytes, never written (same modification time)
+    expect(readFileSync(source).equals(sourceBefore.bytes)).toBe(true)
+    expect(statSync(source).mtimeMs).toBe(sourceBefore.mtimeMs)
 
     // The split export imports back (labels/train/…) with the same boxes.
     const { store: back, report } = await project(root, { kind: 'yolo', dir: out })
@@ -186,8 +190,8 @@ describe('exports that train as they are', () => {
 
   it('YOLO without --split: images/ + labels/, train = val = images; names with spaces/unicode survive', async () => {
     const { store } = await project(bad, { kind: 'csv', path: path.join(bad, 'labels.csv') })
-    const id = store.imageByFile('images/name with spaces & ünïcode.jpg')!.id
-    store.addBox(id, 'raccoon', { x0: 10, y0: 20, x1: 110, y1: 220 })
+    const id = store.images.byFile('images/name with spaces & ünïcode.jpg')!.id
+    draw(store, id, 'raccoon', { x0: 10, y0: 20, x1: 110, y1: 220 })
     const out = path.join(tmp, 'bad-yolo-train')
     const r = await exportProject(store, { format: 'yolo', outPath: out })
     expect(r).toMatchObject({ images: 9, problems: [] })
@@ -260,7 +264,7 @@ describe('imagenet-val-dev (COCO) round trip', () => {
     expect(report.problems).toEqual([])
     expect(report).toMatchObject({ imported: 300, boxes: gt.annotations.length })
     // category ids follow the class order of the source
-    expect(a.classes().map((c) => c.name)).toEqual(
+    expect(a.labels.classes().map((c) => c.name)).toEqual(
       [...gt.categories]
         .sort((x: { id: number }, y: { id: number }) => x.id - y.id)
         .map((c: { name: string }) => c.name),
@@ -313,9 +317,12 @@ describe('bad inputs', () => {
     expect(report.problems.some((p) => /empty label/.test(p.message))).toBe(true)
     expect(report.skipped).toBeGreaterThanOrEqual(1) // README.txt and the other non-image files
     expect(report.imported).toBe(9)
-    expect(store.imageByFile('images/exif-rotated.jpg')).toMatchObject({ width: 650, height: 417 })
-    expect(store.imageByFile('images/very-wide.jpg')).toMatchObject({ width: 6000, height: 40 })
-    expect(store.labelsOf(store.imageByFile('images/cmyk.jpg')!.id)).toEqual(['raccoon'])
+    expect(store.images.byFile('images/exif-rotated.jpg')).toMatchObject({
+      width: 650,
+      height: 417,
+    })
+    expect(store.images.byFile('images/very-wide.jpg')).toMatchObject({ width: 6000, height: 40 })
+    expect(store.labels.of(store.images.byFile('images/cmyk.jpg')!.id)).toEqual(['raccoon'])
     // the unicode name survives export exactly
     const out = path.join(tmp, 'bad.json')
     await exportProject(store, { format: 'coco', outPath: out })
@@ -345,9 +352,9 @@ describe('bad inputs', () => {
     expect(of('malformed.xml')).toMatch(/not well-formed XML at line \d+, column \d+/)
     expect(of('traversal.xml')).toMatch(/outside the image folder/)
     expect(of('box-outside.xml')).toMatch(/clipped/)
-    const boxes = store.boxes(store.imageByFile('raccoon-1.jpg')!.id)
+    const boxes = store.review.boxes(store.images.byFile('raccoon-1.jpg')!.id)
     expect(boxes.map((b) => b.box)).toEqual([{ x0: 80, y0: 87, x1: 650, y1: 408 }])
-    expect(JSON.stringify(store.toDataset())).not.toMatch(/root:x:0/)
+    expect(JSON.stringify(store.review.dataset())).not.toMatch(/root:x:0/)
     store.close()
   })
 
@@ -392,7 +399,9 @@ describe('bad inputs', () => {
     expect(all).toMatch(/\.\.\/outside\.jpg' is outside the image folder/)
     // the valid annotation is imported, clipped to the 1x1 image
     expect(
-      store.boxes(store.imageByFile('images/one-pixel.png')!.id).map((b) => [b.label, b.box]),
+      store.review
+        .boxes(store.images.byFile('images/one-pixel.png')!.id)
+        .map((b) => [b.label, b.box]),
     ).toEqual([['zero-based', { x0: 0, y0: 0, x1: 1, y1: 1 }]])
     store.close()
   })
@@ -425,7 +434,7 @@ describe('bad inputs', () => {
       'labels/raccoon-1.txt:4',
       'labels/raccoon-1.txt:5',
     ])
-    expect(store.boxes(store.imageByFile('raccoon-1.jpg')!.id)).toHaveLength(1)
+    expect(store.review.boxes(store.images.byFile('raccoon-1.jpg')!.id)).toHaveLength(1)
     expect(report.boxes).toBe(1)
     store.close()
   })
@@ -443,9 +452,9 @@ describe('re-import and the commands', () => {
     expect(await main(['init', file, '--images', root], io)).toBe(0)
     expect(io.out).toMatch(/3 images imported/)
     let s = ProjectStore.open(file)
-    const id = s.imageByFile('raccoon/raccoon-1.jpg')!.id
-    const box = s.addBox(id, 'raccoon', { x0: 10, y0: 10, x1: 100, y1: 90 })
-    s.updateBox(box, { x0: 12, y0: 10, x1: 100, y1: 90 })
+    const id = s.images.byFile('raccoon/raccoon-1.jpg')!.id
+    const box = draw(s, id, 'raccoon', { x0: 10, y0: 10, x1: 100, y1: 90 })
+    move(s, box, { x0: 12, y0: 10, x1: 100, y1: 90 })
     s.close()
     copyFileSync(
       path.join(raccoon, 'images', 'raccoon-4.jpg'),
@@ -455,10 +464,9 @@ describe('re-import and the commands', () => {
     expect(await main(['init', file, '--images', root], io)).toBe(0)
     expect(io.out).toMatch(/1 images imported, 3 already in the project/)
     s = ProjectStore.open(file)
-    expect(s.imageCount()).toBe(4)
-    expect(s.boxes(id)).toMatchObject([{ status: 'manual', box: { x0: 12 } }])
-    expect(s.canUndo()).toBe(true)
-    expect(s.labelsOf(s.imageByFile('raccoon/raccoon-4.jpg')!.id)).toEqual(['raccoon'])
+    expect(s.images.count()).toBe(4)
+    expect(s.review.boxes(id)).toMatchObject([{ status: 'manual', box: { x0: 12 } }])
+    expect(s.labels.of(s.images.byFile('raccoon/raccoon-4.jpg')!.id)).toEqual(['raccoon'])
     s.close()
 
     io = captureIO(tmp)

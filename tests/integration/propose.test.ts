@@ -1,4 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, test } from 'vitest'
@@ -222,6 +230,86 @@ describe('camlabel propose on real photos', () => {
     const cases = casesFromCoco(keep(truth), keep(predicted))
     expect(cases.length).toBeGreaterThan(40)
     expect(boxAccuracy(cases, 0.5)).toBeGreaterThanOrEqual(0.6)
+  })
+
+  test('the folder form and the project form give identical boxes (imagenet-val-dev)', async () => {
+    const images = shared('data/imagenet-val-dev/images')
+    const labels = shared('data/imagenet-val-dev/labels.csv')
+    const folder = path.join(tmp, 'imagenet.json') // written by the first test
+    expect(existsSync(folder)).toBe(true)
+    const project = path.join(tmp, 'imagenet.camlabel')
+    const exported = path.join(tmp, 'imagenet-project.json')
+    for (const argv of [
+      ['init', project, '--images', images, '--labels', labels],
+      ['propose', project],
+      ['export', project, '--format', 'coco', '--with-proposals', '--out', exported],
+    ]) {
+      const io = captureIO()
+      expect(await main(argv, io), io.err).toBe(0)
+    }
+    const boxes = (file: string) => {
+      const coco = JSON.parse(readFileSync(file, 'utf8')) as CocoLike & {
+        annotations: { score?: number }[]
+      }
+      const name = new Map(coco.categories.map((c) => [c.id, c.name]))
+      const byFile = new Map<string, string[]>()
+      for (const im of coco.images) byFile.set(im.file_name, [])
+      const fileOf = new Map(coco.images.map((i) => [i.id, i.file_name]))
+      for (const a of coco.annotations)
+        byFile
+          .get(fileOf.get(a.image_id)!)!
+          .push(`${name.get(a.category_id)} ${a.bbox.join(',')} ${a.score}`)
+      for (const list of byFile.values()) list.sort()
+      return byFile
+    }
+    const a = boxes(folder)
+    const b = boxes(exported)
+    expect(a.size).toBe(300)
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort())
+    for (const [file, list] of a) expect(b.get(file), file).toEqual(list)
+  })
+
+  test("'background' images are negatives in both forms: no boxes, no class in the output", async () => {
+    const root = path.join(tmp, 'negatives')
+    const raccoons = readdirSync(shared('data/raccoon/images')).sort().slice(0, 4)
+    const others = readFileSync(shared('data/imagenet-val-dev/labels.csv'), 'utf8')
+      .trim()
+      .split(/\r?\n/)
+      .slice(1, 5)
+      .map((r) => r.split(',')[0]!)
+    mkdirSync(path.join(root, 'raccoon'), { recursive: true })
+    mkdirSync(path.join(root, 'background'), { recursive: true })
+    for (const f of raccoons)
+      copyFileSync(shared('data/raccoon/images', f), path.join(root, 'raccoon', f))
+    for (const f of others)
+      copyFileSync(
+        shared('data/imagenet-val-dev', f),
+        path.join(root, 'background', path.basename(f)),
+      )
+    const check = (file: string) => {
+      const coco = JSON.parse(readFileSync(file, 'utf8')) as CocoLike
+      expect(coco.categories.map((c) => c.name)).toEqual(['raccoon'])
+      const background = new Set(
+        coco.images.filter((i) => i.file_name.startsWith('background/')).map((i) => i.id),
+      )
+      expect(coco.annotations.filter((a) => background.has(a.image_id))).toEqual([])
+      expect(coco.annotations.length).toBeGreaterThanOrEqual(4)
+    }
+    const out = path.join(tmp, 'negatives.json')
+    let io = captureIO()
+    expect(await main(['propose', '--images', root, '--out', out], io), io.err).toBe(0)
+    check(out)
+    const project = path.join(tmp, 'negatives.camlabel')
+    const exported = path.join(tmp, 'negatives-project.json')
+    for (const argv of [
+      ['init', project, '--images', root],
+      ['propose', project],
+      ['export', project, '--format', 'coco', '--with-proposals', '--out', exported],
+    ]) {
+      io = captureIO()
+      expect(await main(argv, io), io.err).toBe(0)
+    }
+    check(exported)
   })
 
   test('a clear error, and a non-zero exit, for an unknown model and a missing folder', async () => {

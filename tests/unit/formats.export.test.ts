@@ -4,6 +4,7 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { exportProject } from '../../src/main/project/exportProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
+import { draw } from '../helpers/review.ts'
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-export-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -16,10 +17,10 @@ function project(name: string) {
   writeFileSync(path.join(images, 'a.jpg'), 'not really a jpeg')
   const file = path.join(work, 'p.camlabel')
   const store = ProjectStore.create(file, images)
-  const { ids } = store.upsertImages([
+  const { ids } = store.images.upsert([
     { file: 'a.jpg', width: 40, height: 30, size: 17, mtimeMs: 1, hash: 'sha1:a' },
   ])
-  store.addBox(ids.get('a.jpg')!, 'cat', { x0: 1, y0: 2, x1: 20, y1: 25 })
+  draw(store, ids.get('a.jpg')!, 'cat', { x0: 1, y0: 2, x1: 20, y1: 25 })
   return { work, images, file, store }
 }
 
@@ -52,7 +53,7 @@ describe('export --out safety', () => {
       store.close()
     }
     const again = ProjectStore.open(file, { readonly: true })
-    expect(again.imageCount()).toBe(1)
+    expect(again.images.count()).toBe(1)
     again.close()
   })
 

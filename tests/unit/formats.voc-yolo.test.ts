@@ -69,14 +69,12 @@ describe('VOC', () => {
     )
   })
 
-  it('refuses billion-laughs.xml quickly with bounded memory', () => {
+  it('refuses billion-laughs.xml before expanding anything (bounded memory)', () => {
     const before = process.memoryUsage().heapUsed
-    const t = performance.now()
     expect(() => parseVocXml(read('annotations/billion-laughs.xml'), 'billion-laughs.xml')).toThrow(
       /declares XML entities/,
     )
-    // generous bounds; an expansion would need gigabytes and minutes
-    expect(performance.now() - t).toBeLessThan(1000)
+    // a generous bound; an expansion would need gigabytes
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(50 * 1024 * 1024)
   })
 

@@ -1,10 +1,8 @@
 import { describe, expect, test } from 'vitest'
 import { parseClasses } from '../../src/main/engine/classes.ts'
-import {
-  parseMapping,
-  resolveLabelSources,
-  summariseSources,
-} from '../../src/main/engine/labels.ts'
+import { parseMapping, resolveLabelSources } from '../../src/main/engine/labels.ts'
+import type { LearnedHead } from '../../src/main/engine/head.ts'
+import { planLabels, sourceKey, sourcesByKind } from '../../src/main/project/labelPlan.ts'
 
 const classes = parseClasses(
   [
@@ -28,7 +26,7 @@ describe('resolveLabelSources', () => {
     expect(sources.get('Pug')).toEqual({ kind: 'model', classIndices: [1] })
     expect(sources.get('kangaroo')?.kind).toBe('learned')
     expect(sources.get('defect')).toEqual({ kind: 'agnostic' })
-    expect(summariseSources(sources)).toEqual({
+    expect(sourcesByKind({ sources, keys: new Map(), needHead: [], negatives: [] })).toEqual({
       model: ['n02123045', 'Pug'],
       learned: ['kangaroo'],
       agnostic: ['defect'],
@@ -78,5 +76,73 @@ describe('resolveLabelSources', () => {
     ).toThrow(/#0-3/)
     expect(() => parseMapping('dog')).toThrow(/LABEL=CLASS/)
     expect(parseMapping('dog=n02110958,n02099601')).toEqual(['dog', ['n02110958', 'n02099601']])
+  })
+})
+
+describe('the label planner', () => {
+  const head = (names: string[], usable = true): LearnedHead & { fingerprint: string } => ({
+    version: 1,
+    mode: 'softmax',
+    lambda: 0.01,
+    numFeatures: 2,
+    iterations: 1,
+    converged: true,
+    fingerprint: 'sha1:0123456789abcdef0123',
+    classes: names.map((name) => ({
+      name,
+      background: name === 'background',
+      weights: new Float32Array([1, 2]),
+      bias: 0,
+      images: 5,
+    })),
+    quality: { images: 10, folds: 5, cvAccuracy: 0.9, classes: [], warnings: [], usable },
+  })
+
+  test('background is a negative, never proposed; labels the model lacks wait for a head', () => {
+    const plan = planLabels(['Pug', 'kangaroo', 'background', 'kangaroo'], {
+      classes,
+      mode: 'auto',
+      mappings: new Map(),
+    })
+    expect([...plan.sources.keys()]).toEqual(['Pug', 'kangaroo'])
+    expect(plan.negatives).toEqual(['background'])
+    expect(plan.needHead).toEqual(['kangaroo'])
+    // until a head is trained, the agnostic CAM
+    expect(plan.sources.get('kangaroo')).toEqual({ kind: 'agnostic' })
+    expect(plan.keys.get('Pug')).toBe('model:1')
+    expect(plan.keys.get('kangaroo')).toBe('agnostic')
+  })
+
+  test('with a trained head the learned labels use it, keyed by the head that made them', () => {
+    const plan = planLabels(['Pug', 'kangaroo', 'background'], {
+      classes,
+      mode: 'auto',
+      mappings: new Map(),
+      head: head(['kangaroo', 'background']),
+    })
+    expect(plan.sources.get('kangaroo')?.kind).toBe('learned')
+    expect(plan.sources.has('background')).toBe(false)
+    expect(plan.keys.get('kangaroo')).toBe('learned:0123456789abcdef')
+    // an unusable head (nothing to tell apart) leaves the agnostic CAM
+    const unusable = planLabels(['kangaroo'], {
+      classes,
+      mode: 'auto',
+      mappings: new Map(),
+      head: head(['kangaroo'], false),
+    })
+    expect(unusable.sources.get('kangaroo')).toEqual({ kind: 'agnostic' })
+  })
+
+  test('a mapping onto model classes needs no head; mode model learns nothing', () => {
+    const mapped = planLabels(['kangaroo'], {
+      classes,
+      mode: 'auto',
+      mappings: new Map([parseMapping('kangaroo=#1-2')]) as Map<string, string[]>,
+    })
+    expect(mapped.needHead).toEqual([])
+    expect(mapped.keys.get('kangaroo')).toBe(sourceKey({ kind: 'model', classIndices: [2, 1] }))
+    expect(
+      planLabels(['kangaroo'], { classes, mode: 'model', mappings: new Map() }).needHead,
+    ).toEqual([])
   })
 })

@@ -9,6 +9,7 @@ import sharp from 'sharp'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { createServices, type Services } from '../../src/main/services/index.ts'
+import { recomputeFromCams } from '../../src/main/project/proposeProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
 import { setApiClient } from '../../src/renderer/src/api/client.ts'
 import { useAnnotationStore } from '../../src/renderer/src/stores/annotation.ts'
@@ -44,11 +45,11 @@ beforeAll(async () => {
   expect(created.ok).toBe(true)
   // One proposal per image from a CAM with a hot 4×4 block, as a proposal run would store it.
   const store = services.context.requireProject() as ProjectStore
-  imageIds = store.galleryIds({ sort: 'name' })
+  imageIds = store.gallery.ids({ sort: 'name' })
   const cam = new Float32Array(8 * 6)
   for (let y = 1; y < 5; y++) for (let x = 2; x < 6; x++) cam[y * 8 + x] = 1
   for (const id of imageIds) {
-    store.saveProposals(id, { model: 'test', revision: 'r', threshold: 0.2 }, [
+    store.runs.save(id, { model: 'test', revision: 'r', threshold: 0.2 }, [
       {
         label: 'cat',
         source: 'model',
@@ -92,8 +93,8 @@ describe('annotation store', () => {
     expect(a.boxes[0]!.status).toBe('edited')
     await a.flush()
     expect(a.saveState).toBe('saved')
-    const stored = services.context.requireProject().imageDetail(imageIds[0]!)
-    expect(stored.boxes.map((b) => [b.status, b.box.x1])).toEqual([['edited', 55]])
+    const stored = services.context.requireProject().review.boxes(imageIds[0]!)
+    expect(stored.map((b) => [b.status, b.box.x1])).toEqual([['edited', 55]])
   })
 
   test('the threshold recomputes pending proposals from the stored CAM and keeps reviewed boxes', async () => {
@@ -110,24 +111,59 @@ describe('annotation store', () => {
     expect(a.threshold).toBe(0.2)
   })
 
-  test('the renderer recompute gives the same boxes as the image.recompute route in main', async () => {
+  test("the renderer's recompute gives the boxes a project run's recompute stores in main", async () => {
     setActivePinia(createPinia())
     const a = useAnnotationStore()
     await a.load(imageIds[1]!)
+    const store = services.context.requireProject()
+    const run = { model: 'test', revision: 'r', threshold: 0.2 }
     for (const t of [0.3, 0.7]) {
       a.setThreshold(t, true)
-      const r = await services.router.dispatch('image.recompute', {
-        imageId: imageIds[1]!,
-        threshold: t,
-      })
-      if (!r.ok) throw new Error(r.error.message)
+      const image = store.runs
+        .toRedo({ ...run, threshold: t }, true)
+        .filter((i) => i.id === imageIds[1])
+      expect(image).toHaveLength(1)
+      await recomputeFromCams(store, { ...run, threshold: t }, image, { rethreshold: true })
       const mine = a.boxes
         .filter((b) => b.status === 'pending')
         .map((b) => ({ label: b.label, box: b.box, score: b.score }))
-      const theirs = (r.value as { proposals: { label: string; box: unknown; score: number }[] })
-        .proposals
-      expect(mine).toEqual(theirs.map((p) => ({ label: p.label, box: p.box, score: p.score })))
+      const theirs = store.review
+        .boxes(imageIds[1]!)
+        .filter((b) => b.status === 'pending')
+        .map((b) => ({ label: b.label, box: b.box, score: b.score }))
+      expect(mine).toEqual(theirs)
     }
+    await a.flush()
+  })
+
+  test('undo of a box of a new class takes its implied label away in the project; redo puts it back', async () => {
+    setActivePinia(createPinia())
+    const a = useAnnotationStore()
+    const id = imageIds[2]!
+    const store = services.context.requireProject()
+    await a.load(id)
+    a.addBox({ x0: 5, y0: 5, x1: 30, y1: 30 }, 'dog')
+    await a.flush()
+    expect(store.labels.of(id)).toEqual(['cat', 'dog'])
+    a.undo()
+    await a.flush()
+    expect(store.labels.of(id)).toEqual(['cat'])
+    a.redo()
+    await a.flush()
+    expect(store.labels.of(id)).toEqual(['cat', 'dog'])
+    // a label given by the user stays whatever happens to the boxes of its class
+    a.undo()
+    a.setLabel('cat', a.boxes[0]!.id)
+    await a.flush()
+    expect(store.labels.of(id)).toEqual(['cat'])
+    a.reject(a.boxes[0]!.id)
+    await a.flush()
+    expect(store.labels.of(id)).toEqual(['cat'])
+    // back to how the image was, for the tests after this one
+    a.undo()
+    a.undo()
+    await a.flush()
+    expect(store.review.boxes(id).map((b) => b.status)).toEqual(['pending'])
   })
 
   test('the guided view previews the refined proposals; "use these" replaces the pending ones, undoably', async () => {
@@ -164,13 +200,32 @@ describe('annotation store', () => {
     await a.flush()
   })
 
-  test('the project upscale setting is stored and the review starts from it', async () => {
+  test("the review starts from the settings of the run that made the boxes, not the project's", async () => {
     const set = await services.router.dispatch('project.settings', { upscale: 'guided' })
     expect(set.ok && (set.value as { upscale: string }).upscale).toBe('guided')
     setActivePinia(createPinia())
     const a = useAnnotationStore()
+    // proposed bilinearly at the default working size: the slider recomputes exactly that
     await a.load(imageIds[2]!)
+    expect(a.pendingSource).toBe('bilinear')
+    expect(a.detail?.workingSize).toBe(512)
+    // an image a guided run proposed at working size 256
+    const store = services.context.requireProject()
+    const id = imageIds[1]!
+    const run = { model: 'test', revision: 'r', threshold: 0.2 }
+    const [cam] = store.runs.cams(id)
+    const result = {
+      label: 'cat',
+      source: 'model',
+      confidence: cam!.confidence,
+      cam: cam!.cam,
+      proposals: [{ box: { x0: 16, y0: 8, x1: 48, y1: 40 }, score: 0.9, rank: 0 }],
+    }
+    store.runs.save(id, { ...run, upscale: 'guided', workingSize: 256 }, [result])
+    await a.load(id)
     expect(a.pendingSource).toBe('guided')
+    expect(a.detail?.workingSize).toBe(256)
+    store.runs.save(id, run, [result])
     await services.router.dispatch('project.settings', { upscale: 'bilinear' })
   })
 

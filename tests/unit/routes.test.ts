@@ -67,7 +67,7 @@ describe('image server', () => {
     writeFileSync(path.join(dir, 'images', 'ok.jpg'), 'inside')
     symlinkSync(path.join(dir, 'secret.jpg'), path.join(dir, 'images', 'evil.jpg'))
     const store = ProjectStore.create(path.join(dir, 'p.camlabel'), path.join(dir, 'images'))
-    const { ids } = store.upsertImages(
+    const { ids } = store.images.upsert(
       ['ok.jpg', 'evil.jpg'].map((file) => ({
         file,
         width: 1,

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { featureCacheKey } from '../../src/main/engine/features.ts'
 import { trainHead } from '../../src/main/engine/head.ts'
-import { modelRevision } from '../../src/main/project/modelRevision.ts'
+import { featureKey, modelIdentity } from '../../src/main/engine/modelIdentity.ts'
 import { trainingFingerprint } from '../../src/main/store/learning.ts'
 import { ProjectStore, type RunInfo } from '../../src/main/store/projectStore.ts'
 import { MIGRATIONS } from '../../src/main/store/schema.ts'
+import { accept } from '../helpers/review.ts'
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-store-learning-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -36,62 +36,53 @@ describe('feature cache', () => {
     const file = path.join(tmp, 'model.onnx')
     writeFileSync(file, 'weights v1')
     utimesSync(file, 1000, 1000)
-    const key = () =>
-      featureCacheKey({
-        id: 'model',
-        spec: {
-          file,
-          fromManifest: false,
-          preprocessing: {
-            width: 224,
-            height: 224,
-            channelOrder: 'RGB',
-            scale: 1 / 255,
-            mean: [0.485, 0.456, 0.406],
-            std: [0.229, 0.224, 0.225],
-            dtype: 'float32',
-          },
-        },
-        head: { featureTensor: 'features' } as Parameters<typeof featureCacheKey>[0]['head'],
-      })
+    const key = () => featureKey(modelIdentity(file), 'features')
     const before = key()
-    const revBefore = modelRevision(file).revision
+    const revBefore = modelIdentity(file).revision
     expect(key()).toBe(before) // stable while the file is unchanged
     writeFileSync(file, 'weights v2, retrained')
     utimesSync(file, 2000, 2000)
     expect(key()).not.toBe(before)
-    expect(modelRevision(file).revision).not.toBe(revBefore)
+    expect(modelIdentity(file).revision).not.toBe(revBefore)
     // the key names the file by its path and carries the same file revision runs are keyed by
     expect(key()).toContain(path.resolve(file))
-    expect(key().endsWith(modelRevision(file).revision)).toBe(true)
+    expect(key().endsWith(modelIdentity(file).revision)).toBe(true)
   })
 
   it('stores features per key, reports failures, and a changed file needs new features', () => {
     const s = fresh()
-    const { ids } = s.upsertImages(['a.jpg', 'b.jpg', 'c.jpg'].map((f) => img(f)))
-    s.addLabels([
+    const { ids } = s.images.upsert(['a.jpg', 'b.jpg', 'c.jpg'].map((f) => img(f)))
+    s.labels.add([
       { imageId: ids.get('a.jpg')!, label: 'cat' },
       { imageId: ids.get('b.jpg')!, label: 'dog' },
     ])
-    expect(s.imagesMissingFeatures('k1').map((t) => t.file)).toEqual(['a.jpg', 'b.jpg', 'c.jpg'])
-    s.saveFeatures(ids.get('a.jpg')!, 'k1', 'sha1:a.jpg', { features: new Float32Array([1, 2]) })
-    s.saveFeatures(ids.get('b.jpg')!, 'k1', 'sha1:b.jpg', { features: new Float32Array([3, 4]) })
-    s.saveFeatures(ids.get('c.jpg')!, 'k1', 'sha1:c.jpg', { error: 'unreadable' })
-    expect(s.imagesMissingFeatures('k1')).toEqual([])
-    expect(s.imagesMissingFeatures('k2')).toHaveLength(3) // another model: nothing cached
-    expect(s.featureCounts('k1')).toEqual({ cached: 2, failed: 1, missing: 0 })
-    expect(s.featureErrors('k1')).toEqual([{ file: 'c.jpg', error: 'unreadable' }])
+    expect(s.learning.imagesMissingFeatures('k1').map((t) => t.file)).toEqual([
+      'a.jpg',
+      'b.jpg',
+      'c.jpg',
+    ])
+    s.learning.saveFeatures(ids.get('a.jpg')!, 'k1', 'sha1:a.jpg', {
+      features: new Float32Array([1, 2]),
+    })
+    s.learning.saveFeatures(ids.get('b.jpg')!, 'k1', 'sha1:b.jpg', {
+      features: new Float32Array([3, 4]),
+    })
+    s.learning.saveFeatures(ids.get('c.jpg')!, 'k1', 'sha1:c.jpg', { error: 'unreadable' })
+    expect(s.learning.imagesMissingFeatures('k1')).toEqual([])
+    expect(s.learning.imagesMissingFeatures('k2')).toHaveLength(3) // another model: nothing cached
+    expect(s.learning.featureCounts('k1')).toEqual({ cached: 2, failed: 1, missing: 0 })
+    expect(s.learning.featureErrors('k1')).toEqual([{ file: 'c.jpg', error: 'unreadable' }])
     // training samples: labelled images with features, exact values back
-    const samples = s.featureSamples('k1')
+    const samples = s.learning.featureSamples('k1')
     expect(samples.map((x) => [x.labels, [...x.features]])).toEqual([
       [['cat'], [1, 2]],
       [['dog'], [3, 4]],
     ])
     // the file of b.jpg changed: its features are stale, and it is no longer a training sample
-    const changed = s.upsertImages([img('b.jpg', 'sha1:new')]).changed
+    const changed = s.images.upsert([img('b.jpg', 'sha1:new')]).changed
     expect(changed).toEqual(['b.jpg'])
-    expect(s.imagesMissingFeatures('k1').map((t) => t.file)).toEqual(['b.jpg'])
-    expect(s.featureSamples('k1').map((x) => x.labels)).toEqual([['cat']])
+    expect(s.learning.imagesMissingFeatures('k1').map((t) => t.file)).toEqual(['b.jpg'])
+    expect(s.learning.featureSamples('k1').map((x) => x.labels)).toEqual([['cat']])
     expect(s.integrityCheck()).toBe('ok')
     s.close()
   })
@@ -99,16 +90,16 @@ describe('feature cache', () => {
   it('upgrades a schema-1 project, and a schema-1 file opened read-only reads as empty', () => {
     const file = path.join(tmp, 'v1.camlabel')
     const old = ProjectStore.create(file, tmp, { migrations: MIGRATIONS.slice(0, 1) })
-    old.upsertImages([img('x.jpg')])
+    old.images.upsert([img('x.jpg')])
     old.close()
     const ro = ProjectStore.open(file, { readonly: true })
-    expect(ro.labelMappings().size).toBe(0)
-    expect(ro.head()).toBeUndefined()
-    expect(ro.featureCounts('k')).toEqual({ cached: 0, failed: 0, missing: 1 })
+    expect(ro.labels.mappings().size).toBe(0)
+    expect(ro.learning.head()).toBeUndefined()
+    expect(ro.learning.featureCounts('k')).toEqual({ cached: 0, failed: 0, missing: 1 })
     ro.close()
     const s = ProjectStore.open(file)
     expect(s.getMeta('schema_version')).toBe(String(MIGRATIONS.length))
-    expect(s.imagesMissingFeatures('k').map((t) => t.file)).toEqual(['x.jpg'])
+    expect(s.learning.imagesMissingFeatures('k').map((t) => t.file)).toEqual(['x.jpg'])
     s.close()
     const raw = new Database(file)
     expect(raw.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
@@ -129,17 +120,17 @@ describe('learned heads and mappings', () => {
       samples.map((x, i) => ({ imageId: i, hash: 'h', labels: x.labels })),
       { lambda: head.lambda, mode: 'auto' },
     )
-    s.saveHead('k', fp, head)
-    const back = s.head('k')!
+    s.learning.saveHead('k', fp, head)
+    const back = s.learning.head('k')!
     expect(back.fingerprint).toBe(fp)
     expect(back.mode).toBe(head.mode)
     expect(back.quality).toEqual(head.quality)
     expect(back.classes.map((c) => c.name)).toEqual(head.classes.map((c) => c.name))
     expect([...back.classes[0].weights]).toEqual([...head.classes[0].weights])
     expect(back.classes[1].bias).toBe(head.classes[1].bias)
-    s.saveHead('k', 'other', head)
+    s.learning.saveHead('k', 'other', head)
     expect(s.db.prepare('SELECT count(*) AS n FROM heads').get()).toEqual({ n: 1 })
-    expect(s.head()!.fingerprint).toBe('other')
+    expect(s.learning.head()!.fingerprint).toBe('other')
     // the fingerprint follows labels and settings
     const relabelled = trainingFingerprint(
       'k',
@@ -152,17 +143,17 @@ describe('learned heads and mappings', () => {
 
   it('stores per-label mappings; auto removes one', () => {
     const s = fresh()
-    expect(s.setLabelMapping('dog', ['n02085620', '#151-268'])).toBe(true)
-    expect(s.setLabelMapping('dog', ['n02085620', '#151-268'])).toBe(false)
-    expect(s.setLabelMapping('bird', 'learn')).toBe(true)
-    expect(s.labelMappings()).toEqual(
+    expect(s.labels.setMapping('dog', ['n02085620', '#151-268'])).toBe(true)
+    expect(s.labels.setMapping('dog', ['n02085620', '#151-268'])).toBe(false)
+    expect(s.labels.setMapping('bird', 'learn')).toBe(true)
+    expect(s.labels.mappings()).toEqual(
       new Map<string, unknown>([
         ['dog', ['n02085620', '#151-268']],
         ['bird', 'learn'],
       ]),
     )
-    expect(s.setLabelMapping('dog', 'auto')).toBe(true)
-    expect([...s.labelMappings().keys()]).toEqual(['bird'])
+    expect(s.labels.setMapping('dog', 'auto')).toBe(true)
+    expect([...s.labels.mappings().keys()]).toEqual(['bird'])
     s.close()
   })
 })
@@ -170,10 +161,10 @@ describe('learned heads and mappings', () => {
 describe('label sources that changed', () => {
   it('finds stale labels and re-proposes only them, keeping decisions and other labels', () => {
     const s = fresh()
-    const { ids } = s.upsertImages([img('a.jpg'), img('b.jpg')])
+    const { ids } = s.images.upsert([img('a.jpg'), img('b.jpg')])
     const a = ids.get('a.jpg')!
     const b = ids.get('b.jpg')!
-    s.addLabels([
+    s.labels.add([
       { imageId: a, label: 'cat' },
       { imageId: a, label: 'dog' },
       { imageId: b, label: 'cat' },
@@ -186,39 +177,38 @@ describe('label sources that changed', () => {
       cam,
       proposals: [{ box: box(x), score: 0.7, rank: 0 }],
     })
-    s.saveProposals(a, run, [result('cat', 'learned:h1', 0), result('dog', 'model:5', 30)])
-    s.saveProposals(b, run, [result('cat', 'learned:h1', 0)])
-    const catOfA = s.boxes(a).find((x) => x.label === 'cat')!
-    const accepted = s.acceptProposal(catOfA.id)
+    s.runs.save(a, run, [result('cat', 'learned:h1', 0), result('dog', 'model:5', 30)])
+    s.runs.save(b, run, [result('cat', 'learned:h1', 0)])
+    const catOfA = s.review.boxes(a).find((x) => x.label === 'cat')!
+    const accepted = accept(s, catOfA.id)
 
     const same = new Map([
       ['cat', 'learned:h1'],
       ['dog', 'model:5'],
     ])
-    expect(s.staleLabelImages('m', 'r', same)).toEqual([])
+    expect(s.runs.staleLabelImages('m', 'r', same)).toEqual([])
     const retrained = new Map([...same, ['cat', 'learned:h2']])
-    expect(s.staleLabelImages('m', 'r', retrained)).toEqual([
+    expect(s.runs.staleLabelImages('m', 'r', retrained)).toEqual([
       { id: a, file: 'a.jpg', labels: ['cat'] },
       { id: b, file: 'b.jpg', labels: ['cat'] },
     ])
-    expect(s.staleLabelImages('other', 'r', retrained)).toEqual([])
+    expect(s.runs.staleLabelImages('other', 'r', retrained)).toEqual([])
 
-    const dogBefore = s.boxes(a).filter((x) => x.label === 'dog')
-    s.saveLabelProposals(a, run, [result('cat', 'learned:h2', 50)])
-    const after = s.boxes(a)
+    const dogBefore = s.review.boxes(a).filter((x) => x.label === 'dog')
+    s.runs.save(a, run, [result('cat', 'learned:h2', 50)], new Set(['cat']))
+    const after = s.review.boxes(a)
     expect(after.find((x) => x.id === accepted)?.status).toBe('accepted') // decision kept
     expect(after.filter((x) => x.label === 'dog')).toEqual(dogBefore) // other label untouched
     expect(
       after.filter((x) => x.label === 'cat' && x.status === 'pending').map((x) => x.box),
     ).toEqual([box(50)])
-    expect(s.staleLabelImages('m', 'r', retrained).map((x) => x.id)).toEqual([b])
+    expect(s.runs.staleLabelImages('m', 'r', retrained).map((x) => x.id)).toEqual([b])
     // a CAM stored before source keys existed is compared by its kind
     s.db.prepare('UPDATE cams SET source_key = NULL WHERE image_id = ?').run(b)
-    expect(s.staleLabelImages('m', 'r', retrained)).toEqual([])
-    expect(s.staleLabelImages('m', 'r', new Map([['cat', 'agnostic']])).map((x) => x.id)).toEqual([
-      a,
-      b,
-    ])
+    expect(s.runs.staleLabelImages('m', 'r', retrained)).toEqual([])
+    expect(
+      s.runs.staleLabelImages('m', 'r', new Map([['cat', 'agnostic']])).map((x) => x.id),
+    ).toEqual([a, b])
     expect(s.integrityCheck()).toBe('ok')
     s.close()
   })

@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3'
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { ProjectStore, type RunInfo } from '../../src/main/store/projectStore.ts'
 import { MIGRATIONS } from '../../src/main/store/schema.ts'
+import { accept, acceptAll, draw, edit, move, reject, relabel } from '../helpers/review.ts'
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-store-'))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
@@ -24,11 +25,11 @@ const img = (file: string) => ({
 
 function seeded() {
   const s = fresh()
-  const { ids } = s.upsertImages(['b.jpg', 'a.jpg', 'c.jpg', 'd.jpg'].map(img))
-  s.addLabels([...ids.values()].map((imageId) => ({ imageId, label: 'cat' })))
-  s.addLabels([{ imageId: ids.get('d.jpg')!, label: 'dog' }])
+  const { ids } = s.images.upsert(['b.jpg', 'a.jpg', 'c.jpg', 'd.jpg'].map(img))
+  s.labels.add([...ids.values()].map((imageId) => ({ imageId, label: 'cat' })))
+  s.labels.add([{ imageId: ids.get('d.jpg')!, label: 'dog' }])
   const save = (file: string, scores: number[]) =>
-    s.saveProposals(ids.get(file)!, run, [
+    s.runs.save(ids.get(file)!, run, [
       {
         label: 'cat',
         source: 'model',
@@ -55,14 +56,14 @@ describe('ProjectStore', () => {
 
   it('derives image status and sorts doubtful images first', () => {
     const { s } = ctx
-    expect(s.statusCounts()).toEqual({
+    expect(s.gallery.statusCounts()).toEqual({
       unproposed: 1,
       pending: 3,
       accepted: 0,
       edited: 0,
       rejected: 0,
     })
-    const page = s.galleryPage({ sort: 'score', limit: 10 })
+    const page = s.gallery.page({ sort: 'score', limit: 10 })
     expect(page.items.map((i) => [i.file, i.minScore])).toEqual([
       ['a.jpg', 0.3],
       ['b.jpg', 0.5],
@@ -71,121 +72,126 @@ describe('ProjectStore', () => {
     ])
     expect(page.items[0].boxes).toHaveLength(2)
     expect(page.items[3].labels).toEqual(['cat', 'dog'])
-    expect(s.galleryPage({ label: 'dog' }).items.map((i) => i.file)).toEqual(['d.jpg'])
-    expect(s.galleryPage({ status: 'pending', sort: 'name', offset: 1, limit: 1 })).toMatchObject({
+    expect(s.gallery.page({ label: 'dog' }).items.map((i) => i.file)).toEqual(['d.jpg'])
+    expect(s.gallery.page({ status: 'pending', sort: 'name', offset: 1, limit: 1 })).toMatchObject({
       total: 3,
       items: [{ file: 'b.jpg' }],
     })
   })
 
   it('stores CAMs as Float32 and returns them intact', () => {
-    const [c] = ctx.s.cams(ctx.ids.get('a.jpg')!)
+    const [c] = ctx.s.runs.cams(ctx.ids.get('a.jpg')!)
     expect(c).toMatchObject({ label: 'cat', model: run.model, revision: 'r1', confidence: 0.9 })
     expect([...c.cam.data]).toEqual([0.25, 1, 0.5, 0])
   })
 
-  it('records edits in history; undo and redo walk back and forth', () => {
+  it('derives the image status from the decisions saved by the review screen', () => {
     const { s, ids } = ctx
     const a = ids.get('a.jpg')!
-    const [p1, p2] = s.boxes(a)
-    s.acceptProposal(p1.id)
-    expect(s.image(a)!.status).toBe('pending')
-    s.rejectProposal(p2.id)
-    expect(s.image(a)!.status).toBe('accepted')
-    const manual = s.addBox(a, 'bird', { x0: 1, y0: 1, x1: 9, y1: 9 })
-    expect(s.image(a)!.status).toBe('edited')
-    expect(s.labelsOf(a)).toEqual(['cat', 'bird'])
-    s.updateBox(manual, { x0: 2, y0: 2, x1: 9, y1: 9 })
-    const stateAfter = s.boxes(a)
-    expect(stateAfter.find((b) => b.id === manual)).toMatchObject({
+    const [p1, p2] = s.review.boxes(a)
+    accept(s, p1.id)
+    expect(s.images.get(a)!.status).toBe('pending')
+    reject(s, p2.id)
+    expect(s.images.get(a)!.status).toBe('accepted')
+    const manual = draw(s, a, 'bird', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    expect(s.images.get(a)!.status).toBe('edited')
+    expect(s.labels.of(a)).toEqual(['cat', 'bird'])
+    move(s, manual, { x0: 2, y0: 2, x1: 9, y1: 9 })
+    expect(s.review.boxes(a).find((b) => b.id === manual)).toMatchObject({
       status: 'manual',
       box: { x0: 2 },
     })
-
-    expect(s.undo()).toEqual({ imageId: a, kind: 'move' })
-    expect(s.boxes(a).find((b) => b.id === manual)!.box.x0).toBe(1)
-    s.undo()
-    s.undo()
-    expect(s.image(a)!.status).toBe('pending')
-    expect(
-      s
-        .boxes(a)
-        .map((b) => b.status)
-        .sort(),
-    ).toEqual(['accepted', 'pending'])
-    s.undo()
-    expect(s.boxes(a).every((b) => b.status === 'pending')).toBe(true)
-    expect(s.undo()).toBeUndefined()
-    for (let i = 0; i < 4; i++) s.redo()
-    expect(s.redo()).toBeUndefined()
-    expect(s.boxes(a)).toEqual(stateAfter)
-    // a new edit after an undo clears the redo stack
-    s.undo()
-    s.deleteBox(manual)
-    expect(s.canRedo()).toBe(false)
+    // The review screen's undo sends the earlier state back: the proposals are pending again,
+    // with the ids they had.
+    s.review.save(a, { threshold: 0.2, boxes: [p1, p2] })
+    expect(s.images.get(a)!.status).toBe('pending')
+    expect(s.review.boxes(a)).toEqual([p1, p2])
   })
 
-  it('undoing addBox/setBoxLabel removes the image label it implied; redo puts it back', () => {
+  it('a label only a box implied goes with its last box; a label given explicitly stays', () => {
     const { s, ids } = ctx
     const a = ids.get('a.jpg')!
     const d = ids.get('d.jpg')!
-    // addBox of a new class adds the label; undo takes both away, redo brings both back
-    s.addBox(a, 'bird', { x0: 1, y0: 1, x1: 9, y1: 9 })
-    expect(s.labelsOf(a)).toEqual(['cat', 'bird'])
-    s.undo()
-    expect(s.labelsOf(a)).toEqual(['cat'])
-    expect(s.galleryTotal({ label: 'bird' })).toBe(0)
-    s.redo()
-    expect(s.labelsOf(a)).toEqual(['cat', 'bird'])
-    s.undo()
+    const before = s.review.boxes(a)
+    // a box of a new class adds the label; the state without it takes the label away again
+    draw(s, a, 'bird', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    expect(s.labels.of(a)).toEqual(['cat', 'bird'])
+    s.review.save(a, { threshold: 0.2, boxes: before })
+    expect(s.labels.of(a)).toEqual(['cat'])
+    expect(s.gallery.total({ label: 'bird' })).toBe(0)
 
-    // relabelling a proposal to a new class, then undo: the proposal is back to 'cat', no 'fox'
-    const [p1] = s.boxes(a)
-    s.setBoxLabel(p1.id, 'fox')
-    expect(s.labelsOf(a)).toEqual(['cat', 'fox'])
-    s.undo()
-    expect(s.labelsOf(a)).toEqual(['cat'])
-    expect(s.boxes(a)[0]).toMatchObject({ id: p1.id, label: 'cat', status: 'pending' })
+    // relabelling a proposal to a new class, then back: the proposal is 'cat' again, no 'fox'
+    const [p1] = before
+    relabel(s, p1.id, 'fox')
+    expect(s.labels.of(a)).toEqual(['cat', 'fox'])
+    s.review.save(a, { threshold: 0.2, boxes: before })
+    expect(s.labels.of(a)).toEqual(['cat'])
+    expect(s.review.boxes(a)[0]).toMatchObject({ id: p1.id, label: 'cat', status: 'pending' })
 
-    // a label the image already had (given by the user) is never removed by an undo
-    s.addBox(d, 'dog', { x0: 1, y0: 1, x1: 9, y1: 9 })
-    s.undo()
-    expect(s.labelsOf(d)).toEqual(['cat', 'dog'])
+    // a label the image already had (given by the user) is never removed with a box
+    const dogBefore = s.review.boxes(d)
+    draw(s, d, 'dog', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    s.review.save(d, { threshold: 0.2, boxes: dogBefore })
+    expect(s.labels.of(d)).toEqual(['cat', 'dog'])
 
     // another box of the class still in the image keeps the label
-    const first = s.addBox(a, 'owl', { x0: 1, y0: 1, x1: 9, y1: 9 })
-    s.addBox(a, 'owl', { x0: 20, y0: 20, x1: 30, y1: 30 })
-    s.undo()
-    expect(s.labelsOf(a)).toContain('owl')
-    s.undo()
-    expect(s.labelsOf(a)).not.toContain('owl')
-    expect(s.boxes(a).some((b) => b.id === first)).toBe(false)
+    const first = draw(s, a, 'owl', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    draw(s, a, 'owl', { x0: 20, y0: 20, x1: 30, y1: 30 })
+    reject(s, first)
+    expect(s.labels.of(a)).toContain('owl')
+    edit(s, a, (boxes) => boxes.filter((b) => b.label !== 'owl'))
+    expect(s.labels.of(a)).not.toContain('owl')
+    expect(s.review.boxes(a).some((b) => b.id === first)).toBe(false)
 
-    // an import that gives the label after the edit makes it explicit: undo keeps it
-    s.addBox(a, 'eel', { x0: 1, y0: 1, x1: 9, y1: 9 })
-    expect(s.addLabels([{ imageId: a, label: 'eel', source: 'import' }])).toBe(0)
-    s.undo()
-    expect(s.labelsOf(a)).toContain('eel')
+    // an import that gives the label after the edit makes it explicit: it stays
+    const eelBefore = s.review.boxes(a)
+    draw(s, a, 'eel', { x0: 1, y0: 1, x1: 9, y1: 9 })
+    expect(s.labels.add([{ imageId: a, label: 'eel', source: 'import' }])).toBe(0)
+    s.review.save(a, { threshold: 0.2, boxes: eelBefore })
+    expect(s.labels.of(a)).toContain('eel')
+  })
+
+  it('an autosave of an unchanged state writes nothing: the project file does not grow', () => {
+    const { s, ids } = ctx
+    const a = ids.get('a.jpg')!
+    const [p1] = s.review.boxes(a)
+    accept(s, p1.id)
+    draw(s, a, 'cat', { x0: 3, y0: 3, x1: 30, y1: 30 })
+    const state = { threshold: 0.2, boxes: s.review.boxes(a) }
+    s.review.save(a, state)
+    s.db.pragma('wal_checkpoint(TRUNCATE)')
+    const pages = s.db.pragma('page_count', { simple: true })
+    const revision = s.images.get(a)!.revision
+    const wal = () => (existsSync(`${s.file}-wal`) ? statSync(`${s.file}-wal`).size : 0)
+    const walBefore = wal()
+    for (let i = 0; i < 200; i++) expect(s.review.save(a, state).changed).toBe(false)
+    expect(wal()).toBe(walBefore)
+    expect(s.db.pragma('page_count', { simple: true })).toBe(pages)
+    expect(s.images.get(a)!.revision).toBe(revision)
+    expect(s.review.boxes(a)).toEqual(state.boxes)
+    // no table keeps a copy of each save
+    const tables = s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()
+    expect(tables).not.toContain('history')
   })
 
   it('moving a pending proposal makes an edited annotation; deleting it keeps it as rejected', () => {
     const { s, ids } = ctx
     const b = ids.get('b.jpg')!
-    const [p] = s.boxes(b)
-    s.updateBox(p.id, { x0: 0, y0: 0, x1: 30, y1: 30 })
-    expect(s.boxes(b)).toMatchObject([{ status: 'edited', score: 0.5, box: { x1: 30 } }])
-    expect(s.image(b)!.status).toBe('edited')
-    s.deleteBox(s.boxes(b)[0].id)
-    expect(s.boxes(b)).toMatchObject([{ status: 'rejected' }])
-    expect(s.image(b)!.status).toBe('rejected')
+    const [p] = s.review.boxes(b)
+    const moved = move(s, p.id, { x0: 0, y0: 0, x1: 30, y1: 30 })
+    expect(s.review.boxes(b)).toMatchObject([{ status: 'edited', score: 0.5, box: { x1: 30 } }])
+    expect(s.images.get(b)!.status).toBe('edited')
+    reject(s, moved)
+    expect(s.review.boxes(b)).toMatchObject([{ status: 'rejected' }])
+    expect(s.images.get(b)!.status).toBe('rejected')
   })
 
   it('accept-all, then a re-run keeps decisions and does not re-offer decided boxes', () => {
     const { s, ids } = ctx
     const a = ids.get('a.jpg')!
-    expect(s.acceptAllPending(a)).toBe(2)
-    expect(s.image(a)!.status).toBe('accepted')
-    s.saveProposals(a, { ...run, revision: 'r2' }, [
+    expect(acceptAll(s, a)).toBe(2)
+    expect(s.images.get(a)!.status).toBe('accepted')
+    s.runs.save(a, { ...run, revision: 'r2' }, [
       {
         label: 'cat',
         source: 'model',
@@ -197,21 +203,21 @@ describe('ProjectStore', () => {
         ],
       },
     ])
-    const boxes = s.boxes(a)
+    const boxes = s.review.boxes(a)
     expect(boxes.filter((x) => x.status === 'accepted')).toHaveLength(2)
     expect(boxes.filter((x) => x.status === 'pending')).toMatchObject([{ box: { x0: 50 } }])
-    expect(s.imagesToPropose(run.model, 'r2').map((i) => i.file)).toEqual([
+    expect(s.runs.toPropose(run.model, 'r2').map((i) => i.file)).toEqual([
       'b.jpg',
       'c.jpg',
       'd.jpg',
     ])
-    expect(s.imagesToPropose(run.model, 'r1').map((i) => i.file)).toEqual(['d.jpg'])
+    expect(s.runs.toPropose(run.model, 'r1').map((i) => i.file)).toEqual(['d.jpg'])
   })
 
-  it('saveReview replaces the state idempotently and is undoable', () => {
+  it('saving a review replaces the state idempotently, and the earlier state can be saved back', () => {
     const { s, ids } = ctx
     const a = ids.get('a.jpg')!
-    const [p1, p2] = s.boxes(a)
+    const [p1, p2] = s.review.boxes(a)
     const state = {
       threshold: 0.35,
       boxes: [
@@ -225,32 +231,37 @@ describe('ProjectStore', () => {
         },
       ],
     }
-    const r1 = s.saveReview(a, state)
+    const r1 = s.review.save(a, state)
     expect(r1.status).toBe('edited')
-    const after = s.boxes(a)
+    const after = s.review.boxes(a)
     expect(after.map((b) => [b.id.startsWith('a') || b.id === 'new-1', b.status])).toEqual([
       [true, 'accepted'],
       [true, 'manual'],
     ])
     expect(after.find((b) => b.id === p2.id)).toBeUndefined()
-    s.saveReview(a, { threshold: 0.35, boxes: after })
-    expect(s.boxes(a)).toEqual(after)
-    expect(s.image(a)!.threshold).toBe(0.35)
-    s.undo()
-    s.undo()
-    expect(s.boxes(a).map((b) => b.id)).toEqual([p1.id, p2.id])
+    expect(s.review.save(a, { threshold: 0.35, boxes: after }).changed).toBe(false)
+    expect(s.review.boxes(a)).toEqual(after)
+    expect(s.images.get(a)!.threshold).toBe(0.35)
+    // the review screen's undo: the state before, saved back (the removed proposal comes back
+    // as a pending proposal with its box and score)
+    s.review.save(a, { threshold: 0.2, boxes: [p1, p2] })
+    const back = s.review.boxes(a)
+    expect(back[0]).toEqual(p1)
+    expect(back.map(({ id: _id, ...rest }) => rest)).toEqual(
+      [p1, p2].map(({ id: _id, ...rest }) => rest),
+    )
   })
 
   it('exports kept boxes only, or with pending proposals', () => {
     const { s, ids } = ctx
-    const [p1, p2] = s.boxes(ids.get('a.jpg')!)
-    s.acceptProposal(p1.id)
-    s.rejectProposal(p2.id)
-    const d = s.toDataset()
+    const [p1, p2] = s.review.boxes(ids.get('a.jpg')!)
+    accept(s, p1.id)
+    reject(s, p2.id)
+    const d = s.review.dataset()
     expect(d.classes).toEqual(['cat', 'dog'])
     expect(d.images.map((i) => i.file)).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'])
     expect(d.images[0].boxes).toEqual([{ box: p1.box, label: 'cat' }])
-    const withP = s.toDataset({ withProposals: true })
+    const withP = s.review.dataset({ withProposals: true })
     expect(withP.images[1].boxes).toMatchObject([{ label: 'cat', score: 0.5 }])
     expect(withP.images[0].boxes).toHaveLength(1)
   })
@@ -258,17 +269,29 @@ describe('ProjectStore', () => {
   it('clips drawn, moved and saved boxes to the image; refuses one wholly outside it', () => {
     const { s, ids } = ctx
     const id = ids.get('d.jpg')! // 100 x 80
-    const a = s.addBox(id, 'dog', { x0: -5, y0: 10, x1: 120, y1: 90 })
-    expect(s.boxes(id).find((b) => b.id === a)!.box).toEqual({ x0: 0, y0: 10, x1: 100, y1: 80 })
-    s.updateBox(a, { x0: 50, y0: -3, x1: 140, y1: 20 })
-    expect(s.boxes(id).find((b) => b.id === a)!.box).toEqual({ x0: 50, y0: 0, x1: 100, y1: 20 })
-    expect(() => s.addBox(id, 'dog', { x0: 200, y0: 10, x1: 220, y1: 20 })).toThrow(
+    const a = draw(s, id, 'dog', { x0: -5, y0: 10, x1: 120, y1: 90 })
+    expect(s.review.boxes(id).find((b) => b.id === a)!.box).toEqual({
+      x0: 0,
+      y0: 10,
+      x1: 100,
+      y1: 80,
+    })
+    move(s, a, { x0: 50, y0: -3, x1: 140, y1: 20 })
+    expect(s.review.boxes(id).find((b) => b.id === a)!.box).toEqual({
+      x0: 50,
+      y0: 0,
+      x1: 100,
+      y1: 20,
+    })
+    expect(() => draw(s, id, 'dog', { x0: 200, y0: 10, x1: 220, y1: 20 })).toThrow(
       /outside the 100x80 image/,
     )
-    const boxes = s.boxes(id).map((b) => (b.id === a ? { ...b, box: { ...b.box, x1: 500 } } : b))
-    s.saveReview(id, { threshold: 0.2, boxes })
-    expect(s.boxes(id).find((b) => b.id === a)!.box.x1).toBe(100)
-    for (const im of s.toDataset().images)
+    const boxes = s.review
+      .boxes(id)
+      .map((b) => (b.id === a ? { ...b, box: { ...b.box, x1: 500 } } : b))
+    s.review.save(id, { threshold: 0.2, boxes })
+    expect(s.review.boxes(id).find((b) => b.id === a)!.box.x1).toBe(100)
+    for (const im of s.review.dataset().images)
       for (const b of im.boxes) {
         expect(b.box.x0).toBeGreaterThanOrEqual(0)
         expect(b.box.x1).toBeLessThanOrEqual(im.width)
@@ -278,19 +301,19 @@ describe('ProjectStore', () => {
 
   it('keeps review work when the same images are upserted again', () => {
     const { s, ids } = ctx
-    const [p1] = s.boxes(ids.get('a.jpg')!)
-    s.acceptProposal(p1.id)
-    const r = s.upsertImages([img('a.jpg'), img('e.jpg'), { ...img('b.jpg'), hash: 'changed' }])
+    const [p1] = s.review.boxes(ids.get('a.jpg')!)
+    accept(s, p1.id)
+    const r = s.images.upsert([img('a.jpg'), img('e.jpg'), { ...img('b.jpg'), hash: 'changed' }])
     expect(r.added).toEqual(['e.jpg'])
     expect(r.changed).toEqual(['b.jpg'])
     expect(r.ids.get('a.jpg')).toBe(ids.get('a.jpg'))
-    expect(s.boxes(ids.get('a.jpg')!)[0].status).toBe('accepted')
+    expect(s.review.boxes(ids.get('a.jpg')!)[0].status).toBe('accepted')
     expect(s.integrityCheck()).toBe('ok')
   })
 
   it('counts by status and class', () => {
     const { s, ids } = ctx
-    s.acceptAllPending(ids.get('c.jpg')!)
+    acceptAll(s, ids.get('c.jpg')!)
     const c = s.counts()
     expect(c.images).toBe(4)
     expect(c.byStatus.accepted).toBe(1)
@@ -323,7 +346,7 @@ describe('schema versions', () => {
   it('migrates an older project forward, keeping its data', () => {
     const file = path.join(tmp, 'older.camlabel')
     const s = ProjectStore.create(file, tmp)
-    s.upsertImages([img('x.jpg')])
+    s.images.upsert([img('x.jpg')])
     s.close()
     const v2 = [
       ...MIGRATIONS,
@@ -335,7 +358,7 @@ describe('schema versions', () => {
     ]
     const s2 = ProjectStore.open(file, { migrations: v2 })
     expect(s2.getMeta('schema_version')).toBe(String(v2.length))
-    expect(s2.imageByFile('x.jpg')).toBeDefined()
+    expect(s2.images.byFile('x.jpg')).toBeDefined()
     expect(s2.db.prepare('SELECT note FROM images').all()).toEqual([{ note: null }])
     s2.close()
     // and this build, which knows one version less, now refuses it

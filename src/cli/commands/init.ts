@@ -9,7 +9,7 @@ import { importProject, type ImportSource } from '../../main/project/importProje
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
-import { progressLine } from '../progress.ts'
+import { cliReport } from '../progress.ts'
 
 const usage = `Usage: camlabel init PROJECT --images DIR [--labels CSV | --coco FILE | --voc DIR | --yolo DIR]
 
@@ -100,15 +100,13 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       )
     store = ProjectStore.create(file, at(values.images))
   }
-  const progress = progressLine(io, 'import')
+  const report = cliReport(io)
   const abort = new AbortController()
   const onSignal = () => abort.abort()
   process.once('SIGINT', onSignal)
   try {
-    const r = await importProject(store, { labels, signal: abort.signal }, (p) => {
-      if (p.stage === 'images') progress.update(p.done, p.total, 0)
-    })
-    progress.finish()
+    const r = await importProject(store, { labels, signal: abort.signal, report })
+    report.finish()
     for (const p of r.problems) io.stderr(`warning: ${p.file}: ${p.message}\n`)
     const c = store.counts()
     io.stdout(
@@ -121,6 +119,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       )
     return 0
   } finally {
+    report.finish()
     process.off('SIGINT', onSignal)
     store.close()
   }

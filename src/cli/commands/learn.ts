@@ -12,8 +12,8 @@ import { learnProjectHead } from '../../main/project/learnProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import { choiceOption, numberOption, parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
-import { progressLine } from '../progress.ts'
-import { readProposeSettings } from '../proposeOptions.ts'
+import { cliReport } from '../progress.ts'
+import { modelOption, PROVIDERS } from '../proposeOptions.ts'
 
 const usage = `Usage: camlabel learn PROJECT [--model ID|PATH] [--lambda L] [--provider P] [--force]
 
@@ -42,19 +42,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   )
   if (positionals.length !== 1)
     throw new CamlabelError('INVALID_ARGUMENT', 'learn takes one PROJECT path', usage)
-  const { model } = readProposeSettings(
-    { ...(values.model ? { model: values.model } : {}) },
-    io.cwd,
-  )
+  const model = values.model === undefined ? undefined : modelOption(values.model, io.cwd)
   const lambda = numberOption(values.lambda, 'lambda', 0.01, [1e-8, 1e4])
-  const providers = choiceOption(
-    values.provider,
-    ['auto', 'cpu', 'cuda', 'dml', 'coreml'],
-    'provider',
-    'auto',
-  )
+  const providers = choiceOption(values.provider, PROVIDERS, 'provider', 'auto')
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]))
-  const progress = progressLine(io, 'features')
+  const report = cliReport(io)
   const abort = new AbortController()
   const onSignal = (): void => abort.abort()
   process.once('SIGINT', onSignal)
@@ -65,9 +57,9 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       providers,
       force: values.force ?? false,
       signal: abort.signal,
-      onProgress: (p) => progress.update(p.done, p.total, p.failed),
+      report,
     })
-    progress.finish()
+    report.finish()
     const f = r.features
     if (f) {
       io.stderr(
@@ -92,6 +84,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     if (r.warning) io.stdout(`warning: ${r.warning}\n`)
     return r.head ? 0 : 1
   } finally {
+    report.finish()
     process.off('SIGINT', onSignal)
     store.close()
   }

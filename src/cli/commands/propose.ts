@@ -1,25 +1,25 @@
 /**
- * `camlabel propose`: turns a folder of labelled photos into proposal boxes, written as COCO JSON.
- * The PROJECT form (`camlabel propose PROJECT`) runs on a project store instead (see issue 3).
+ * `camlabel propose`: boxes for the labels of each image, from Class Activation Maps.
+ *
+ * Both forms run the same path. `camlabel propose PROJECT` runs on a project file (resumable, see
+ * proposeProject.ts in this folder). The folder form imports `--images` (with `--labels` or
+ * folder-per-class) into a project that lives only in memory, runs the project's proposal run on
+ * it, and writes the proposals as COCO: so the two forms give the same boxes by construction.
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { CamlabelError } from '../../shared/errors.ts'
-import type { Dataset, DatasetImage } from '../../main/formats/dataset.ts'
+import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { toCoco } from '../../main/formats/coco.ts'
 import { writeFileAtomic } from '../../main/formats/atomicWrite.ts'
-import { readFolderPerClass } from '../../main/formats/folderPerClass.ts'
-import { readLabelsCsv } from '../../main/formats/labelsCsv.ts'
-import { defaultModel } from '../../main/engine/manifest.ts'
-import type { ImageTask } from '../../main/engine/propose.ts'
-import { runProposalJob } from '../../main/jobs/proposalJob.ts'
-import type { ReadyInfo } from '../../main/jobs/protocol.ts'
-import { DEFAULT_PROPOSAL_OPTIONS } from '../../main/engine/types.ts'
+import { modelIdentity, modelName, type ModelIdentity } from '../../main/engine/modelIdentity.ts'
+import { importProject, type ImportReport } from '../../main/project/importProject.ts'
+import { proposable } from '../../main/project/labelPlan.ts'
+import { proposeProject, type ProposeProjectResult } from '../../main/project/proposeProject.ts'
+import { ProjectStore } from '../../main/store/projectStore.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
-import { learnHeadForPropose, type LearnForProposeResult } from '../learnHead.ts'
-import { progressLine } from '../progress.ts'
-import { PROPOSE_OPTIONS, readProposeSettings, readyLine } from '../proposeOptions.ts'
+import { cliReport } from '../progress.ts'
+import { PROPOSE_OPTIONS, readProposeSettings } from '../proposeOptions.ts'
 
 const usage = `Usage: camlabel propose --images DIR [--labels FILE.csv] --out FILE.json [options]
        camlabel propose PROJECT [options]
@@ -29,6 +29,8 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --images DIR        folder of images (recursive)
   --labels FILE.csv   header + file,label rows, paths relative to the CSV; several rows per file mean
                       several labels. Without it, sub-folders of --images are the labels.
+                      Images labelled 'background' are negatives: they teach a learned head, and
+                      never get boxes.
   --out FILE.json     COCO JSON: images, categories named by your labels, annotations with score
   PROJECT             a project made by 'camlabel init': proposals are stored in it, image by image;
                       an interrupted run resumes where it stopped, and a new --threshold recomputes
@@ -49,33 +51,30 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
   --overwrite         replace an existing --out file`
 
 const MAX_LISTED = 20
-/** Reads the images and their labels; rows that cannot be used are reported, not fatal. */
-async function readTasks(
-  images: string,
-  labels: string | undefined,
-  io: CommandIO,
-): Promise<{ tasks: ImageTask[]; labelNames: string[] }> {
-  const read = labels ? await readLabelsCsv(labels, images) : await readFolderPerClass(images)
-  // Enough problems to act on, without burying the progress under thousands of lines.
-  for (const problem of read.problems.slice(0, MAX_LISTED)) {
-    const where = labels
-      ? `${labels}:${problem.line}`
-      : ('file' in problem && problem.file) || images
-    io.stderr(`warning: ${where}: ${problem.reason}\n`)
+
+/** A per-image failure as the output records it. */
+interface Failure {
+  file: string
+  code: string
+  reason: string
+}
+
+/**
+ * Prints the import's problems: images that could not be read are errors (and failures of the
+ * run), the rest (CSV rows, skipped files) warnings; enough to act on, without burying the
+ * progress under thousands of lines.
+ */
+function reportImport(report: ImportReport, io: CommandIO): Failure[] {
+  const failures: Failure[] = []
+  let listed = 0
+  for (const p of report.problems) {
+    if (p.code) failures.push({ file: p.file, code: p.code, reason: p.message })
+    if (listed++ < MAX_LISTED)
+      io.stderr(`${p.code ? 'error' : 'warning'}: ${p.file}: ${p.message}\n`)
   }
-  if (read.problems.length > MAX_LISTED) {
-    io.stderr(
-      `warning: … and ${read.problems.length - MAX_LISTED} more rows or files that could not be used\n`,
-    )
-  }
-  const byFile = new Map<string, ImageTask>()
-  for (const row of read.rows) {
-    const task = byFile.get(row.file) ?? { key: row.file, path: row.path, labels: [] }
-    if (!task.labels.includes(row.label)) task.labels.push(row.label)
-    byFile.set(row.file, task)
-  }
-  const labelNames = [...new Set(read.rows.map((r) => r.label))].sort()
-  return { tasks: [...byFile.values()], labelNames }
+  if (listed > MAX_LISTED)
+    io.stderr(`warning: … and ${listed - MAX_LISTED} more rows or files that could not be used\n`)
+  return failures
 }
 
 async function run(argv: string[], io: CommandIO): Promise<number> {
@@ -100,14 +99,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const images = path.resolve(io.cwd, values.images)
   const out = path.resolve(io.cwd, values.out)
   const labels = values.labels ? path.resolve(io.cwd, values.labels) : undefined
-  const proposal = {
-    ...DEFAULT_PROPOSAL_OPTIONS,
-    threshold: settings.threshold ?? DEFAULT_PROPOSAL_OPTIONS.threshold,
-    workingSize: settings.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
-  }
-  const { head, providers, mappings } = settings
-  const upscale = settings.upscale ?? 'bilinear'
-  const model = settings.model ?? defaultModel().id
   // Before any work: an hour of inference must not end in "the output exists".
   if (!values.overwrite && existsSync(out)) {
     throw new CamlabelError(
@@ -116,118 +107,129 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       'Choose another --out, or pass --overwrite to replace it.',
     )
   }
-
-  const { tasks, labelNames } = await readTasks(images, labels, io)
-  if (tasks.length === 0) {
-    throw new CamlabelError(
-      'INVALID_ARGUMENT',
-      `No labelled images found under ${images}`,
-      labels
-        ? 'Check that the CSV rows name files inside --images.'
-        : 'Put images in one sub-folder per label, or pass --labels FILE.csv.',
-    )
-  }
+  if (!existsSync(images))
+    throw new CamlabelError('NOT_FOUND', `No image folder at ${images}`, 'Check the --images path.')
 
   const started = performance.now()
-  let progress = progressLine(io, 'propose')
-  let ready: ReadyInfo | undefined
-  const dataset: Dataset = { classes: labelNames, images: [] }
-  const failures: { file: string; code: string; reason: string }[] = []
   const abort = new AbortController()
   const onSignal = (): void => abort.abort()
   process.once('SIGINT', onSignal)
-  let done = 0
-  let learning: LearnForProposeResult | undefined
-  let cancelled = false
+  const store = ProjectStore.createInMemory(images)
+  const report = cliReport(io)
   try {
-    // --head learn|auto: a feature pass and a head trained from the labels, before proposing.
-    learning = await learnHeadForPropose(tasks, {
-      model,
-      providers,
-      head,
-      mappings,
-      signal: abort.signal,
-      io,
-    })
-    if (learning.head) progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
-    for await (const result of runProposalJob(tasks, {
-      model,
-      providers,
-      proposal,
-      upscale,
-      head,
-      learned: learning.learned,
-      mappings,
-      signal: abort.signal,
-      onReady: (info) => {
-        ready = info
-        io.stderr(readyLine(info))
-        if (info.sources.agnostic.length > 0) {
-          io.stderr(
-            `labels the model does not know (class-agnostic CAM): ${info.sources.agnostic.join(', ')}\n`,
-          )
-        }
-      },
-    })) {
-      done++
-      for (const w of result.warnings) io.stderr(`warning: ${result.key}: ${w}\n`)
-      if (result.error) {
-        failures.push({ file: result.key, code: result.error.code, reason: result.error.message })
-        io.stderr(`error: ${result.key}: ${result.error.message}\n`)
-      } else {
-        const image: DatasetImage = {
-          file: result.key,
-          width: result.width,
-          height: result.height,
-          boxes: [],
-          labels: result.labels.map((l) => l.label),
-        }
-        for (const l of result.labels) {
-          for (const p of l.proposals)
-            image.boxes.push({ box: p.box, label: l.label, score: p.score })
-        }
-        dataset.images.push(image)
-      }
-      progress.update(done, tasks.length, failures.length)
+    let failures: Failure[]
+    try {
+      const imported = await importProject(store, {
+        labels: labels ? { kind: 'csv', path: labels } : { kind: 'folders' },
+        signal: abort.signal,
+      })
+      failures = reportImport(imported, io)
+    } catch (err) {
+      if (!abort.signal.aborted) throw err
+      io.stderr('cancelled before any image was proposed; nothing written\n')
+      return 130
     }
+    const identity = settings.model ?? modelIdentity()
+    const labelled = store.runs
+      .toPropose(identity.ref, identity.revision)
+      .filter((t) => proposable(t.labels).length > 0).length
+    if (labelled === 0) {
+      throw new CamlabelError(
+        'INVALID_ARGUMENT',
+        `No labelled images found under ${images}`,
+        labels
+          ? 'Check that the CSV rows name files inside --images.'
+          : 'Put images in one sub-folder per label, or pass --labels FILE.csv.',
+      )
+    }
+    const r = await proposeProject(store, {
+      model: identity,
+      ...(settings.threshold !== undefined ? { threshold: settings.threshold } : {}),
+      ...(settings.workingSize !== undefined ? { workingSize: settings.workingSize } : {}),
+      upscale: settings.upscale ?? 'bilinear',
+      head: settings.head,
+      providers: settings.providers,
+      ...(settings.mappings.size ? { mappings: settings.mappings } : {}),
+      signal: abort.signal,
+      report,
+    })
+    report.finish()
+    if (r.sources.agnostic.length > 0)
+      io.stderr(
+        `labels the model does not know (class-agnostic CAM): ${r.sources.agnostic.join(', ')}\n`,
+      )
+    for (const e of store.runs.errors(r.model)) {
+      failures.push({ file: e.file, code: e.code, reason: e.error })
+      io.stderr(`error: ${e.file}: ${e.error}\n`)
+    }
+    const written = await writeProposals(
+      store,
+      identity,
+      r,
+      failures,
+      labelled,
+      out,
+      values.overwrite ?? false,
+    )
+    const seconds = (performance.now() - started) / 1000
+    const done = r.done + failures.length - r.failed
+    io.stderr(
+      `${done} images (${failures.length} failed), ${written} proposals in ${seconds.toFixed(1)} s · ` +
+        `${(done / seconds).toFixed(1)} images/s · ${r.provider ?? '?'} · wrote ${out}\n`,
+    )
+    if (r.cancelled) {
+      io.stderr(`cancelled: ${labelled - r.done} images not proposed (the output says so)\n`)
+      return 130
+    }
+    return failures.length > 0 && failures.length === done ? 1 : 0
   } catch (err) {
-    // Ctrl-C: keep what is done (the output says it is partial); anything else is a failure.
-    if (!abort.signal.aborted) throw err
-    cancelled = true
+    report.finish()
+    if (toErrorData(err).code === 'CANCELLED') return 130
+    throw err
   } finally {
     process.off('SIGINT', onSignal)
-    progress.finish()
+    store.close()
   }
+}
+
+/**
+ * Writes the proposals of the images the run processed as COCO (categories sorted by name; the
+ * run's model, provider, settings, label sources, learned head and failures in info.camlabel).
+ * Returns how many proposals it wrote.
+ */
+async function writeProposals(
+  store: ProjectStore,
+  identity: ModelIdentity,
+  r: ProposeProjectResult,
+  failures: Failure[],
+  labelled: number,
+  out: string,
+  overwrite: boolean,
+): Promise<number> {
+  const dataset = store.review.dataset({
+    withProposals: true,
+    only: store.runs.processed(r.model, r.revision),
+  })
+  dataset.classes.sort()
   const coco = toCoco(dataset, { description: 'camlabel proposals' })
   const output = {
     ...coco,
     info: {
       ...coco.info,
       camlabel: {
-        model: ready?.modelId ?? model,
-        provider: ready?.provider,
-        threshold: proposal.threshold,
-        upscale,
-        labelSources: ready?.sources,
-        learnedHead: learning?.head?.quality,
+        model: modelName(identity),
+        provider: r.provider,
+        threshold: r.run.threshold,
+        upscale: r.run.upscale,
+        labelSources: r.sources,
+        learnedHead: r.learn?.head?.quality,
         failures,
-        ...(cancelled ? { cancelled: true, notProposed: tasks.length - done } : {}),
+        ...(r.cancelled ? { cancelled: true, notProposed: labelled - r.done } : {}),
       },
     },
   }
-  await writeFileAtomic(out, JSON.stringify(output) + '\n', {
-    overwrite: values.overwrite ?? false,
-  })
-  const seconds = (performance.now() - started) / 1000
-  io.stderr(
-    `${done} images (${failures.length} failed), ${coco.annotations.length} proposals in ${seconds.toFixed(1)} s · ` +
-      `${(done / seconds).toFixed(1)} images/s · ${ready?.provider ?? '?'} · wrote ${out}\n`,
-  )
-  if (cancelled) {
-    io.stderr(`cancelled: ${tasks.length - done} images not proposed (the output says so)\n`)
-    return 130
-  }
-  return failures.length === tasks.length ? 1 : 0
+  await writeFileAtomic(out, JSON.stringify(output) + '\n', { overwrite })
+  return coco.annotations.length
 }
 
 export const command: Command = {

@@ -8,9 +8,8 @@ import { CamlabelError } from '../../shared/errors.ts'
 import { proposeProject } from '../../main/project/proposeProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import type { CommandIO } from '../io.ts'
-import { reportProjectHead } from '../learnHead.ts'
-import { progressLine } from '../progress.ts'
-import { readyLine, type ProposeSettings } from '../proposeOptions.ts'
+import { cliReport } from '../progress.ts'
+import type { ProposeSettings } from '../proposeOptions.ts'
 
 /** Runs `camlabel propose PROJECT …`. */
 export async function runProjectPropose(
@@ -24,50 +23,28 @@ export async function runProjectPropose(
       'propose takes one PROJECT path (or --images/--labels/--out)',
     )
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]))
-  let progress = progressLine(io, 'propose')
-  let features = progressLine(io, 'features')
-  let recompute: ReturnType<typeof progressLine> | undefined
   const { mappings } = settings
   const abort = new AbortController()
   const onSignal = () => abort.abort()
   process.once('SIGINT', onSignal)
   const started = performance.now()
+  const report = cliReport(io)
   try {
-    const r = await proposeProject(
-      store,
-      {
-        model: settings.model,
-        // Only an explicit threshold re-thresholds images already processed (from stored CAMs).
-        threshold: settings.threshold,
-        workingSize: settings.workingSize,
-        // Undefined (not given): the project's upscale setting (see projectUpscale).
-        upscale: settings.upscale,
-        head: settings.head,
-        providers: settings.providers,
-        ...(mappings.size ? { mappings } : {}),
-        onReady: (info) => io.stderr(readyLine(info)),
-        onFeatureProgress: (p) => features.update(p.done, p.total, p.failed),
-        onLearned: (learn, labels) => {
-          features.finish()
-          features = progressLine(io, 'features')
-          io.stderr(`learned CAM head for: ${labels.join(', ')}\n`)
-          reportProjectHead(learn, io)
-          progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
-        },
-      },
-      (p) => {
-        if (p.stage !== 'recompute') return progress.update(p.done, p.total, p.failed)
-        recompute ??= progressLine(io, 'recompute')
-        recompute.update(p.done, p.total, p.failed)
-        if (p.done === p.total) {
-          recompute.finish()
-          progress = progressLine(io, 'propose') // the rate and ETA of proposing alone
-        }
-      },
-      abort.signal,
-    )
-    progress.finish()
-    for (const e of store.runErrors(r.model).slice(0, 20))
+    const r = await proposeProject(store, {
+      ...(settings.model ? { model: settings.model } : {}),
+      // Only an explicit threshold re-thresholds images already processed (from stored CAMs).
+      ...(settings.threshold !== undefined ? { threshold: settings.threshold } : {}),
+      ...(settings.workingSize !== undefined ? { workingSize: settings.workingSize } : {}),
+      // Not given: the project's upscale setting (see projectUpscale).
+      ...(settings.upscale ? { upscale: settings.upscale } : {}),
+      head: settings.head,
+      providers: settings.providers,
+      ...(mappings.size ? { mappings } : {}),
+      signal: abort.signal,
+      report,
+    })
+    report.finish()
+    for (const e of store.runs.errors(r.model).slice(0, 20))
       io.stderr(`error: ${e.file}: ${e.error}\n`)
     const s = (performance.now() - started) / 1000
     if (mappings.size) io.stderr(`saved the mapping of: ${[...mappings.keys()].join(', ')}\n`)
@@ -85,6 +62,7 @@ export async function runProjectPropose(
     )
     return r.cancelled ? 130 : r.done > 0 && r.failed === r.done ? 1 : 0
   } finally {
+    report.finish()
     process.off('SIGINT', onSignal)
     store.close()
   }

@@ -2,7 +2,8 @@
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
-import { projectLabelSources, type LabelSourceInfo } from '../../main/project/learnProject.ts'
+import type { LabelSourceInfo, LabelSources } from '../../shared/contracts/labels.ts'
+import { describeLabels } from '../../main/project/labelPlan.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
 
@@ -22,11 +23,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]), { readonly: true })
   try {
     const c = store.counts()
-    const jobs = store.jobs().filter((j) => j.status === 'running')
-    let sources: Awaited<ReturnType<typeof projectLabelSources>> | undefined
+    const jobs = store.jobs.list().filter((j) => j.status === 'running')
+    let sources: LabelSources | undefined
     let sourcesError: string | undefined
     try {
-      sources = await projectLabelSources(store)
+      sources = await describeLabels(store)
     } catch (err) {
       sourcesError = (err as Error).message
     }

@@ -1,14 +1,10 @@
 /**
  * Pooled features for learning CAM heads: every image through the model once, the feature maps
  * before the classifier averaged over H×W (the global average pooling the CAM's linearity rests
- * on). One vector per image, cached by the caller under `featureCacheKey(model)`.
+ * on). One vector per image, cached by the caller under featureKey (modelIdentity.ts).
  */
-import { createHash } from 'node:crypto'
-import { statSync } from 'node:fs'
-import path from 'node:path'
-import { CamlabelError, toErrorData, type ErrorData } from '../../shared/errors.ts'
+import { toErrorData, type ErrorData } from '../../shared/errors.ts'
 import { isFailure, prefetchImages } from './prefetch.ts'
-import { preprocessingRevision } from './revision.ts'
 import type { LoadedModel } from './session.ts'
 import type { FeatureMaps, ForwardResult } from './types.ts'
 
@@ -55,51 +51,6 @@ export function poolFeatureMaps(maps: FeatureMaps): Float32Array {
 /** The pooled features of one forward pass (the input of the model's own linear classifier). */
 export function pooledFeatures(fwd: ForwardResult): Float32Array {
   return poolFeatureMaps(fwd.features)
-}
-
-/**
- * The revision of a user's own .onnx file: a hash of its absolute path, size and modification
- * time, so a model retrained in place (same name) gets a new one. `file-` + 16 hex digits.
- * @throws CamlabelError NOT_FOUND when the file is missing
- */
-export function modelFileRevision(file: string): string {
-  const abs = path.resolve(file)
-  let st
-  try {
-    st = statSync(abs)
-  } catch {
-    throw new CamlabelError(
-      'NOT_FOUND',
-      `No model file at ${abs}`,
-      'Pass a manifest id or an existing .onnx file.',
-    )
-  }
-  const rev = createHash('sha1')
-    .update(`${abs}\n${st.size}\n${Math.round(st.mtimeMs)}`)
-    .digest('hex')
-    .slice(0, 16)
-  return `file-${rev}`
-}
-
-/**
- * The key cached features are stored under: the model, the tensor the features come from and the
- * preprocessing revision (sharp/libvips/engine versions), so features computed from other pixels
- * or another layer are never mixed into a training set. A user's own model (not in the manifest)
- * is keyed by its absolute path and file revision (see modelFileRevision), not by its file name:
- * retraining `model.onnx` in place must not reuse the old model's features.
- */
-export function featureCacheKey(
-  model: Pick<LoadedModel, 'id' | 'head'> & {
-    spec: Pick<LoadedModel['spec'], 'preprocessing'> &
-      Partial<Pick<LoadedModel['spec'], 'file' | 'fromManifest'>>
-  },
-): string {
-  const prep = preprocessingRevision(model.id, model.spec.preprocessing)
-  if (model.spec.fromManifest === false && model.spec.file) {
-    const file = path.resolve(model.spec.file)
-    return `${file}:${model.head.featureTensor}:${prep}:${modelFileRevision(file)}`
-  }
-  return `${model.id}:${model.head.featureTensor}:${prep}`
 }
 
 /**

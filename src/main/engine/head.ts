@@ -11,6 +11,7 @@
  * honestly how well each class can be told apart. Pure: typed arrays and plain objects only.
  */
 import { CamlabelError, invalidParameter } from '../../shared/errors.ts'
+import { isBackgroundLabel } from '../../shared/labels.ts'
 import { minimizeLbfgs } from './lbfgs.ts'
 
 /** One training image: its pooled features and its labels. */
@@ -97,11 +98,6 @@ export function oneClassWarning(label: string): string {
     `Only one class ('${label}'): nothing to discriminate against. Add images of other content as ` +
     `negatives (e.g. a 'background' label or folder); the class-agnostic CAM stays in use.`
   )
-}
-
-/** True for the negative class's name, "background" in any case. */
-export function isBackgroundLabel(label: string): boolean {
-  return label.trim().toLowerCase() === 'background'
 }
 
 /** A training set in matrix form: X is n × dim, row-major; Y is n × C targets in 0..1. */

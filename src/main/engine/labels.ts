@@ -130,12 +130,3 @@ export function parseMapping(text: string): [string, MappingChoice] {
       .filter(Boolean),
   ]
 }
-
-/** Labels grouped by the kind of source they use, for the run's summary. */
-export function summariseSources(
-  sources: ReadonlyMap<string, LabelSource>,
-): Record<LabelSource['kind'], string[]> {
-  const out: Record<LabelSource['kind'], string[]> = { model: [], learned: [], agnostic: [] }
-  for (const [label, source] of sources) out[source.kind].push(label)
-  return out
-}

@@ -97,11 +97,11 @@ export function manifestPath(): string {
     : path.join(shippedModels, 'manifest.json')
 }
 
-let cached: Manifest | undefined
+let cached: { file: string; manifest: Manifest } | undefined
 
-/** Reads and validates models/manifest.json (cached after the first call). */
+/** Reads and validates models/manifest.json (cached after the first call, per file). */
 export function loadManifest(file = manifestPath()): Manifest {
-  if (cached && file === manifestPath()) return cached
+  if (cached?.file === file) return cached.manifest
   let raw: unknown
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
@@ -128,7 +128,7 @@ export function loadManifest(file = manifestPath()): Manifest {
       )
     }
   }
-  if (file === manifestPath()) cached = manifest
+  cached = { file, manifest }
   return manifest
 }
 

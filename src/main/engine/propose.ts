@@ -13,6 +13,7 @@ import { isFailure, prefetchImages } from './prefetch.ts'
 import type { PreparedImage } from './preprocess.ts'
 import { refineCam, type GuideImage, type RefineParams } from './refine.ts'
 import type { LoadedModel } from './session.ts'
+import type { UpscaleMode } from '../../shared/cam/types.ts'
 import type { ForwardResult, Map2D, ProposalOptions, RawProposal } from './types.ts'
 
 /** One image to propose boxes for; `key` is the caller's id (a relative path, a row id). */
@@ -43,8 +44,6 @@ export interface ImageResult {
   /** Set when this image failed; the batch goes on. */
   error?: ErrorData
 }
-
-export type UpscaleMode = 'bilinear' | 'guided'
 
 export interface ProposeOptions {
   proposal: ProposalOptions

@@ -1,7 +1,7 @@
 /**
- * The preprocessing revision: a short stamp of everything that decides the pixels a model sees
- * (sharp and libvips versions, this engine's preprocessing version, the model id and its
- * preprocessing). Cached CAMs and proposals carry it, so a change to any of these makes them stale
+ * Revision stamps of the pixels a model sees: the engine's preprocessing version, sharp and libvips
+ * (pipelineStamp), and a model's own preprocessing (preprocessingRevision). Model revisions
+ * (modelIdentity.ts) include them, so a change to any of these makes cached CAMs and features stale
  * instead of silently showing maps computed from different pixels.
  */
 import { createHash } from 'node:crypto'
@@ -9,13 +9,16 @@ import sharp from 'sharp'
 import { PREPROCESS_VERSION } from './preprocess.ts'
 import type { Preprocessing } from './types.ts'
 
+/** The decoding pipeline's versions: this engine's preprocessing, sharp and libvips. */
+export function pipelineStamp(): string {
+  return `preprocess=${PREPROCESS_VERSION}\nsharp=${sharp.versions.sharp ?? ''}\nvips=${sharp.versions.vips}`
+}
+
 /** A 16-hex-digit stable hash; the same inputs give the same stamp across runs and machines. */
 export function preprocessingRevision(modelId: string, pre: Preprocessing): string {
   // Fields listed explicitly (not JSON.stringify(pre)) so key order or extra fields cannot change it.
   const parts = [
-    `preprocess=${PREPROCESS_VERSION}`,
-    `sharp=${sharp.versions.sharp ?? ''}`,
-    `vips=${sharp.versions.vips}`,
+    pipelineStamp(),
     `model=${modelId}`,
     `size=${pre.width}x${pre.height}`,
     `order=${pre.channelOrder}`,

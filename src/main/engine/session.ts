@@ -13,7 +13,8 @@ import { CamlabelError } from '../../shared/errors.ts'
 import { numberedClasses, parseClasses } from './classes.ts'
 import { float16ToFloat32, float32ToFloat16 } from './float16.ts'
 import { detectCamHead, graphInputs, withExtraOutputs } from './graph.ts'
-import { classesAsset, findModel, loadManifest, modelsDir, type ModelSpec } from './manifest.ts'
+import { classesAsset, type ModelSpec } from './manifest.ts'
+import { modelIdentity, type ModelIdentity } from './modelIdentity.ts'
 import { DataType, decodeModel } from './onnxProto.ts'
 import type { CamHead, FeatureMaps, ForwardResult, ModelClass, Preprocessing } from './types.ts'
 
@@ -41,7 +42,9 @@ export interface LoadedSpec {
 
 /** An opened model, ready for forward passes. */
 export interface LoadedModel {
+  /** The manifest id, or the file name of a user's model (for messages). */
   id: string
+  identity: ModelIdentity
   spec: LoadedSpec
   classes: ModelClass[]
   head: CamHead
@@ -68,10 +71,6 @@ const USER_DEFAULTS = {
   std: [0.229, 0.224, 0.225],
 } as const
 
-function isPath(idOrPath: string): boolean {
-  return idOrPath.endsWith('.onnx') || idOrPath.includes('/') || idOrPath.includes('\\')
-}
-
 /** Runs `read`, prefixing a domain error's message with the model file's name so the user knows which. */
 function namingFile<T>(file: string, read: () => T): T {
   try {
@@ -85,22 +84,22 @@ function namingFile<T>(file: string, read: () => T): T {
 }
 
 /**
- * Opens a model: a manifest id (`squeezenet1.1-fp16`) or the path of a user's .onnx classifier.
- * Throws UNKNOWN_MODEL, NOT_FOUND (file not fetched yet, with the command that fetches it) or
- * MODEL_UNUSABLE (not an ONNX classifier with a CAM-able head, saying why).
+ * Opens a model: a manifest id (`squeezenet1.1-fp16`), the path of a user's .onnx classifier, or
+ * an identity already resolved (see modelIdentity.ts). Throws UNKNOWN_MODEL, NOT_FOUND (file not
+ * fetched yet, with the command that fetches it) or MODEL_UNUSABLE (not an ONNX classifier with a
+ * CAM-able head, saying why).
  */
-export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promise<LoadedModel> {
-  const manifest = loadManifest()
-  const manifestSpec = isPath(idOrPath) ? undefined : findModel(idOrPath, manifest)
-  if (!manifestSpec && !isPath(idOrPath) && !existsSync(idOrPath)) {
-    throw new CamlabelError(
-      'UNKNOWN_MODEL',
-      `Unknown model '${idOrPath}'. Known models: ${manifest.models.map((m) => m.id).join(', ')}`,
-      'Pass one of these ids, or the path of your own .onnx file.',
-    )
-  }
-  const dir = opts.modelsDir ?? modelsDir()
-  const file = manifestSpec ? path.join(dir, manifestSpec.file) : path.resolve(idOrPath)
+export async function openModel(
+  which: string | ModelIdentity,
+  opts: OpenOptions = {},
+): Promise<LoadedModel> {
+  const identity =
+    typeof which === 'string'
+      ? modelIdentity(which, opts.modelsDir ? { modelsDir: opts.modelsDir } : {})
+      : which
+  const manifestSpec = identity.spec
+  const file = identity.file
+  const dir = path.dirname(file)
   const bytes = await readModelFile(file, manifestSpec?.id)
 
   const model = namingFile(file, () => decodeModel(bytes))
@@ -199,6 +198,7 @@ export async function openModel(idOrPath: string, opts: OpenOptions = {}): Promi
 
   const loaded: LoadedModel = {
     id: spec.id,
+    identity,
     spec,
     classes,
     head,

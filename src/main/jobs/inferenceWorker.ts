@@ -1,90 +1,180 @@
 /**
- * The inference worker: onnxruntime's session.run blocks the thread that calls it, so the model lives
- * here, off the main thread. It loads the model, resolves the labels' CAM sources, runs the job and
- * posts one message per image (buffers transferred, not copied).
+ * The inference worker thread: onnxruntime's session.run blocks the thread that calls it, and
+ * head training and guided refinement are tens to hundreds of milliseconds of arithmetic, so all of
+ * it lives here, off the main thread. The loaded model is kept between requests (one app run loads
+ * it once); batch requests run one after another, interactive ones (train, refine) are answered
+ * between the images of a batch.
  */
 import { parentPort } from 'node:worker_threads'
+import { proposalsFromMap } from '../../shared/cam/boxes.ts'
+import { normaliseByMax } from '../../shared/cam/proposals.ts'
+import { DEFAULT_PROPOSAL_OPTIONS } from '../../shared/cam/types.ts'
 import { toErrorData } from '../../shared/errors.ts'
 import { extractFeatures } from '../engine/features.ts'
-import { resolveLabelSources, summariseSources } from '../engine/labels.ts'
-import { proposeImages } from '../engine/propose.ts'
+import { trainHead } from '../engine/head.ts'
+import { prepareImage } from '../engine/preprocess.ts'
+import { guidedMap, proposeImages } from '../engine/propose.ts'
+import type { GuideImage } from '../engine/refine.ts'
 import { openModel, type LoadedModel } from '../engine/session.ts'
-import { isToWorker, PROTOCOL_VERSION, type FromWorker, type StartMessage } from './protocol.ts'
+import {
+  isToWorker,
+  PROTOCOL_VERSION,
+  type FeaturesRequest,
+  type FromWorker,
+  type ModelRequest,
+  type ProposeRequest,
+  type RefineRequest,
+  type TrainRequest,
+} from './protocol.ts'
 
 const port = parentPort
 if (!port) throw new Error('inferenceWorker must run in a worker thread')
-const abort = new AbortController()
 
-function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port!.postMessage(message, transfer)
+type Reply = FromWorker extends infer M
+  ? M extends FromWorker
+    ? Omit<M, 'v' | 'id'>
+    : never
+  : never
+
+function post(id: number, message: Reply, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage({ v: PROTOCOL_VERSION, id, ...message }, transfer)
 }
 
-async function proposeAll(
-  model: LoadedModel,
-  start: StartMessage,
-  sources: ReturnType<typeof resolveLabelSources>,
-) {
-  const results = proposeImages(model, start.tasks, {
-    proposal: start.proposal,
+let loaded: { key: string; model: LoadedModel } | undefined
+let batches: Promise<void> = Promise.resolve()
+let guide: { key: string; guide: GuideImage } | undefined
+const controllers = new Map<number, AbortController>()
+
+/** The model of a request, loaded once and kept while requests ask for the same one. */
+async function modelFor(req: ModelRequest): Promise<{ model: LoadedModel; reused: boolean }> {
+  const key = `${req.model.ref}\n${req.model.revision}\n${req.providers}`
+  if (loaded?.key === key) return { model: loaded.model, reused: true }
+  if (loaded) {
+    const old = loaded.model
+    loaded = undefined
+    await old.dispose()
+  }
+  const model = await openModel(req.model, { providers: req.providers })
+  loaded = { key, model }
+  return { model, reused: false }
+}
+
+async function ready(id: number, req: ModelRequest): Promise<LoadedModel> {
+  const { model, reused } = await modelFor(req)
+  const info = { modelId: model.id, provider: model.provider, reused }
+  post(id, {
+    type: 'ready',
+    info: model.providerNote ? { ...info, providerNote: model.providerNote } : info,
+  })
+  return model
+}
+
+async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> {
+  const model = await ready(req.id, req)
+  const sources = new Map(Object.entries(req.sources))
+  const results = proposeImages(model, req.tasks, {
+    proposal: req.proposal,
     sources: (label) => sources.get(label) ?? { kind: 'agnostic' },
-    upscale: start.upscale,
-    signal: abort.signal,
+    upscale: req.upscale,
+    signal,
   })
   for await (const result of results) {
     const transfer = result.labels.map((l) => l.cam.data.buffer as ArrayBuffer)
-    post({ v: PROTOCOL_VERSION, type: 'result', result }, transfer)
+    post(req.id, { type: 'result', result }, transfer)
   }
 }
 
-async function featuresAll(model: LoadedModel, start: StartMessage) {
-  for await (const result of extractFeatures(model, start.tasks, { signal: abort.signal })) {
+async function features(req: FeaturesRequest, signal: AbortSignal): Promise<void> {
+  const model = await ready(req.id, req)
+  for await (const result of extractFeatures(model, req.tasks, { signal })) {
     const transfer = result.features ? [result.features.buffer as ArrayBuffer] : []
-    post({ v: PROTOCOL_VERSION, type: 'features', result }, transfer)
+    post(req.id, { type: 'features', result }, transfer)
   }
 }
 
-async function run(start: StartMessage): Promise<void> {
-  const model = await openModel(start.model, { providers: start.providers })
-  try {
-    const labels = new Set(start.tasks.flatMap((t) => t.labels))
-    const learned = new Map(Object.entries(start.learned))
-    const mappings = new Map(Object.entries(start.mappings))
-    const sources = resolveLabelSources(labels, model.classes, start.head, learned, mappings)
-    const ready = {
-      modelId: model.id,
-      provider: model.provider,
-      sources: summariseSources(sources),
-    }
-    post({
-      v: PROTOCOL_VERSION,
-      type: 'ready',
-      info: model.providerNote ? { ...ready, providerNote: model.providerNote } : ready,
-    })
-    if (start.mode === 'features') await featuresAll(model, start)
-    else await proposeAll(model, start, sources)
-  } finally {
-    // Released before the last message: the main side may end this thread once it has it, and
-    // onnxruntime must not be torn down in the middle of a release.
-    await model.dispose()
+function train(req: TrainRequest, signal: AbortSignal): void {
+  const head = trainHead(req.samples, { ...req.options, signal })
+  post(
+    req.id,
+    { type: 'trained', head },
+    head.classes.map((c) => c.weights.buffer as ArrayBuffer),
+  )
+}
+
+async function refine(req: RefineRequest): Promise<void> {
+  let started = performance.now()
+  if (guide?.key !== req.cacheKey) {
+    const prepared = await prepareImage(req.path, req.preprocessing, { guideSize: req.workingSize })
+    guide = { key: req.cacheKey, guide: prepared.guide! }
   }
+  const decodeMs = performance.now() - started
+  started = performance.now()
+  const options = {
+    ...DEFAULT_PROPOSAL_OPTIONS,
+    threshold: req.threshold,
+    workingSize: req.workingSize,
+  }
+  const maps = req.cams.map((c) => {
+    const map = guidedMap(normaliseByMax(c.cam), guide!.guide, options)
+    const proposals = proposalsFromMap(map, options, req.width, req.height, c.confidence)
+    return { label: c.label, confidence: c.confidence, map, proposals }
+  })
+  const refineMs = performance.now() - started
+  post(
+    req.id,
+    { type: 'refined', maps, decodeMs, refineMs },
+    maps.map((m) => m.map.data.buffer as ArrayBuffer),
+  )
+}
+
+/** Runs one request, answering `done` (batches) or its own reply, or `failed`. */
+async function handle(
+  id: number,
+  run: (signal: AbortSignal) => Promise<void> | void,
+  batch: boolean,
+): Promise<void> {
+  const controller = controllers.get(id) ?? new AbortController()
+  try {
+    controller.signal.throwIfAborted()
+    await run(controller.signal)
+    if (batch) post(id, { type: 'done' })
+  } catch (err) {
+    post(id, { type: 'failed', error: toErrorData(err) })
+  } finally {
+    controllers.delete(id)
+  }
+}
+
+async function close(id: number): Promise<void> {
+  for (const c of controllers.values()) c.abort()
+  await batches
+  // Released before the last message: the main side may end this thread once it has it, and
+  // onnxruntime must not be torn down in the middle of a release.
+  if (loaded) await loaded.model.dispose().catch(() => undefined)
+  loaded = undefined
+  post(id, { type: 'closed' })
+  port!.close()
 }
 
 port.on('message', (message: unknown) => {
   if (!isToWorker(message)) {
-    post({
-      v: PROTOCOL_VERSION,
+    const id =
+      typeof (message as { id?: unknown })?.id === 'number' ? (message as { id: number }).id : -1
+    post(id, {
       type: 'failed',
       error: { code: 'INTERNAL', message: 'Unknown message to the inference worker' },
     })
     return
   }
-  if (message.type === 'cancel') {
-    abort.abort()
-    return
-  }
-  run(message)
-    .then(() => post({ v: PROTOCOL_VERSION, type: 'done' }))
-    .catch((err: unknown) => post({ v: PROTOCOL_VERSION, type: 'failed', error: toErrorData(err) }))
-    // Nothing more to do: closing the port lets the thread end by itself.
-    .finally(() => port.close())
+  if (message.type === 'cancel') return controllers.get(message.id)?.abort()
+  if (message.type === 'close') return void close(message.id)
+  // Registered now, so a cancel that arrives before a queued batch starts is not lost.
+  controllers.set(message.id, new AbortController())
+  if (message.type === 'train') return void handle(message.id, (s) => train(message, s), false)
+  if (message.type === 'refine') return void handle(message.id, () => refine(message), false)
+  const run =
+    message.type === 'propose'
+      ? (s: AbortSignal) => propose(message, s)
+      : (s: AbortSignal) => features(message, s)
+  batches = batches.then(() => handle(message.id, run, true))
 })

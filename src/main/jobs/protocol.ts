@@ -1,67 +1,138 @@
 /**
- * The message protocol between the main side and the inference worker. Versioned, plain data only
- * (structured-clone safe); the type guards reject anything else so a stale worker bundle fails loudly.
+ * The message protocol between the main side (worker.ts) and the inference worker thread
+ * (inferenceWorker.ts). Versioned, plain data only (structured-clone safe; buffers transferred);
+ * the type guards reject anything else so a stale worker bundle fails loudly. Every request has an
+ * id; a batch request (propose, features) streams results and ends with `done` or `failed`, an
+ * interactive one (train, refine) answers once. Label sources arrive resolved (labelPlan.ts): the
+ * worker never decides where a CAM comes from.
  */
+import type { Map2D, ProposalOptions, RawProposal, UpscaleMode } from '../../shared/cam/types.ts'
 import type { ErrorData } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
-import type { HeadMode, MappingChoice, LearnedWeights } from '../engine/labels.ts'
-import type { ImageResult, ImageTask, UpscaleMode } from '../engine/propose.ts'
+import type { HeadSample, LearnedHead, TrainHeadOptions } from '../engine/head.ts'
+import type { LabelSource } from '../engine/labels.ts'
+import type { ModelIdentity } from '../engine/modelIdentity.ts'
+import type { ImageResult, ImageTask } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
-import type { ProposalOptions } from '../engine/types.ts'
+import type { Preprocessing } from '../engine/types.ts'
 
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
-/**
- * Starts a job. `propose`: boxes for every task's labels. `features`: the pooled features of every
- * image (for learning a head); label sources are still resolved so the caller learns which labels
- * the model knows.
- */
-export interface StartMessage {
+interface Versioned {
   v: typeof PROTOCOL_VERSION
-  type: 'start'
-  mode: 'propose' | 'features'
-  model: string
+  id: number
+}
+
+/** The model a batch request runs on; the worker keeps it loaded for the next request. */
+export interface ModelRequest {
+  model: ModelIdentity
   providers: ProviderChoice
+}
+
+/** Proposals for every task's labels, each label's CAM from `sources`. */
+export interface ProposeRequest extends Versioned, ModelRequest {
+  type: 'propose'
   tasks: ImageTask[]
   proposal: ProposalOptions
   upscale: UpscaleMode
-  head: HeadMode
-  learned: Record<string, LearnedWeights>
-  mappings: Record<string, MappingChoice>
+  sources: Record<string, LabelSource>
 }
 
-export interface CancelMessage {
-  v: typeof PROTOCOL_VERSION
+/** The pooled features of every task's image (for learning a head). */
+export interface FeaturesRequest extends Versioned, ModelRequest {
+  type: 'features'
+  tasks: ImageTask[]
+}
+
+/** Trains a learned head (trainHead) off the main thread. */
+export interface TrainRequest extends Versioned {
+  type: 'train'
+  samples: HeadSample[]
+  options: Omit<TrainHeadOptions, 'signal'>
+}
+
+/** The guided maps of one image's stored CAMs, for the review screen's guided view. */
+export interface RefineRequest extends Versioned {
+  type: 'refine'
+  path: string
+  /** Identifies the image file's version: the decoded guide of the last key is kept. */
+  cacheKey: string
+  /** Decoding settings (only the guide is used). */
+  preprocessing: Preprocessing
+  width: number
+  height: number
+  workingSize: number
+  threshold: number
+  cams: { label: string; cam: Map2D; confidence: number }[]
+}
+
+export interface CancelMessage extends Versioned {
   type: 'cancel'
 }
 
-export type ToWorker = StartMessage | CancelMessage
+/** Releases the model and ends the thread. */
+export interface CloseMessage extends Versioned {
+  type: 'close'
+}
 
-/** What the worker says once the model is loaded. */
+export type ToWorker =
+  ProposeRequest | FeaturesRequest | TrainRequest | RefineRequest | CancelMessage | CloseMessage
+
+/** What the worker says once the model of a batch request is loaded. */
 export interface ReadyInfo {
   modelId: string
   provider: string
-  /** Labels by the kind of CAM source they use. */
-  sources: Record<'model' | 'learned' | 'agnostic', string[]>
+  /** True when the model was already loaded by an earlier request (no load for this one). */
+  reused: boolean
   /** Why a GPU provider was not used, when one was asked for or available. */
   providerNote?: string
 }
 
-export type FromWorker =
-  | { v: typeof PROTOCOL_VERSION; type: 'ready'; info: ReadyInfo }
-  | { v: typeof PROTOCOL_VERSION; type: 'result'; result: ImageResult }
-  | { v: typeof PROTOCOL_VERSION; type: 'features'; result: FeatureResult }
-  | { v: typeof PROTOCOL_VERSION; type: 'done' }
-  | { v: typeof PROTOCOL_VERSION; type: 'failed'; error: ErrorData }
+/** One label's guided map of a refine request. */
+export interface RefinedMap {
+  label: string
+  confidence: number
+  map: Map2D
+  proposals: RawProposal[]
+}
 
-function isVersioned(m: unknown): m is { v: number; type: string } {
-  return typeof m === 'object' && m !== null && (m as { v?: unknown }).v === PROTOCOL_VERSION
+export type FromWorker = Versioned &
+  (
+    | { type: 'ready'; info: ReadyInfo }
+    | { type: 'result'; result: ImageResult }
+    | { type: 'features'; result: FeatureResult }
+    | { type: 'trained'; head: LearnedHead }
+    | { type: 'refined'; maps: RefinedMap[]; decodeMs: number; refineMs: number }
+    | { type: 'done' }
+    | { type: 'failed'; error: ErrorData }
+    | { type: 'closed' }
+  )
+
+const TO_WORKER = new Set(['propose', 'features', 'train', 'refine', 'cancel', 'close'])
+const FROM_WORKER = new Set([
+  'ready',
+  'result',
+  'features',
+  'trained',
+  'refined',
+  'done',
+  'failed',
+  'closed',
+])
+
+function isVersioned(m: unknown): m is { v: number; id: number; type: string } {
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    (m as { v?: unknown }).v === PROTOCOL_VERSION &&
+    typeof (m as { id?: unknown }).id === 'number'
+  )
 }
 
 export function isToWorker(m: unknown): m is ToWorker {
-  return isVersioned(m) && (m.type === 'start' || m.type === 'cancel')
+  return isVersioned(m) && TO_WORKER.has(m.type)
 }
 
 export function isFromWorker(m: unknown): m is FromWorker {
-  return isVersioned(m) && ['ready', 'result', 'features', 'done', 'failed'].includes(m.type)
+  return isVersioned(m) && FROM_WORKER.has(m.type)
 }

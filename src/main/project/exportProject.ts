@@ -308,6 +308,6 @@ export async function exportProject(
   store: ProjectStore,
   options: ExportOptions,
 ): Promise<ExportResult> {
-  const dataset = store.toDataset({ withProposals: options.includeProposals })
+  const dataset = store.review.dataset({ withProposals: options.includeProposals })
   return exportDataset(dataset, store.imageRoot, options, store.file)
 }

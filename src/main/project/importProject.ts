@@ -7,7 +7,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { clipBox, type Box } from '../../shared/box.ts'
-import { CamlabelError, toErrorData } from '../../shared/errors.ts'
+import { CamlabelError, toErrorData, type ErrorCode } from '../../shared/errors.ts'
 import { parseCoco } from '../formats/coco.ts'
 import { labelsFromFolders } from '../formats/folderPerClass.ts'
 import { readLabelsCsv } from '../formats/labelsCsv.ts'
@@ -15,6 +15,7 @@ import { toPosix, tryResolveInsideRoot } from '../formats/paths.ts'
 import { scanImageFolder } from '../formats/scan.ts'
 import { parseVocXml } from '../formats/voc.ts'
 import { parseClassesTxt, parseDataYamlNames, parseYoloLabels } from '../formats/yolo.ts'
+import type { Report } from '../jobs/progress.ts'
 import type { NewImage, ProjectStore } from '../store/projectStore.ts'
 import { fileFingerprint } from '../store/hash.ts'
 import { mapLimit, readImageSize } from './imageInfo.ts'
@@ -28,13 +29,6 @@ export type ImportSource =
   | { kind: 'voc'; dir: string }
   | { kind: 'yolo'; dir: string }
 
-/** Progress of an import. */
-export interface ImportProgress {
-  stage: 'scan' | 'images' | 'labels'
-  done: number
-  total: number
-}
-
 /** What an import did. */
 export interface ImportReport {
   /** Images new to the project. */
@@ -47,7 +41,8 @@ export interface ImportReport {
   skipped: number
   labels: number
   boxes: number
-  problems: { file: string; message: string }[]
+  /** Per file (or CSV line): what was wrong, and for an image that could not be read, its code. */
+  problems: { file: string; message: string; code?: ErrorCode }[]
 }
 
 /** Options of importProject. */
@@ -58,6 +53,8 @@ export interface ImportOptions {
   /** Concurrent header reads (default 4). */
   concurrency?: number
   signal?: AbortSignal
+  /** Progress: the images read (stage `importing`), after each batch. */
+  report?: Report
 }
 
 function checkAbort(signal?: AbortSignal): void {
@@ -69,15 +66,13 @@ function checkAbort(signal?: AbortSignal): void {
     )
 }
 
-/**
- * Imports the images under the project's image root and the given labels/boxes.
- * @param report called with progress after each batch
- */
+/** Imports the images under the project's image root and the given labels/boxes. */
 export async function importProject(
   store: ProjectStore,
   options: ImportOptions,
-  report: (p: ImportProgress) => void = () => undefined,
 ): Promise<ImportReport> {
+  const progress = (done: number, total: number) =>
+    options.report?.({ type: 'progress', stage: 'importing', done, total, failed: 0 })
   const root = store.imageRoot
   const out: ImportReport = {
     imported: 0,
@@ -88,7 +83,8 @@ export async function importProject(
     boxes: 0,
     problems: [],
   }
-  const problem = (file: string, message: string) => out.problems.push({ file, message })
+  const problem = (file: string, message: string, code?: ErrorCode) =>
+    out.problems.push(code ? { file, message, code } : { file, message })
   // A wrong --voc/--yolo folder is the user's mistake, not a minor problem: refuse it before
   // anything is imported.
   if (options.labels.kind === 'voc' || options.labels.kind === 'yolo') {
@@ -101,14 +97,13 @@ export async function importProject(
       )
     }
   }
-  report({ stage: 'scan', done: 0, total: 0 })
   const scan = await scanImageFolder(root)
   out.skipped = scan.skipped.length
   for (const p of scan.problems) problem(p.file, p.reason)
 
   // Images: unchanged known files are not read; others get a header read and a fingerprint.
-  const known = store.knownFiles()
-  const jobId = store.startJob('import', { root, labels: options.labels }, scan.images.length)
+  const known = store.images.known()
+  const jobId = store.jobs.start('import', { root, labels: options.labels }, scan.images.length)
   const batchSize = options.batchSize ?? 256
   const failed = new Set<string>()
   let done = 0
@@ -136,33 +131,32 @@ export async function importProject(
             const reason = d.message.startsWith(`${file}: `)
               ? d.message.slice(file.length + 2)
               : d.message
-            problem(file, d.hint ? `${reason}. ${d.hint}` : reason)
+            problem(file, d.hint ? `${reason}. ${d.hint}` : reason, d.code)
             return undefined
           }
         },
       )
       const fresh = infos.filter((x): x is NewImage => x !== undefined)
       store.transaction(() => {
-        const r = store.upsertImages(fresh)
+        const r = store.images.upsert(fresh)
         out.imported += r.added.length
         out.changed.push(...r.changed)
         done += batch.length
-        store.progressJob(jobId, done, failed.size)
+        store.jobs.progress(jobId, done, failed.size)
       })
-      report({ stage: 'images', done, total: scan.images.length })
+      progress(done, scan.images.length)
     }
     out.existing = scan.images.length - failed.size - out.imported
     await importLabels(store, options.labels, scan.images, failed, out)
-    store.finishJob(jobId, 'done')
+    store.jobs.finish(jobId, 'done')
   } catch (err) {
-    store.finishJob(
+    store.jobs.finish(
       jobId,
       toErrorData(err).code === 'CANCELLED' ? 'cancelled' : 'failed',
       toErrorData(err).message,
     )
     throw err
   }
-  report({ stage: 'labels', done: scan.images.length, total: scan.images.length })
   return out
 }
 
@@ -207,7 +201,7 @@ async function importLabels(
   const root = store.imageRoot
   const ok = images.filter((f) => !failed.has(f))
   const problem = (file: string, message: string) => out.problems.push({ file, message })
-  const idOf = (file: string) => store.imageByFile(file)
+  const idOf = (file: string) => store.images.byFile(file)
   // Boxes go only to images with no annotations yet, so a re-import never duplicates or overrides review work.
   const addBoxes = (file: string, boxes: { label: string; box: Box }[]) => {
     const im = idOf(file)
@@ -222,20 +216,20 @@ async function importLabels(
         problem(file, `a '${b.label}' box lies outside the image; skipped`)
       else clipped.push({ label: b.label, box: c })
     }
-    if (store.annotationCount(im.id) > 0) {
-      out.labels += store.addLabels(
+    if (store.review.annotationCount(im.id) > 0) {
+      out.labels += store.labels.add(
         clipped.map((b) => ({ imageId: im.id, label: b.label, source: 'import' })),
       )
       return
     }
-    out.boxes += store.addImportedBoxes(im.id, clipped)
+    out.boxes += store.review.addImported(im.id, clipped)
   }
   const addLabels = (rows: { file: string; label: string }[]) => {
     const withIds = rows.flatMap((r) => {
       const im = idOf(r.file)
       return im ? [{ imageId: im.id, label: r.label, source: 'import' }] : []
     })
-    out.labels += store.addLabels(withIds)
+    out.labels += store.labels.add(withIds)
   }
 
   switch (source.kind) {
@@ -273,7 +267,7 @@ async function importLabels(
       const name = path.basename(source.path)
       const coco = parseCoco(text, name)
       for (const p of coco.problems) problem(p.file ?? name, p.reason)
-      for (const c of coco.classes) store.ensureClass(c)
+      for (const c of coco.classes) store.labels.ensureClass(c)
       const resolve = makeResolver(root, ok)
       const base = path.dirname(path.resolve(source.path))
       // Per image, as VOC and YOLO files: one bad entry rolls back alone, the others are kept.
@@ -329,7 +323,7 @@ async function importLabels(
     case 'yolo': {
       const dir = path.resolve(source.dir)
       const classes = await yoloClasses(dir)
-      for (const c of classes) store.ensureClass(c)
+      for (const c of classes) store.labels.ensureClass(c)
       const labelsDir = (await isDir(path.join(dir, 'labels'))) ? path.join(dir, 'labels') : dir
       const txts = new Set(
         (await listFiles(labelsDir, '.txt')).map((f) => toPosix(path.relative(labelsDir, f))),

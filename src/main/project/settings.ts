@@ -2,14 +2,16 @@
  * Project-wide proposal settings kept in the project's meta table, so every way of running
  * proposals (the app, `camlabel propose PROJECT`) starts from the same choices.
  */
-import type { UpscaleMode } from '../engine/propose.ts'
+import { isThreshold, type UpscaleMode } from '../../shared/cam/types.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
+
+type Meta = Pick<ProjectStore, 'getMeta'>
 
 /** Meta key of the project's upscale mode (the app's project settings write it). */
 export const UPSCALE_META = 'upscale'
 
 /** The project's upscale mode: what a run uses when none is asked for (default bilinear). */
-export function projectUpscale(store: Pick<ProjectStore, 'getMeta'>): UpscaleMode {
+export function projectUpscale(store: Meta): UpscaleMode {
   return store.getMeta(UPSCALE_META) === 'guided' ? 'guided' : 'bilinear'
 }
 
@@ -17,7 +19,15 @@ export function projectUpscale(store: Pick<ProjectStore, 'getMeta'>): UpscaleMod
 export const THRESHOLD_META = 'threshold'
 
 /** The threshold a project run keeps when none is given (the last one given), if any. */
-export function projectThreshold(store: Pick<ProjectStore, 'getMeta'>): number | undefined {
+export function projectThreshold(store: Meta): number | undefined {
   const v = Number(store.getMeta(THRESHOLD_META))
-  return v > 0 && v < 1 ? v : undefined
+  return isThreshold(v) ? v : undefined
+}
+
+/** Meta key of the model (manifest id or .onnx path) the project's last run or learning used. */
+export const MODEL_META = 'last_model'
+
+/** The model the project last ran with, if any (the Classes view and status describe it). */
+export function projectModel(store: Meta): string | undefined {
+  return store.getMeta(MODEL_META)
 }

@@ -1,12 +1,16 @@
 /**
- * What the route handlers share: the open project, a way to push events, where settings and the
- * thumbnail cache live. Plain Node: the Electron shell and the test host each build one.
+ * What the route handlers share: the open project, the job runner and the inference worker (one
+ * for the app's whole run: its model stays loaded from job to job), a way to push events, where
+ * settings and the thumbnail cache live. Plain Node: the Electron shell and the test host each
+ * build one.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { AppEvent } from '../../shared/contracts/index.ts'
 import { CamlabelError } from '../../shared/errors.ts'
+import { JobRunner } from '../jobs/runner.ts'
+import { InferenceWorker } from '../jobs/worker.ts'
 import { ProjectStore } from '../store/projectStore.ts'
 
 export interface ServiceOptions {
@@ -29,9 +33,12 @@ export interface RecentEntry {
 export class ServiceContext {
   private current: ProjectStore | null = null
   readonly options: ServiceOptions
+  readonly worker = new InferenceWorker()
+  readonly jobs: JobRunner
 
   constructor(options: ServiceOptions) {
     this.options = options
+    this.jobs = new JobRunner((e) => this.options.emit(e))
   }
 
   get emit(): (event: AppEvent) => void {
@@ -49,14 +56,23 @@ export class ServiceContext {
     return this.current
   }
 
-  /** Makes `store` the open project (closing the previous one) and records it as recent. */
+  /**
+   * Makes `store` the open project (after the previous one's job stopped, closing it) and records
+   * it as recent.
+   */
   async setProject(store: ProjectStore): Promise<void> {
-    if (this.current && this.current !== store) this.current.close()
+    if (this.current && this.current !== store) {
+      await this.jobs.stop()
+      this.current.close()
+    }
     this.current = store
     await this.addRecent(store.file)
   }
 
-  close(): void {
+  /** Stops the running job, ends the inference worker and closes the project (app quit). */
+  async close(): Promise<void> {
+    await this.jobs.stop()
+    await this.worker.close()
     this.current?.close()
     this.current = null
   }

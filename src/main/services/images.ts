@@ -43,7 +43,7 @@ export async function resolveImageFile(
   store: ProjectStore,
   id: number,
 ): Promise<{ file: string; hash: string }> {
-  const image = store.image(id)
+  const image = store.images.get(id)
   if (!image) throw new CamlabelError('NOT_FOUND', `No image ${id} in this project`)
   const root = await realpath(store.imageRoot)
   let real: string

@@ -8,6 +8,7 @@ import { createAppRoutes, createProjectRoutes } from './projectRoutes.ts'
 import { createReviewRoutes } from './reviewRoutes.ts'
 import { createRouter, type Router } from './router.ts'
 import { CamlabelError } from '../../shared/errors.ts'
+import { appEventSchema, type AppEvent } from '../../shared/contracts/events.ts'
 
 export interface Services {
   context: ServiceContext
@@ -16,8 +17,20 @@ export interface Services {
   image(requestPath: string): Promise<ImageBody>
 }
 
+/**
+ * The services. With `checkOutput` (tests), every answer and every event is checked against its
+ * contract, so a route or a job that sends something the page does not expect fails loudly.
+ */
 export function createServices(options: ServiceOptions & { checkOutput?: boolean }): Services {
-  const context = new ServiceContext(options)
+  const emit = options.checkOutput
+    ? (event: AppEvent) => {
+        const parsed = appEventSchema.safeParse(event)
+        if (!parsed.success)
+          throw new Error(`Event outside its contract: ${JSON.stringify(event).slice(0, 300)}`)
+        options.emit(event)
+      }
+    : options.emit
+  const context = new ServiceContext({ ...options, emit })
   const router = createRouter(
     [
       createAppRoutes(context),

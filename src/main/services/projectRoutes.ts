@@ -18,7 +18,7 @@ export function summarise(store: ProjectStore): ProjectSummary {
     name: projectName(store.file),
     imagesRoot: store.imageRoot,
     imageCount: counts.images,
-    classes: store.classes().map((c) => c.name),
+    classes: store.labels.classes().map((c) => c.name),
     byStatus: counts.byStatus,
     byClass: Object.fromEntries(counts.byClass.map((c) => [c.label, c.images])),
     upscale: projectUpscale(store),

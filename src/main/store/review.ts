@@ -1,186 +1,328 @@
 /**
- * The review state of one image — its proposals and annotations — and what is derived from it:
- * the image's gallery status, its lowest pending score, and the snapshots undo/redo restore.
- * Functions here run inside the caller's transaction.
+ * The review of an image: the boxes the review screen shows (annotations, then pending proposals)
+ * and the one way the app changes them, `save` — the renderer owns undo and sends whole states.
+ * Also boxes brought in by an import, the project's counts, and the project as a dataset for the
+ * format writers.
  */
-import type { Db } from './db.ts'
-import type { ImageStatus } from '../../shared/contracts/common.ts'
+import type { Box } from '../../shared/box.ts'
+import type { BoxStatus, ImageStatus } from '../../shared/contracts/common.ts'
+import { isBackgroundLabel } from '../../shared/labels.ts'
+import type { Dataset, DatasetImage } from '../formats/dataset.ts'
+import { boxOf, fitBox } from './boxRules.ts'
+import type { ImagesRepo } from './images.ts'
+import type { LabelsRepo } from './labels.ts'
+import type { Prepared } from './statements.ts'
+import { refreshImage, type AnnotationRow, type ProposalRow } from './status.ts'
 
-export interface ProposalRow {
-  id: number
-  image_id: number
-  class_id: number
-  x0: number
-  y0: number
-  x1: number
-  y1: number
-  score: number
-  rank: number
-  model: string
-  revision: string
-  threshold: number
-  created_at: number
-}
-
-export interface AnnotationRow {
-  id: number
-  image_id: number
-  class_id: number
-  x0: number
-  y0: number
-  x1: number
-  y1: number
-  status: 'accepted' | 'edited' | 'manual' | 'rejected'
-  source: 'review' | 'import'
-  proposal_id: number | null
+/**
+ * A box of the review screen (the contracts' ReviewBox). Ids: `p<N>` a pending proposal, `a<N>`
+ * an annotation, or the renderer's own key for boxes it created (kept across saves).
+ */
+export interface ReviewBox {
+  id: string
+  label: string
+  box: Box
+  status: BoxStatus
   score: number | null
-  key: string | null
-  updated_at: number
 }
 
-/** Everything undo needs to put an image's review back. */
-export interface Snapshot {
-  proposals: ProposalRow[]
-  annotations: AnnotationRow[]
-  threshold: number | null
-  /** The image's label class ids (absent in history written before labels were recorded). */
-  labels?: number[]
+/** Counts for `camlabel status` and the project summary. */
+export interface ProjectCounts {
+  images: number
+  byStatus: Record<ImageStatus, number>
+  boxes: Record<BoxStatus, number>
+  byClass: { label: string; images: number; kept: number; pending: number; rejected: number }[]
 }
 
-/** Reads an image's review state. */
-export function snapshot(db: Db, imageId: number): Snapshot {
-  const proposals = db
-    .prepare('SELECT * FROM proposals WHERE image_id = ? ORDER BY id')
-    .all(imageId) as ProposalRow[]
-  const annotations = db
-    .prepare('SELECT * FROM annotations WHERE image_id = ? ORDER BY id')
-    .all(imageId) as AnnotationRow[]
-  const img = db.prepare('SELECT threshold FROM images WHERE id = ?').get(imageId) as
-    { threshold: number | null } | undefined
-  const labels = db
-    .prepare('SELECT class_id FROM labels WHERE image_id = ? ORDER BY class_id')
-    .pluck()
-    .all(imageId) as number[]
-  return { proposals, annotations, threshold: img?.threshold ?? null, labels }
-}
+const sameCorners = (a: Box, b: Box) =>
+  a.x0 === b.x0 && a.y0 === b.y0 && a.x1 === b.x1 && a.y1 === b.y1
 
-/** Class ids an edit added as image-level labels (in `after`, not in `before`). */
-export function addedLabels(before: Snapshot, after: Snapshot): number[] {
-  const had = new Set(before.labels ?? [])
-  return (after.labels ?? []).filter((c) => !had.has(c))
-}
+/** Reviewed boxes. */
+export class ReviewRepo {
+  constructor(
+    private readonly sql: Prepared,
+    private readonly transaction: <T>(fn: () => T) => T,
+    private readonly images: ImagesRepo,
+    private readonly labels: LabelsRepo,
+  ) {}
 
-/**
- * After undoing an edit: removes the image-level labels that edit implicitly added (source
- * 'review'), unless a box of that class is still in the image — a label the user or an import
- * gave explicitly has another source and stays.
- */
-export function removeImplicitLabels(db: Db, imageId: number, classIds: number[]): void {
-  const del = db.prepare(
-    `DELETE FROM labels WHERE image_id = @image AND class_id = @cls AND source = 'review'
-       AND NOT EXISTS (SELECT 1 FROM annotations WHERE image_id = @image AND class_id = @cls AND status != 'rejected')
-       AND NOT EXISTS (SELECT 1 FROM proposals WHERE image_id = @image AND class_id = @cls)`,
-  )
-  for (const cls of classIds) del.run({ image: imageId, cls })
-}
-
-/** After redoing an edit: puts back the image-level labels it had added. */
-export function restoreImplicitLabels(db: Db, imageId: number, classIds: number[]): void {
-  const ins = db.prepare(
-    "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
-  )
-  for (const cls of classIds) ins.run(imageId, cls)
-}
-
-const P_COLS = [
-  'id',
-  'image_id',
-  'class_id',
-  'x0',
-  'y0',
-  'x1',
-  'y1',
-  'score',
-  'rank',
-  'model',
-  'revision',
-  'threshold',
-  'created_at',
-] as const
-const A_COLS = [
-  'id',
-  'image_id',
-  'class_id',
-  'x0',
-  'y0',
-  'x1',
-  'y1',
-  'status',
-  'source',
-  'proposal_id',
-  'score',
-  'key',
-  'updated_at',
-] as const
-
-/** Replaces an image's review state with a snapshot (ids included). */
-export function restore(db: Db, imageId: number, s: Snapshot): void {
-  db.prepare('DELETE FROM annotations WHERE image_id = ?').run(imageId)
-  db.prepare('DELETE FROM proposals WHERE image_id = ?').run(imageId)
-  const ip = db.prepare(
-    `INSERT INTO proposals (${P_COLS.join(',')}) VALUES (${P_COLS.map((c) => '@' + c).join(',')})`,
-  )
-  for (const p of s.proposals) ip.run(p)
-  const ia = db.prepare(
-    `INSERT INTO annotations (${A_COLS.join(',')}) VALUES (${A_COLS.map((c) => '@' + c).join(',')})`,
-  )
-  for (const a of s.annotations) ia.run(a)
-  db.prepare('UPDATE images SET threshold = ? WHERE id = ?').run(s.threshold, imageId)
-}
-
-/** Counts behind an image's status. */
-export interface ReviewCounts {
-  pending: number
-  minPending: number | null
-  kept: number
-  changed: number
-  rejected: number
-  proposals: number
-  processed: number
-}
-
-/**
- * The gallery status of an image (pure): `pending` while a proposal awaits a decision;
- * `unproposed` when no run processed it and it has no boxes; `rejected` when every box was refused
- * (or a run found nothing and nobody drew one, which still needs a look: pending); `edited` when any
- * kept box was changed or drawn by hand; `accepted` otherwise.
- */
-export function imageStatus(c: ReviewCounts): ImageStatus {
-  if (c.pending > 0) return 'pending'
-  if (c.kept === 0) {
-    if (c.rejected > 0) return 'rejected'
-    return c.processed > 0 ? 'pending' : 'unproposed'
+  /** The boxes of an image: annotations (any status) then pending proposals by score. */
+  boxes(imageId: number): ReviewBox[] {
+    const anns = this.sql(
+      'SELECT a.*, c.name AS label FROM annotations a JOIN classes c ON c.id = a.class_id WHERE a.image_id = ? ORDER BY a.id',
+    ).all(imageId) as (AnnotationRow & { label: string })[]
+    const props = this.sql(
+      `SELECT p.*, c.name AS label FROM proposals p JOIN classes c ON c.id = p.class_id WHERE p.image_id = ?
+         AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id) ORDER BY p.score DESC, p.id`,
+    ).all(imageId) as (ProposalRow & { label: string })[]
+    return [
+      ...anns.map((a) => ({
+        id: a.key ?? `a${a.id}`,
+        label: a.label,
+        box: boxOf(a),
+        status: a.status,
+        score: a.score,
+      })),
+      ...props.map((p) => ({
+        id: `p${p.id}`,
+        label: p.label,
+        box: boxOf(p),
+        status: 'pending' as const,
+        score: p.score,
+      })),
+    ]
   }
-  return c.changed > 0 ? 'edited' : 'accepted'
-}
 
-/** Recomputes an image's derived gallery columns and bumps its revision. */
-export function refreshImage(db: Db, imageId: number, bumpRevision = true): ImageStatus {
-  const c = db
-    .prepare(
-      `SELECT
-        (SELECT count(*) FROM proposals p WHERE p.image_id = @id AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS pending,
-        (SELECT min(score) FROM proposals p WHERE p.image_id = @id AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS minPending,
-        (SELECT count(*) FROM annotations WHERE image_id = @id AND status != 'rejected') AS kept,
-        (SELECT count(*) FROM annotations WHERE image_id = @id AND status IN ('edited', 'manual') AND source = 'review') AS changed,
-        (SELECT count(*) FROM annotations WHERE image_id = @id AND status = 'rejected') AS rejected,
-        (SELECT count(*) FROM proposals WHERE image_id = @id) AS proposals,
-        (SELECT count(*) FROM runs WHERE image_id = @id) AS processed`,
-    )
-    .get({ id: imageId }) as ReviewCounts
-  const status = imageStatus(c)
-  db.prepare(
-    `UPDATE images SET status = ?, min_score = ?, score_key = ?, revision = revision + ? WHERE id = ?`,
-  ).run(status, c.minPending, c.minPending ?? 2, bumpRevision ? 1 : 0, imageId)
-  return status
+  /**
+   * Replaces an image's review with a whole state from the review screen (the `image.save` route):
+   * pending boxes stay or become proposals (at `threshold`), other boxes become annotations (a box
+   * whose id is `p<N>` is the decision on proposal N), and whatever is not in `boxes` is removed.
+   * Boxes are clipped to the image. A label that only a box implied (source 'review') goes with
+   * the last box of its class, so undoing a box of a new class takes its label away too.
+   * Idempotent: a state equal to the stored one writes nothing (autosave never grows the file).
+   * Returns the image's status and revision, and whether anything changed.
+   */
+  save(
+    imageId: number,
+    state: { threshold: number; boxes: ReviewBox[] },
+  ): { status: ImageStatus; revision: number; changed: boolean } {
+    const image = this.images.require(imageId)
+    const boxes = state.boxes.map((b) => ({ ...b, box: fitBox(b.box, image.width, image.height) }))
+    const changed = this.transaction(() => {
+      const proposals = this.sql('SELECT * FROM proposals WHERE image_id = ? ORDER BY id').all(
+        imageId,
+      ) as ProposalRow[]
+      const annotations = this.sql('SELECT * FROM annotations WHERE image_id = ? ORDER BY id').all(
+        imageId,
+      ) as AnnotationRow[]
+      const props = new Map(proposals.map((p) => [`p${p.id}`, p]))
+      const anns = new Map(annotations.map((a) => [a.key ?? `a${a.id}`, a]))
+      const byProposal = new Map(
+        annotations.filter((a) => a.proposal_id !== null).map((a) => [a.proposal_id!, a]),
+      )
+      const keepProps = new Set<number>()
+      const keepAnns = new Set<number>()
+      const lastRun = proposals.at(-1)
+      const t = Date.now()
+      let changed = false
+      for (const [rank, b] of boxes.entries()) {
+        const classId = this.labels.ensureClass(b.label)
+        const p = props.get(b.id)
+        if (b.status === 'pending') {
+          // A proposal pending again (its decision undone) is the same proposal: its decision
+          // goes (it is not kept below), the proposal row stays.
+          if (p) {
+            const score = b.score ?? p.score
+            if (
+              p.class_id !== classId ||
+              !sameCorners(p, b.box) ||
+              p.score !== score ||
+              p.threshold !== state.threshold
+            ) {
+              this.sql(
+                'UPDATE proposals SET class_id = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, score = ?, threshold = ? WHERE id = ?',
+              ).run(classId, b.box.x0, b.box.y0, b.box.x1, b.box.y1, score, state.threshold, p.id)
+              changed = true
+            }
+            keepProps.add(p.id)
+          } else {
+            const id = this.sql(
+              `INSERT INTO proposals(image_id, class_id, x0, y0, x1, y1, score, rank, model, revision, threshold, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            ).run(
+              imageId,
+              classId,
+              b.box.x0,
+              b.box.y0,
+              b.box.x1,
+              b.box.y1,
+              b.score ?? 0,
+              rank,
+              lastRun?.model ?? 'review',
+              lastRun?.revision ?? '',
+              state.threshold,
+              t,
+            ).lastInsertRowid
+            keepProps.add(Number(id))
+            changed = true
+          }
+          continue
+        }
+        const a = anns.get(b.id) ?? (p ? byProposal.get(p.id) : undefined)
+        if (a) {
+          if (
+            a.class_id !== classId ||
+            !sameCorners(a, b.box) ||
+            a.status !== b.status ||
+            a.score !== b.score
+          ) {
+            this.sql(
+              'UPDATE annotations SET class_id = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, status = ?, score = ?, updated_at = ? WHERE id = ?',
+            ).run(classId, b.box.x0, b.box.y0, b.box.x1, b.box.y1, b.status, b.score, t, a.id)
+            changed = true
+          }
+          keepAnns.add(a.id)
+          if (a.proposal_id !== null) keepProps.add(a.proposal_id)
+        } else {
+          const id = this.sql(
+            `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, proposal_id, score, key, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'review', ?, ?, ?, ?)`,
+          ).run(
+            imageId,
+            classId,
+            b.box.x0,
+            b.box.y0,
+            b.box.x1,
+            b.box.y1,
+            b.status,
+            p?.id ?? null,
+            b.score,
+            p ? null : b.id,
+            t,
+          ).lastInsertRowid
+          keepAnns.add(Number(id))
+          if (p) keepProps.add(p.id)
+          changed = true
+        }
+        if (b.status !== 'rejected') {
+          const added = this.sql(
+            "INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, 'review')",
+          ).run(imageId, classId).changes
+          if (added > 0) changed = true
+        }
+      }
+      for (const a of annotations) {
+        if (keepAnns.has(a.id)) continue
+        this.sql('DELETE FROM annotations WHERE id = ?').run(a.id)
+        changed = true
+      }
+      for (const p of proposals) {
+        if (keepProps.has(p.id)) continue
+        this.sql('DELETE FROM proposals WHERE id = ?').run(p.id)
+        changed = true
+      }
+      if (image.threshold !== state.threshold) {
+        this.sql('UPDATE images SET threshold = ? WHERE id = ?').run(state.threshold, imageId)
+        changed = true
+      }
+      const unsupported = this.sql(
+        `DELETE FROM labels WHERE image_id = @image AND source = 'review'
+           AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = @image AND a.class_id = labels.class_id AND a.status != 'rejected')
+           AND NOT EXISTS (SELECT 1 FROM proposals p WHERE p.image_id = @image AND p.class_id = labels.class_id
+             AND NOT EXISTS (SELECT 1 FROM annotations d WHERE d.proposal_id = p.id))`,
+      ).run({ image: imageId }).changes
+      if (unsupported > 0) changed = true
+      if (changed) refreshImage(this.sql, imageId)
+      return changed
+    })
+    const after = this.images.require(imageId)
+    return { status: after.status, revision: after.revision, changed }
+  }
+
+  /**
+   * Adds boxes read from an existing annotation file as `accepted` annotations with source
+   * `import`; their labels become image-level labels. Returns how many boxes were added.
+   */
+  addImported(imageId: number, boxes: { label: string; box: Box }[]): number {
+    return this.transaction(() => {
+      const ins = this.sql(
+        `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'accepted', 'import', ?)`,
+      )
+      const t = Date.now()
+      const image = this.images.require(imageId)
+      for (const b of boxes) {
+        const c = fitBox(b.box, image.width, image.height)
+        ins.run(imageId, this.labels.ensureClass(b.label), c.x0, c.y0, c.x1, c.y1, t)
+      }
+      this.labels.add(boxes.map((b) => ({ imageId, label: b.label, source: 'import' })))
+      refreshImage(this.sql, imageId, false)
+      return boxes.length
+    })
+  }
+
+  /** Number of annotations (any status) of an image. */
+  annotationCount(imageId: number): number {
+    return (
+      this.sql('SELECT count(*) AS n FROM annotations WHERE image_id = ?').get(imageId) as {
+        n: number
+      }
+    ).n
+  }
+
+  /** Counts by box status and class (images by status come from the gallery). */
+  counts(): Omit<ProjectCounts, 'byStatus' | 'images'> {
+    const boxes: Record<BoxStatus, number> = {
+      pending: 0,
+      accepted: 0,
+      edited: 0,
+      manual: 0,
+      rejected: 0,
+    }
+    const a = this.sql('SELECT status, count(*) AS n FROM annotations GROUP BY status').all() as {
+      status: BoxStatus
+      n: number
+    }[]
+    for (const r of a) boxes[r.status] = r.n
+    boxes.pending = (
+      this.sql(
+        'SELECT count(*) AS n FROM proposals p WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)',
+      ).get() as { n: number }
+    ).n
+    const byClass = this.sql(
+      `SELECT c.name AS label,
+          (SELECT count(*) FROM labels l WHERE l.class_id = c.id) AS images,
+          (SELECT count(*) FROM annotations a WHERE a.class_id = c.id AND a.status != 'rejected') AS kept,
+          (SELECT count(*) FROM proposals p WHERE p.class_id = c.id AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS pending,
+          (SELECT count(*) FROM annotations a WHERE a.class_id = c.id AND a.status = 'rejected') AS rejected
+         FROM classes c ORDER BY c.position`,
+    ).all() as ProjectCounts['byClass']
+    return { boxes, byClass }
+  }
+
+  /**
+   * The project as a dataset for the format writers: every image in path order (or those `only`
+   * names) with its kept boxes (accepted, edited, manual; never rejected) and, when asked, its
+   * pending proposals with their scores. Classes in project order; 'background' (negatives, never
+   * boxed) is not a class of the dataset.
+   */
+  dataset(options: { withProposals?: boolean; only?: ReadonlySet<number> } = {}): Dataset {
+    const names = new Map(this.labels.classes().map((c) => [c.id, c.name]))
+    const rows = this.sql('SELECT id, path, width, height FROM images ORDER BY path').all() as {
+      id: number
+      path: string
+      width: number
+      height: number
+    }[]
+    const out = new Map<number, DatasetImage>()
+    for (const im of rows) {
+      if (options.only && !options.only.has(im.id)) continue
+      out.set(im.id, { file: im.path, width: im.width, height: im.height, boxes: [], labels: [] })
+    }
+    for (const l of this.sql('SELECT image_id, class_id FROM labels').all() as {
+      image_id: number
+      class_id: number
+    }[]) {
+      out.get(l.image_id)?.labels!.push(names.get(l.class_id)!)
+    }
+    const kept = this.sql(
+      "SELECT image_id, class_id, x0, y0, x1, y1 FROM annotations WHERE status != 'rejected' ORDER BY image_id, id",
+    ).all() as Pick<AnnotationRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1'>[]
+    for (const k of kept)
+      out.get(k.image_id)?.boxes.push({ box: boxOf(k), label: names.get(k.class_id)! })
+    if (options.withProposals) {
+      const pending = this.sql(
+        `SELECT image_id, class_id, x0, y0, x1, y1, score FROM proposals p
+           WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id) ORDER BY image_id, score DESC`,
+      ).all() as Pick<ProposalRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1' | 'score'>[]
+      for (const p of pending)
+        out
+          .get(p.image_id)
+          ?.boxes.push({ box: boxOf(p), label: names.get(p.class_id)!, score: p.score })
+    }
+    const images = [...out.values()]
+    const boxed = new Set(images.flatMap((im) => im.boxes.map((b) => b.label)))
+    const classes = [...names.values()].filter((c) => !isBackgroundLabel(c) || boxed.has(c))
+    return { classes, images }
+  }
 }

@@ -227,6 +227,18 @@ ALTER TABLE runs ADD COLUMN working_size INTEGER;
 CREATE INDEX cams_model ON cams(model, revision, class_id, source, source_key);
 `,
   },
+  {
+    version: 5,
+    description:
+      'no stored edit history (the review screen owns undo); run failures keep their code',
+    sql: `
+-- Undo lives in the review screen, which saves whole states; the per-edit log of schema 1 was
+-- written on every save, read by nothing, and grew the file without bound.
+DROP TABLE history;
+-- The error code of a failed run (IMAGE_UNREADABLE, IMAGE_TOO_LARGE…), beside its message.
+ALTER TABLE runs ADD COLUMN error_code TEXT;
+`,
+  },
 ]
 
 /** The schema version this build writes. */

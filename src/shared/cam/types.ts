@@ -24,6 +24,18 @@ export interface ProposalOptions {
   minExtraFraction: number
 }
 
+/** How a low-resolution CAM becomes a full-resolution map: bilinear, or guided by the image (F-CAM). */
+export const UPSCALE_MODES = ['bilinear', 'guided'] as const
+export type UpscaleMode = (typeof UPSCALE_MODES)[number]
+
+/** The box threshold's range (a fraction of the map's max), wherever a threshold is taken. */
+export const THRESHOLD_RANGE = { min: 0.01, max: 0.99 } as const
+
+/** True for a threshold inside THRESHOLD_RANGE. */
+export function isThreshold(value: number): boolean {
+  return value >= THRESHOLD_RANGE.min && value <= THRESHOLD_RANGE.max
+}
+
 export const DEFAULT_PROPOSAL_OPTIONS: ProposalOptions = {
   threshold: 0.2,
   workingSize: 512,

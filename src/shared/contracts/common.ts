@@ -1,5 +1,6 @@
 /** Schemas shared by several route domains. */
 import { z } from 'zod'
+import { THRESHOLD_RANGE, UPSCALE_MODES } from '../cam/types.ts'
 
 /** `{x0, y0, x1, y1}` in displayed-image pixels (see src/shared/box.ts). */
 export const boxSchema = z.object({
@@ -21,21 +22,27 @@ export type BoxStatus = z.infer<typeof boxStatusSchema>
 export const imageStatusSchema = z.enum(['unproposed', 'pending', 'accepted', 'edited', 'rejected'])
 export type ImageStatus = z.infer<typeof imageStatusSchema>
 
+/**
+ * A map's Float32 values as base64 of their little-endian bytes (see src/shared/floats.ts): exact,
+ * and a quarter of the size of JSON numbers. Low-resolution CAMs and guided maps travel this way.
+ */
+export const floatsSchema = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64')
+
 /** A low-resolution CAM as stored (e.g. 13×13, max 1), for the overlay and live re-thresholding. */
 export const camSchema = z.object({
   label: z.string(),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
-  data: z.array(z.number()),
+  data: floatsSchema,
   confidence: z.number(),
   source: z.string(),
 })
 export type CamData = z.infer<typeof camSchema>
 
-export const proposalOptionsSchema = z.object({
-  threshold: z.number().min(0.01).max(0.99),
-})
+/** A box threshold: a fraction of the map's max, in THRESHOLD_RANGE. */
+export const thresholdSchema = z.number().min(THRESHOLD_RANGE.min).max(THRESHOLD_RANGE.max)
+
+export const proposalOptionsSchema = z.object({ threshold: thresholdSchema })
 
 /** How a CAM is upscaled to the working resolution before boxes: bilinear, or guided by the image (F-CAM). */
-export const upscaleModeSchema = z.enum(['bilinear', 'guided'])
-export type UpscaleModeName = z.infer<typeof upscaleModeSchema>
+export const upscaleModeSchema = z.enum(UPSCALE_MODES)

@@ -3,10 +3,12 @@ import { z } from 'zod'
 import { errorDataSchema } from './contract.ts'
 
 /**
- * `features`: the pooled-feature pass before learning a head (in the worker); `learning`: training
- * the head; `recompute`: boxes recomputed from stored CAMs (no inference).
+ * `importing`: images read into a project; `features`: the pooled-feature pass before learning a
+ * head (in the worker); `learning`: training the head; `recompute`: boxes recomputed from stored
+ * CAMs (no inference).
  */
 export const jobStageSchema = z.enum([
+  'importing',
   'loading-model',
   'features',
   'learning',
@@ -14,6 +16,8 @@ export const jobStageSchema = z.enum([
   'proposing',
   'saving',
 ])
+export type JobStage = z.infer<typeof jobStageSchema>
+
 /** `propose`: a proposal run; `learn`: the "learn classes" job (features, then the head). */
 export const jobKindSchema = z.enum(['propose', 'learn'])
 export type JobKind = z.infer<typeof jobKindSchema>
@@ -55,5 +59,9 @@ export const appEventSchema = z.discriminatedUnion('type', [
   }),
 ])
 export type AppEvent = z.infer<typeof appEventSchema>
+/** Every event type, for the preload's check of what the page subscribes to. */
+export const APP_EVENT_TYPES: readonly AppEvent['type'][] = appEventSchema.options.map(
+  (o) => o.shape.type.value,
+)
 export type AppEventType = AppEvent['type']
 export type AppEventOf<T extends AppEventType> = Extract<AppEvent, { type: T }>

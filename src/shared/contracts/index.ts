@@ -12,6 +12,7 @@ import { jobRoutes } from './jobs.ts'
 import { exportRoutes } from './exports.ts'
 import { labelRoutes } from './labels.ts'
 import type { AppEvent, AppEventOf, AppEventType } from './events.ts'
+export { APP_EVENT_TYPES } from './events.ts'
 
 export const ROUTES = routeMap([
   ...appRoutes,

@@ -1,12 +1,14 @@
-/** Routes for reviewing one image: read it, save the review, recompute proposals from its CAM. */
+/** Routes for reviewing one image: read it, save the review, its guided maps. */
 import { z } from 'zod'
 import { defineRoute } from './contract.ts'
 import {
   boxSchema,
   boxStatusSchema,
   camSchema,
+  floatsSchema,
   imageStatusSchema,
   proposalOptionsSchema,
+  thresholdSchema,
   upscaleModeSchema,
 } from './common.ts'
 
@@ -30,9 +32,14 @@ export const imageDetailSchema = z.object({
   status: imageStatusSchema,
   threshold: z.number(),
   boxes: z.array(reviewBoxSchema),
+  /** The low-resolution CAMs of the run that made the pending proposals (one per label). */
   cams: z.array(camSchema),
-  /** The project's upscaling mode: how its pending proposals were computed (bilinear or guided). */
+  /**
+   * How that run made boxes from them — upscaling mode and working size (the project's settings
+   * when no run processed the image yet) — so the slider recomputes the boxes the run stored.
+   */
   upscale: upscaleModeSchema,
+  workingSize: z.number().int().positive(),
   /** Version counter of the stored review, to notice a concurrent change. */
   revision: z.number().int(),
 })
@@ -52,23 +59,10 @@ export const imageSave = defineRoute(
   'image.save',
   z.object({
     imageId: z.number().int(),
-    threshold: z.number().min(0).max(1),
+    threshold: thresholdSchema,
     boxes: z.array(reviewBoxSchema).max(10_000),
   }),
   z.object({ savedAt: z.string(), status: imageStatusSchema, revision: z.number().int() }),
-)
-
-/** New proposals for the image's labels from its stored CAMs at another threshold (no inference). */
-export const imageRecompute = defineRoute(
-  'image.recompute',
-  proposalOptionsSchema.extend({ imageId: z.number().int() }),
-  z.object({
-    proposals: z.array(
-      z.object({ label: z.string(), box: boxSchema, score: z.number(), rank: z.number() }),
-    ),
-    /** Time spent computing in main, to tell transport from compute in the benchmark. */
-    computeMs: z.number(),
-  }),
 )
 
 const proposalSchema = z.object({
@@ -80,8 +74,8 @@ const proposalSchema = z.object({
 
 /**
  * The guided (F-CAM) full-resolution maps of the image's labels and the proposals they give at
- * `threshold` (issue 6). The maps are at the working resolution (longest side 512), values 0..1,
- * sent as base64 of their little-endian Float32 bytes: 700 kB of floats would be 3 MB as JSON numbers.
+ * `threshold`, computed in the inference worker. The maps are at the working resolution of the
+ * image's run (longest side 512 by default), values 0..1, as base64 Float32 (see floatsSchema).
  */
 export const imageRefined = defineRoute(
   'image.refined',
@@ -97,14 +91,14 @@ export const imageRefined = defineRoute(
       z.object({
         label: z.string(),
         confidence: z.number(),
-        data: z.string(),
+        data: floatsSchema,
         proposals: z.array(proposalSchema),
       }),
     ),
-    /** Decoding the guide image (cached for the last image) and refining, in main. */
+    /** Decoding the guide image (cached for the last image) and refining, in the worker. */
     decodeMs: z.number(),
     refineMs: z.number(),
   }),
 )
 
-export const reviewRoutes = [imageGet, imageSave, imageRecompute, imageRefined] as const
+export const reviewRoutes = [imageGet, imageSave, imageRefined] as const

@@ -4,6 +4,7 @@
  * (src/shared/cam), so the boxes equal those a proposal run would store at that threshold.
  */
 import type { CamData } from '../../../shared/contracts/common.ts'
+import { decodeFloats } from '../../../shared/floats.ts'
 import { proposalsFromMap } from '../../../shared/cam/boxes.ts'
 import { proposalsFromCam } from '../../../shared/cam/proposals.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D } from '../../../shared/cam/types.ts'
@@ -27,21 +28,21 @@ export interface LocalProposal {
 export function toLocalCams(cams: readonly CamData[]): LocalCam[] {
   return cams.map((c) => ({
     label: c.label,
-    map: { data: Float32Array.from(c.data), width: c.width, height: c.height },
+    map: { data: decodeFloats(c.data), width: c.width, height: c.height },
     confidence: c.confidence,
   }))
 }
 
 /**
  * Proposals of every label from its low-resolution CAM at `threshold`, upscaled bilinearly to the
- * working resolution (longest side `workingSize`, the pipeline's 512 by default).
+ * working resolution (longest side `workingSize`: the image's run's, for the boxes it stored).
  */
 export function bilinearProposals(
   cams: readonly LocalCam[],
   width: number,
   height: number,
   threshold: number,
-  workingSize = DEFAULT_PROPOSAL_OPTIONS.workingSize,
+  workingSize: number,
 ): LocalProposal[] {
   const options = { ...DEFAULT_PROPOSAL_OPTIONS, threshold, workingSize }
   return cams.flatMap((c) =>
@@ -66,12 +67,4 @@ export function mapProposals(
       ...p,
     })),
   )
-}
-
-/** Float32 values from base64 of their little-endian bytes (the `image.refined` maps). */
-export function decodeFloat32(base64: string): Float32Array {
-  const binary = atob(base64)
-  const bytes = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
-  return new Float32Array(bytes.buffer, 0, bytes.length >> 2)
 }

@@ -11,9 +11,10 @@ import type { Box } from '../../../shared/box.ts'
 import type { BoxStatus } from '../../../shared/contracts/common.ts'
 import type { ImageDetail, ReviewBox } from '../../../shared/contracts/review.ts'
 import { errorText, invoke } from '../api/client.ts'
+import { decodeFloats } from '../../../shared/floats.ts'
+import type { UpscaleMode } from '../../../shared/cam/types.ts'
 import {
   bilinearProposals,
-  decodeFloat32,
   mapProposals,
   toLocalCams,
   type LocalCam,
@@ -21,13 +22,11 @@ import {
 } from '../composables/localProposals.ts'
 import type { Map2D } from '../../../shared/cam/types.ts'
 
-export type UpscaleView = 'bilinear' | 'guided'
-
 interface Snapshot {
   boxes: ReviewBox[]
   threshold: number
   /** Which map the pending proposals come from, so the slider recomputes them from the same one. */
-  pendingSource: UpscaleView
+  pendingSource: UpscaleMode
 }
 
 export type SaveState = 'saved' | 'dirty' | 'saving' | 'error'
@@ -79,9 +78,9 @@ export const useAnnotationStore = defineStore('annotation', () => {
   /** The image's low-resolution CAMs as Float32 maps, kept for the live threshold recompute. */
   const localCams = shallowRef<LocalCam[]>([])
   /** Which upscaling the overlay (and the boxes' preview) shows; kept from image to image. */
-  const view = ref<UpscaleView>('bilinear')
+  const view = ref<UpscaleMode>('bilinear')
   /** Where the pending proposals come from (the project's mode, or 'guided' after "use these"). */
-  const pendingSource = ref<UpscaleView>('bilinear')
+  const pendingSource = ref<UpscaleMode>('bilinear')
   /** The guided maps of the open image at working resolution, once fetched (`image.refined`). */
   const refinedMaps = shallowRef<LocalCam[] | null>(null)
   const refining = ref(false)
@@ -173,7 +172,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
         refinedMaps.value = out.maps.map((m) => ({
           label: m.label,
           confidence: m.confidence,
-          map: { data: decodeFloat32(m.data), width: out.width, height: out.height },
+          map: { data: decodeFloats(m.data), width: out.width, height: out.height },
         }))
         refineMs.value = out.decodeMs + out.refineMs
       } catch (err) {
@@ -189,19 +188,19 @@ export const useAnnotationStore = defineStore('annotation', () => {
 
   /** Proposals of one upscaling at `t`; null while the guided maps are not there yet. */
   function proposalsFor(
-    mode: UpscaleView,
+    mode: UpscaleMode,
     t: number,
     workingSize?: number,
   ): LocalProposal[] | null {
     const d = detail.value
     if (!d) return null
     if (mode === 'bilinear')
-      return bilinearProposals(localCams.value, d.width, d.height, t, workingSize)
+      return bilinearProposals(localCams.value, d.width, d.height, t, workingSize ?? d.workingSize)
     return refinedMaps.value ? mapProposals(refinedMaps.value, d.width, d.height, t) : null
   }
 
   /** Flips the overlay (and the boxes shown) between the bilinear and the guided map. */
-  async function setView(mode: UpscaleView): Promise<void> {
+  async function setView(mode: UpscaleMode): Promise<void> {
     view.value = mode
     if (mode === 'guided') await loadRefined().catch(() => (view.value = 'bilinear'))
   }
@@ -289,9 +288,16 @@ export const useAnnotationStore = defineStore('annotation', () => {
     selectNextPending()
   }
 
+  /**
+   * Deletes a box. A box a proposal made (it has a score) is kept as rejected, so a re-run does not
+   * offer it again; a drawn box is removed.
+   */
   function remove(id = selectedId.value): void {
-    if (!id) return
-    commit(boxes.value.filter((b) => b.id !== id))
+    const b = boxes.value.find((x) => x.id === id)
+    if (!b) return
+    if (b.score !== null)
+      commit(boxes.value.map((x) => (x.id === b.id ? { ...x, status: 'rejected' } : x)))
+    else commit(boxes.value.filter((x) => x.id !== b.id))
     selectedId.value = null
     selectNextPending()
   }
@@ -360,7 +366,7 @@ export const useAnnotationStore = defineStore('annotation', () => {
     }
     beginGesture()
     const started = performance.now()
-    const size = final ? undefined : DRAG_WORKING_SIZE
+    const size = final ? undefined : Math.min(DRAG_WORKING_SIZE, d.workingSize)
     const fresh = pendingBoxes(proposalsFor(pendingSource.value, t, size) ?? [])
     lastRecomputeMs.value = performance.now() - started
     replacePending(fresh)

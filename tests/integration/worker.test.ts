@@ -1,12 +1,16 @@
 import { spawn } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test } from 'vitest'
 import { readLabelsCsv } from '../../src/main/formats/labelsCsv.ts'
-import type { ImageResult } from '../../src/main/engine/propose.ts'
-import { runProposalJob } from '../../src/main/jobs/proposalJob.ts'
+import { trainHead } from '../../src/main/engine/head.ts'
+import { describeModel } from '../../src/main/engine/modelInfo.ts'
+import { modelIdentity } from '../../src/main/engine/modelIdentity.ts'
+import type { ImageResult, ImageTask } from '../../src/main/engine/propose.ts'
 import type { ReadyInfo } from '../../src/main/jobs/protocol.ts'
+import { InferenceWorker } from '../../src/main/jobs/worker.ts'
+import { planLabels } from '../../src/main/project/labelPlan.ts'
 import { runCamlabel } from '../helpers/cli.ts'
 import { repoRoot, shared } from '../helpers/shared.ts'
 
@@ -19,18 +23,28 @@ async function imagenetTasks(n: number) {
 }
 
 describe('the proposal job in the inference worker', () => {
-  test('reports the provider and label sources, then one result per image in order', async () => {
+  const worker = new InferenceWorker()
+  afterAll(() => worker.close())
+  const model = modelIdentity('squeezenet1.1-fp16')
+  const sourcesFor = async (tasks: ImageTask[]) => {
+    const info = await describeModel(model)
+    const labels = tasks.flatMap((t) => t.labels)
+    return planLabels(labels, { classes: info.classes, mode: 'auto', mappings: new Map() }).sources
+  }
+
+  test('reports the provider, then one result per image in order, each label from its planned source', async () => {
     const tasks = await imagenetTasks(5)
     tasks[1]!.labels.push('not-a-model-class')
     let ready: ReadyInfo | undefined
     const results: ImageResult[] = []
-    for await (const r of runProposalJob(tasks, {
-      model: 'squeezenet1.1-fp16',
+    for await (const r of worker.propose(tasks, {
+      model,
+      providers: 'cpu',
+      sources: await sourcesFor(tasks),
       onReady: (i) => (ready = i),
     }))
       results.push(r)
-    expect(ready?.provider).toBe('cpu')
-    expect(ready?.sources.agnostic).toEqual(['not-a-model-class'])
+    expect(ready).toMatchObject({ provider: 'cpu', reused: false })
     expect(results.map((r) => r.key)).toEqual(tasks.map((t) => t.key))
     expect(results[1]!.labels.map((l) => l.source)).toEqual(['model', 'agnostic'])
     // The stored low-res CAM is SqueezeNet's 13×13 class map, normalised to max 1.
@@ -44,8 +58,10 @@ describe('the proposal job in the inference worker', () => {
     const abort = new AbortController()
     const results: ImageResult[] = []
     const run = async () => {
-      for await (const r of runProposalJob(tasks, {
-        model: 'squeezenet1.1-fp16',
+      for await (const r of worker.propose(tasks, {
+        model,
+        providers: 'cpu',
+        sources: await sourcesFor(tasks),
         signal: abort.signal,
       })) {
         results.push(r)
@@ -57,26 +73,86 @@ describe('the proposal job in the inference worker', () => {
     expect(results.length).toBeLessThan(tasks.length)
   })
 
-  test('leaving the loop early stops the worker cleanly (no crash of this process), and a new job runs', async () => {
+  test('leaving the loop early stops cleanly (no crash of this process); the next job reuses the loaded model', async () => {
     const tasks = await imagenetTasks(30)
+    const sources = await sourcesFor(tasks)
     let seen = 0
-    for await (const r of runProposalJob(tasks, { model: 'squeezenet1.1-fp16' })) {
+    for await (const r of worker.propose(tasks, { model, providers: 'cpu', sources })) {
       expect(r.error).toBeUndefined()
       if (++seen === 2) break
     }
     const again: ImageResult[] = []
-    for await (const r of runProposalJob(tasks.slice(0, 2), { model: 'squeezenet1.1-fp16' }))
+    let ready: ReadyInfo | undefined
+    for await (const r of worker.propose(tasks.slice(0, 2), {
+      model,
+      providers: 'cpu',
+      sources,
+      onReady: (i) => (ready = i),
+    }))
       again.push(r)
     expect(again.map((r) => r.key)).toEqual(tasks.slice(0, 2).map((t) => t.key))
+    expect(ready?.reused).toBe(true)
   })
 
-  test('an unknown model fails the job with a clear error', async () => {
+  test('an unknown model is refused before the worker; a file that is not a model fails the job, and the worker goes on', async () => {
+    expect(() => modelIdentity('nope-model')).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_MODEL' }),
+    )
+    const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-worker-'))
+    const fake = path.join(dir, 'fake.onnx')
+    writeFileSync(fake, 'not a model')
+    const tasks = await imagenetTasks(1)
     const run = async () => {
-      for await (const _ of runProposalJob(await imagenetTasks(1), { model: 'nope-model' })) void _
+      for await (const _ of worker.propose(tasks, {
+        model: modelIdentity(fake),
+        providers: 'cpu',
+        sources: new Map(),
+      }))
+        void _
     }
-    await expect(run()).rejects.toMatchObject({ code: 'UNKNOWN_MODEL' })
+    await expect(run()).rejects.toMatchObject({ code: 'MODEL_UNUSABLE' })
+    const after: ImageResult[] = []
+    for await (const r of worker.propose(tasks, {
+      model,
+      providers: 'cpu',
+      sources: await sourcesFor(tasks),
+    }))
+      after.push(r)
+    expect(after).toHaveLength(1)
+  })
+
+  test('head training and guided refinement run in the worker thread, not on this one', async () => {
+    const samples = [0, 1, 2, 3, 4, 5].map((i) => ({
+      features: new Float32Array([i % 2, 1 - (i % 2), i / 10]),
+      labels: [i % 2 ? 'cat' : 'dog'],
+    }))
+    const head = await worker.train(samples, { folds: 2 })
+    expect(head).toEqual(trainHead(samples, { folds: 2 }))
+    const tasks = await imagenetTasks(1)
+    const [r] = await collect(
+      worker.propose(tasks, { model, providers: 'cpu', sources: await sourcesFor(tasks) }),
+    )
+    const label = r!.labels[0]!
+    const refined = await worker.refine({
+      path: r!.path,
+      cacheKey: 'test',
+      preprocessing: model.spec!.preprocessing,
+      width: r!.width,
+      height: r!.height,
+      workingSize: 512,
+      threshold: 0.2,
+      cams: [{ label: label.label, cam: label.cam, confidence: label.confidence }],
+    })
+    expect(refined.maps[0]!.map).toMatchObject({ width: r!.width, height: r!.height })
+    expect(refined.maps[0]!.proposals.length).toBeGreaterThan(0)
   })
 })
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
 
 describe('camlabel propose without --labels', () => {
   test('sub-folders of --images are the labels (folder-per-class)', async () => {

@@ -1,0 +1,128 @@
+/**
+ * Classes, the image-level labels that say which classes an image contains, and the user's choice
+ * of CAM source per label. A label's `source` says who gave it: 'user' or 'import' (explicit), or
+ * 'review' (implied by a box the user drew or relabelled; it goes when no box of it is left).
+ */
+import { CamlabelError } from '../../shared/errors.ts'
+import type { LabelMapping } from '../engine/labels.ts'
+import type { Db } from './db.ts'
+import type { Prepared } from './statements.ts'
+
+/** A class of the project, in the user's order. */
+export interface ClassInfo {
+  id: number
+  name: string
+  position: number
+}
+
+/** True when the file has a table (an old file opened read-only may miss later ones). */
+export function hasTable(db: Db, name: string): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !==
+    undefined
+  )
+}
+
+/** The project's classes and image-level labels. */
+export class LabelsRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly sql: Prepared,
+    private readonly transaction: <T>(fn: () => T) => T,
+  ) {}
+
+  /** Classes in their order (position), with stable ids. */
+  classes(): ClassInfo[] {
+    return this.sql(
+      'SELECT id, name, position FROM classes ORDER BY position, id',
+    ).all() as ClassInfo[]
+  }
+
+  /** The id of a class, creating it at the end of the order when new. */
+  ensureClass(name: string): number {
+    const n = name.trim()
+    if (n === '') throw new CamlabelError('INVALID_ARGUMENT', 'A class name cannot be empty')
+    const r = this.sql('SELECT id FROM classes WHERE name = ?').get(n) as { id: number } | undefined
+    if (r) return r.id
+    const pos = (
+      this.sql('SELECT coalesce(max(position), -1) + 1 AS p FROM classes').get() as { p: number }
+    ).p
+    return Number(
+      this.sql('INSERT INTO classes(name, position) VALUES (?, ?)').run(n, pos).lastInsertRowid,
+    )
+  }
+
+  /**
+   * Adds image-level labels (already present ones are kept). Returns how many were new. A label
+   * present only because a review edit implied it (source 'review') takes the given source, so
+   * removing that box no longer removes a label the user or an import gave explicitly.
+   */
+  add(rows: { imageId: number; label: string; source?: string }[]): number {
+    return this.transaction(() => {
+      const ins = this.sql(
+        'INSERT OR IGNORE INTO labels(image_id, class_id, source) VALUES (?, ?, ?)',
+      )
+      const claim = this.sql(
+        "UPDATE labels SET source = ? WHERE image_id = ? AND class_id = ? AND source = 'review'",
+      )
+      let added = 0
+      for (const r of rows) {
+        const source = r.source ?? 'user'
+        const classId = this.ensureClass(r.label)
+        const n = ins.run(r.imageId, classId, source).changes
+        if (n === 0 && source !== 'review') claim.run(source, r.imageId, classId)
+        added += n
+      }
+      return added
+    })
+  }
+
+  /** An image's labels in class order. */
+  of(imageId: number): string[] {
+    return this.sql(
+      'SELECT c.name FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = ? ORDER BY c.position',
+    )
+      .pluck()
+      .all(imageId) as string[]
+  }
+
+  /** The labels some image carries, in class order, with their image counts. */
+  withImages(): { label: string; images: number }[] {
+    return this.sql(
+      `SELECT c.name AS label, count(*) AS images FROM labels l JOIN classes c ON c.id = l.class_id
+         GROUP BY c.id ORDER BY c.position`,
+    ).all() as { label: string; images: number }[]
+  }
+
+  /** The user's per-label CAM source choices (labels without one are `auto`). */
+  mappings(): Map<string, LabelMapping> {
+    if (!hasTable(this.db, 'label_mappings')) return new Map()
+    const rows = this.sql(
+      'SELECT c.name, m.mapping FROM label_mappings m JOIN classes c ON c.id = m.class_id ORDER BY c.position',
+    ).all() as { name: string; mapping: string }[]
+    return new Map(rows.map((r) => [r.name, JSON.parse(r.mapping) as LabelMapping]))
+  }
+
+  /**
+   * Sets a label's CAM source choice (`auto` removes it); creates the class when new. Returns true
+   * when it changed. The next proposal run re-proposes that label's pending proposals.
+   */
+  setMapping(label: string, mapping: LabelMapping | 'auto'): boolean {
+    return this.transaction(() => {
+      const classId = this.ensureClass(label)
+      const old = this.sql('SELECT mapping FROM label_mappings WHERE class_id = ?').get(classId) as
+        { mapping: string } | undefined
+      if (mapping === 'auto') {
+        this.sql('DELETE FROM label_mappings WHERE class_id = ?').run(classId)
+        return old !== undefined
+      }
+      const json = JSON.stringify(mapping)
+      if (old?.mapping === json) return false
+      this.sql(
+        `INSERT INTO label_mappings(class_id, mapping, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT(class_id) DO UPDATE SET mapping = excluded.mapping, updated_at = excluded.updated_at`,
+      ).run(classId, json, Date.now())
+      return true
+    })
+  }
+}
