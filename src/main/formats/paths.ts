@@ -5,21 +5,50 @@
  */
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
+import { hasControlCharacter } from '../../shared/labels.ts'
+
+/**
+ * The image formats camlabel reads — exactly those its decoder (sharp's libvips) reads photos in;
+ * a unit test checks each against sharp. BMP and HEIC are not among them (libvips as sharp ships
+ * it has no decoder for them); SVG is a drawing, not a photo.
+ */
+export const IMAGE_FORMATS = [
+  { name: 'JPEG', extensions: ['.jpg', '.jpeg', '.jpe', '.jfif'] },
+  { name: 'PNG', extensions: ['.png'] },
+  { name: 'WebP', extensions: ['.webp'] },
+  { name: 'TIFF', extensions: ['.tif', '.tiff'] },
+  { name: 'GIF', extensions: ['.gif'] },
+  { name: 'AVIF', extensions: ['.avif'] },
+] as const
 
 /** Image file extensions camlabel imports (lower case, with the dot). */
-export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.jpg',
-  '.jpeg',
-  '.png',
-  '.webp',
-  '.tif',
-  '.tiff',
-  '.bmp',
-])
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(
+  IMAGE_FORMATS.flatMap((f) => [...f.extensions]),
+)
+
+/** The formats in words, for messages: "JPEG, PNG, WebP, TIFF, GIF or AVIF". */
+export const IMAGE_FORMAT_NAMES = IMAGE_FORMATS.map((f) => f.name)
+  .join(', ')
+  .replace(/, ([^,]+)$/, ' or $1')
 
 /** True when the file name has an image extension camlabel imports (case-insensitive). */
 export function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())
+}
+
+/**
+ * Why an image path relative to the root cannot be stored, or undefined when it can: a project
+ * stores paths relative to the image root, posix, with no empty, `.` or `..` part, no drive, no
+ * backslash and no control character. Import only stores such paths.
+ */
+export function storedPathProblem(file: string): string | undefined {
+  if (file === '') return 'the path is empty'
+  if (hasControlCharacter(file)) return 'the path holds a control character'
+  if (file.includes('\\')) return 'the path holds a backslash'
+  if (file.startsWith('/') || /^[A-Za-z]:/.test(file)) return 'the path is absolute'
+  if (file.split('/').some((s) => s === '' || s === '.' || s === '..'))
+    return "the path has an empty, '.' or '..' part"
+  return undefined
 }
 
 /** A path with forward slashes, as stored in the project and written to exports on every OS. */

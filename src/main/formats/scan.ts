@@ -2,13 +2,14 @@
  * Recursive scan of an image folder. Image files (by extension) are returned relative to the root in
  * posix form, sorted; every other file is skipped and counted. Hidden entries (.DS_Store, .git) are
  * skipped; symbolic links to folders are not followed (no loops, nothing outside the root), and
- * symbolic links to files are kept only when their target is inside the root.
+ * symbolic links are kept only when their target is a regular file inside the root. Special files
+ * (FIFOs, sockets, devices) are never listed: reading one could block forever.
  */
 import type { Dirent } from 'node:fs'
-import { readdir, realpath } from 'node:fs/promises'
+import { readdir, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
-import { isImageFile, toPosix } from './paths.ts'
+import { isImageFile, storedPathProblem, toPosix } from './paths.ts'
 
 /** Result of scanImageFolder. */
 export interface ImageScan {
@@ -54,12 +55,19 @@ export async function scanImageFolder(root: string): Promise<ImageScan> {
       if (e.name.startsWith('.')) continue
       const abs = path.join(dir, e.name)
       const rel = toPosix(path.relative(absRoot, abs))
+      // A name a project cannot store (a line break or control character in it) is reported.
+      const bad = storedPathProblem(rel)
+      if (bad) {
+        out.problems.push({ file: JSON.stringify(rel), reason: `not imported: ${bad}` })
+        continue
+      }
       if (e.isDirectory()) await walk(abs)
       else if (e.isSymbolicLink()) {
         try {
           const target = await realpath(abs)
           const inside = !path.relative(realRoot, target).startsWith('..')
-          if (inside && isImageFile(e.name) && !(await isDir(target))) out.images.push(rel)
+          // Only a regular file: a link to a FIFO or a device would block or never end a read.
+          if (inside && isImageFile(e.name) && (await isRegularFile(target))) out.images.push(rel)
           else out.skipped.push(rel)
         } catch {
           out.problems.push({ file: rel, reason: 'broken symbolic link' })
@@ -76,10 +84,9 @@ export async function scanImageFolder(root: string): Promise<ImageScan> {
   return out
 }
 
-async function isDir(p: string): Promise<boolean> {
+async function isRegularFile(p: string): Promise<boolean> {
   try {
-    await readdir(p)
-    return true
+    return (await stat(p)).isFile()
   } catch {
     return false
   }

@@ -19,6 +19,7 @@
  */
 import { realpathSync } from 'node:fs'
 import path from 'node:path'
+import { clipBox } from '../../shared/box.ts'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { writeCoco } from '../formats/coco.ts'
 import { copyInto, writeDirAtomic, writeFileInto } from '../formats/atomicWrite.ts'
@@ -27,6 +28,8 @@ import { exportNames, exportStem } from '../formats/exportNames.ts'
 import { toVocXml } from '../formats/voc.ts'
 import { seededSplit, toDataYaml, toYoloLabels } from '../formats/yolo.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
+import { EXPORT_MARKER, exportMarker, notAnExport } from './exportTarget.ts'
+import { checkImages } from './imageFiles.ts'
 
 /** Options of exportProject (the contracts' export.run input, plus `images`). */
 export interface ExportOptions {
@@ -87,13 +90,13 @@ interface Placement {
  */
 async function placeImages(
   placed: Placed[],
-  imageRoot: string,
+  sourceOf: (image: DatasetImage) => string,
   dest: (p: Placed) => string,
   link: boolean,
 ): Promise<Placement> {
   const out: Placement = { kept: [], linked: 0, copied: 0, cloned: 0, problems: [] }
   for (const p of placed) {
-    const src = path.join(imageRoot, ...p.image.file.split('/'))
+    const src = sourceOf(p.image)
     try {
       const how = await copyInto(src, dest(p), { link })
       if (how === 'linked') out.linked++
@@ -162,17 +165,25 @@ export function checkExportPath(
     throw refuse(`it is inside the project's image folder ${root}`)
 }
 
+/** Where an export reads its images and what it must not overwrite. */
+export interface ExportSource {
+  imageRoot: string
+  /** The file to copy for an image (a checked real path, see imageFiles.ts). */
+  sourceOf: (image: DatasetImage) => string
+  /** The project the dataset comes from, so the export cannot replace it. */
+  projectFile?: string
+}
+
 /**
  * Writes a dataset in one format (the part that does not need a store).
- * @param projectFile the project the dataset comes from, so the export cannot replace it
  * @throws CamlabelError INVALID_ARGUMENT (see checkExportPath), ALREADY_EXISTS, DISK_FULL
  */
 export async function exportDataset(
   dataset: Dataset,
-  imageRoot: string,
+  source: ExportSource,
   options: ExportOptions,
-  projectFile?: string,
 ): Promise<ExportResult> {
+  const { imageRoot, projectFile, sourceOf } = source
   const out = path.resolve(options.outPath)
   checkExportPath(out, options.format, imageRoot, projectFile)
   const countBoxes = (ims: readonly DatasetImage[]) => ims.reduce((n, im) => n + im.boxes.length, 0)
@@ -188,8 +199,12 @@ export async function exportDataset(
       'INVALID_ARGUMENT',
       `the validation fraction must be in [0, 1), got ${frac}`,
     )
+  const atomic = {
+    overwrite: options.overwrite ?? false,
+    notReplaceable: (dest: string) => notAnExport(options.format, dest),
+  }
   if (options.format === 'coco') {
-    await writeCoco(dataset, out, { overwrite: options.overwrite, description: 'camlabel export' })
+    await writeCoco(dataset, out, { ...atomic, description: 'camlabel export' })
     return { ...result, files: 1 }
   }
   const split = seededSplit(dataset.images.length, frac, options.seed ?? 1)
@@ -207,7 +222,13 @@ export async function exportDataset(
     name: names[i],
     split: inVal.has(i) ? 'val' : 'train',
   }))
-  const into = (root: string, rel: string) => path.join(root, ...rel.split('/'))
+  // Every file an export writes is inside its own temporary folder, whatever a name holds.
+  const into = (root: string, rel: string) => {
+    const file = path.join(root, ...rel.split('/'))
+    if (!within(file, root) || file === root)
+      throw new CamlabelError('INTERNAL', `An export name leaves the export folder: ${rel}`)
+    return file
+  }
   const place = (r: Placement): Placed[] => {
     Object.assign(result, {
       linked: r.linked,
@@ -229,7 +250,7 @@ export async function exportDataset(
       async (tmp) => {
         if (withImages) {
           placed = place(
-            await placeImages(placed, imageRoot, (p) => into(tmp, `JPEGImages/${p.name}`), link),
+            await placeImages(placed, sourceOf, (p) => into(tmp, `JPEGImages/${p.name}`), link),
           )
         }
         const folder = withImages ? 'JPEGImages' : path.basename(imageRoot)
@@ -248,9 +269,10 @@ export async function exportDataset(
         await writeFileInto(path.join(tmp, 'ImageSets/Main/train.txt'), ids('train'))
         await writeFileInto(path.join(tmp, 'ImageSets/Main/val.txt'), ids('val'))
         await writeFileInto(path.join(tmp, 'labels.txt'), dataset.classes.join('\n') + '\n')
+        await writeFileInto(path.join(tmp, EXPORT_MARKER), exportMarker('voc'))
         files = placed.length * (withImages ? 2 : 1) + 4
       },
-      { overwrite: options.overwrite },
+      atomic,
     )
     return finish(files)
   }
@@ -265,7 +287,7 @@ export async function exportDataset(
         // Without a split every image is in 'train' and the folders have no split level.
         const sub = (p: Placed) => (frac > 0 ? `${p.split}/${p.name}` : p.name)
         placed = place(
-          await placeImages(placed, imageRoot, (p) => into(tmp, `images/${sub(p)}`), link),
+          await placeImages(placed, sourceOf, (p) => into(tmp, `images/${sub(p)}`), link),
         )
         for (const p of placed)
           await writeFileInto(into(tmp, `labels/${exportStem(sub(p))}.txt`), labelsOf(p.image))
@@ -282,7 +304,7 @@ export async function exportDataset(
         const list = (which: Placed['split']) =>
           placed
             .filter((p) => p.split === which)
-            .map((p) => into(imageRoot, p.image.file) + '\n')
+            .map((p) => sourceOf(p.image) + '\n')
             .join('')
         await writeFileInto(path.join(tmp, 'train.txt'), list('train'))
         if (frac > 0) await writeFileInto(path.join(tmp, 'val.txt'), list('val'))
@@ -297,17 +319,57 @@ export async function exportDataset(
         files = placed.length + (frac > 0 ? 4 : 3)
       }
       await writeFileInto(path.join(tmp, 'classes.txt'), dataset.classes.join('\n') + '\n')
+      await writeFileInto(path.join(tmp, EXPORT_MARKER), exportMarker('yolo'))
     },
-    { overwrite: options.overwrite },
+    atomic,
   )
   return finish(files)
 }
 
-/** Exports a project: reviewed boxes (accepted, edited, manual), plus pending proposals with scores when asked. */
+/**
+ * Exports a project: reviewed boxes (accepted, edited, manual), plus pending proposals with scores
+ * when asked. Every image goes through the path check first (imageFiles.ts): one that cannot be
+ * read is left out and reported; one changed on disk since its import is written with its current
+ * size, its boxes clipped to it, and reported.
+ */
 export async function exportProject(
   store: ProjectStore,
   options: ExportOptions,
 ): Promise<ExportResult> {
   const dataset = store.review.dataset({ withProposals: options.includeProposals })
-  return exportDataset(dataset, store.imageRoot, options, store.file)
+  const rows = store.images.all()
+  const check = await checkImages(store, rows, { update: false })
+  const idOf = new Map(rows.map((r) => [r.file, r.id]))
+  const failed = new Map(check.failed.map((f) => [f.id, f]))
+  const changed = new Map(check.changed.map((c) => [c.id, c]))
+  const problems: { file: string; message: string }[] = []
+  const images: DatasetImage[] = []
+  for (const im of dataset.images) {
+    const id = idOf.get(im.file)!
+    const f = failed.get(id)
+    if (f) {
+      problems.push({ file: im.file, message: `${f.message}; left out of the export` })
+      continue
+    }
+    const c = changed.get(id)
+    if (!c) {
+      images.push(im)
+      continue
+    }
+    problems.push({
+      file: im.file,
+      message: `changed on disk since its import; written with its current size ${c.width}x${c.height} (check its boxes)`,
+    })
+    const boxes = im.boxes
+      .map((b) => ({ ...b, box: clipBox(b.box, c.width, c.height) }))
+      .filter((b) => b.box.x1 > b.box.x0 && b.box.y1 > b.box.y0)
+    images.push({ ...im, width: c.width, height: c.height, boxes })
+  }
+  const real = new Map(rows.map((r) => [r.file, check.paths.get(r.id)!]))
+  const r = await exportDataset(
+    { ...dataset, images },
+    { imageRoot: store.imageRoot, sourceOf: (im) => real.get(im.file)!, projectFile: store.file },
+    options,
+  )
+  return problems.length ? { ...r, problems: [...problems, ...(r.problems ?? [])] } : r
 }

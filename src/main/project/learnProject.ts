@@ -11,6 +11,8 @@ import { describeModel } from '../engine/modelInfo.ts'
 import { modelIdentity, type ModelIdentity } from '../engine/modelIdentity.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import type { Report } from '../jobs/progress.ts'
+import { checkImages } from './imageFiles.ts'
+import { lockProject } from './runLock.ts'
 import { withWorker } from './workerScope.ts'
 import type { InferenceWorker } from '../jobs/worker.ts'
 import { trainingFingerprint } from '../store/learning.ts'
@@ -75,8 +77,23 @@ export async function extractProjectFeatures(
   store: ProjectStore,
   options: LearnOptions = {},
 ): Promise<ExtractProjectFeaturesResult> {
+  const release = lockProject(store, 'features')
+  try {
+    return await extract(store, options)
+  } finally {
+    release()
+  }
+}
+
+async function extract(
+  store: ProjectStore,
+  options: LearnOptions,
+): Promise<ExtractProjectFeaturesResult> {
   const identity = identityOf(options.model)
   const info = await describeModel(identity)
+  // Files changed since their import are re-read first, so their features are extracted again.
+  const check = await checkImages(store, store.images.all(), { update: true })
+  const unusable = new Map(check.failed.map((f) => [f.id, f]))
   const todo = store.learning.imagesMissingFeatures(info.featureKey)
   const result: ExtractProjectFeaturesResult = {
     featureKey: info.featureKey,
@@ -95,45 +112,65 @@ export async function extractProjectFeatures(
   )
   result.jobId = jobId
   const byId = new Map(todo.map((t) => [String(t.id), t]))
-  const tasks = todo.map((t) => ({ key: String(t.id), path: store.imagePath(t.file), labels: [] }))
   let done = 0
-  options.report?.({ type: 'progress', stage: 'features', done: 0, total: todo.length, failed: 0 })
+  // An image whose file cannot be used is recorded as failed (not retried until it changes).
+  store.transaction(() => {
+    for (const t of todo) {
+      const f = unusable.get(t.id)
+      if (!f) continue
+      store.learning.saveFeatures(t.id, info.featureKey, t.hash, { error: f.message })
+      result.failed++
+      result.errors.push({ file: t.file, error: f.message })
+      done++
+    }
+  })
+  const tasks = todo
+    .filter((t) => !unusable.has(t.id))
+    .map((t) => ({ key: String(t.id), path: check.paths.get(t.id)!, labels: [] }))
+  options.report?.({
+    type: 'progress',
+    stage: 'features',
+    done,
+    total: todo.length,
+    failed: result.failed,
+  })
   try {
-    await withWorker(options.worker, async (worker) => {
-      for await (const r of worker.features(tasks, {
-        model: identity,
-        providers: options.providers ?? 'auto',
-        ...(options.signal ? { signal: options.signal } : {}),
-        onReady: (info) => {
-          result.provider = info.provider
-          options.report?.({ type: 'ready', info })
-        },
-      })) {
-        const image = byId.get(r.key)!
-        store.transaction(() => {
-          if (r.features && !r.error) {
-            store.learning.saveFeatures(image.id, info.featureKey, image.hash, {
-              features: r.features,
-            })
-            result.extracted++
-          } else {
-            const error = r.error?.message ?? 'no features'
-            store.learning.saveFeatures(image.id, info.featureKey, image.hash, { error })
-            result.failed++
-            result.errors.push({ file: image.file, error })
-          }
-          done++
-          store.jobs.progress(jobId, done, result.failed)
-        })
-        options.report?.({
-          type: 'progress',
-          stage: 'features',
-          done,
-          total: todo.length,
-          failed: result.failed,
-        })
-      }
-    })
+    if (tasks.length > 0)
+      await withWorker(options.worker, async (worker) => {
+        for await (const r of worker.features(tasks, {
+          model: identity,
+          providers: options.providers ?? 'auto',
+          ...(options.signal ? { signal: options.signal } : {}),
+          onReady: (info) => {
+            result.provider = info.provider
+            options.report?.({ type: 'ready', info })
+          },
+        })) {
+          const image = byId.get(r.key)!
+          store.transaction(() => {
+            if (r.features && !r.error) {
+              store.learning.saveFeatures(image.id, info.featureKey, image.hash, {
+                features: r.features,
+              })
+              result.extracted++
+            } else {
+              const error = r.error?.message ?? 'no features'
+              store.learning.saveFeatures(image.id, info.featureKey, image.hash, { error })
+              result.failed++
+              result.errors.push({ file: image.file, error })
+            }
+            done++
+            store.jobs.progress(jobId, done, result.failed)
+          })
+          options.report?.({
+            type: 'progress',
+            stage: 'features',
+            done,
+            total: todo.length,
+            failed: result.failed,
+          })
+        }
+      })
   } catch (err) {
     if (toErrorData(err).code === 'CANCELLED' || options.signal?.aborted) {
       result.cancelled = true
@@ -158,6 +195,15 @@ export async function learnProjectHead(
   store: ProjectStore,
   options: LearnOptions = {},
 ): Promise<LearnProjectResult> {
+  const release = lockProject(store, 'learn')
+  try {
+    return await learn(store, options)
+  } finally {
+    release()
+  }
+}
+
+async function learn(store: ProjectStore, options: LearnOptions): Promise<LearnProjectResult> {
   const identity = identityOf(options.model)
   const info = await describeModel(identity)
   store.setMeta(MODEL_META, identity.ref)

@@ -36,6 +36,8 @@ import {
   type LabelPlan,
 } from './labelPlan.ts'
 import { MODEL_META, projectThreshold, projectUpscale, THRESHOLD_META } from './settings.ts'
+import { checkImages } from './imageFiles.ts'
+import { lockProject } from './runLock.ts'
 import { withWorker } from './workerScope.ts'
 
 /** Options of proposeProject. */
@@ -76,9 +78,11 @@ export interface ProposeProjectResult {
   /** The settings the run used (threshold, upscale mode, working size). */
   run: RunInfo
   provider?: string
-  /** Images this run processed (persisted). */
+  /** Images this run processed (persisted), those it could not read included. */
   done: number
   failed: number
+  /** Images whose file changed on disk since their import: re-read, and proposed again. */
+  changed: string[]
   /** Images skipped because this model revision already processed them as asked. */
   alreadyDone: number
   /** Images whose pending proposals were recomputed from stored CAMs (another threshold, or back to bilinear). */
@@ -185,6 +189,18 @@ export async function proposeProject(
   store: ProjectStore,
   options: ProposeProjectOptions = {},
 ): Promise<ProposeProjectResult> {
+  const release = lockProject(store, 'propose')
+  try {
+    return await propose(store, options)
+  } finally {
+    release()
+  }
+}
+
+async function propose(
+  store: ProjectStore,
+  options: ProposeProjectOptions,
+): Promise<ProposeProjectResult> {
   const identity = typeof options.model === 'object' ? options.model : modelIdentity(options.model)
   const run = runSettings(store, options, identity)
   const { signal, report } = options
@@ -227,6 +243,10 @@ export async function proposeProject(
       plan = planLabels(labels, { classes: info.classes, mode, mappings, head: learn.head })
     }
     const learnedLabels = [...plan.sources].filter(([, s]) => s.kind === 'learned').map(([l]) => l)
+    // Every image through the path check, and files changed since their import re-read (their
+    // old proposals dropped, so they are proposed below like new ones).
+    const check = await checkImages(store, store.images.all(), { update: true })
+    const unusable = new Map(check.failed.map((f) => [f.id, f]))
 
     // Images already processed another way: another upscale mode or working size, or (only when a
     // threshold is given) another threshold. Bilinear: recomputed from the stored CAMs at once.
@@ -259,17 +279,32 @@ export async function proposeProject(
     const todo = store.runs.toPropose(run.model, run.revision)
     const labelled = todo.filter((t) => proposable(t.labels).length > 0)
     const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
-    const tasks: ImageTask[] = [...rerun, ...stale, ...selected].map((t) => ({
-      key: String(t.id),
-      path: store.imagePath(t.file),
-      labels: proposable(t.labels),
-    }))
+    // An image whose file cannot be used fails this run with the reason (a new one is marked, so a
+    // resumed run does not retry it until the file changes); one already proposed keeps its boxes.
+    let failedFiles = 0
+    store.transaction(() => {
+      for (const t of selected) {
+        const f = unusable.get(t.id)
+        if (f) {
+          store.runs.markFailed(t.id, run, f)
+          failedFiles++
+        }
+      }
+    })
+    const tasks: ImageTask[] = [...rerun, ...stale, ...selected]
+      .filter((t) => !unusable.has(t.id))
+      .map((t) => ({
+        key: String(t.id),
+        path: check.paths.get(t.id)!,
+        labels: proposable(t.labels),
+      }))
     const result: ProposeProjectResult = {
       model: run.model,
       revision: run.revision,
       run,
-      done: 0,
-      failed: 0,
+      done: failedFiles,
+      failed: failedFiles,
+      changed: check.changed.map((c) => c.file),
       alreadyDone: Math.max(
         0,
         store.images.count() - todo.length - recomputed - rerun.length - stale.length,
@@ -380,6 +415,7 @@ function cancelledBeforeRun(
     reproposed: 0,
     unlabelled: 0,
     resourced: 0,
+    changed: [],
     learnedLabels: [],
     sources: sourcesByKind(plan),
     ...(learn ? { learn } : {}),

@@ -1,14 +1,15 @@
 /**
  * Serves a project's images to the page, by image id only: the page never names a file path, so
- * nothing outside the project can be asked for. The resolved file must still be inside the image
- * root after following symbolic links. Thumbnails are made with sharp (EXIF-rotated) and cached on
+ * nothing outside the project can be asked for, and every file goes through the path check
+ * (project/imageFiles.ts). Thumbnails are made with sharp (EXIF-rotated) and cached on
  * disk under the image's content fingerprint, so a changed file gets a new thumbnail.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import sharp from 'sharp'
 import { CamlabelError } from '../../shared/errors.ts'
+import { imageFiles } from '../project/imageFiles.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
 
 export const THUMB_SIZE = { width: 340, height: 268 }
@@ -38,25 +39,14 @@ export function parseImageRequest(p: string): { variant: ImageVariant; id: numbe
   return { variant: m[1] === 'image' ? 'full' : (m[1] as 'thumb' | 'thumb1x'), id: Number(m[2]) }
 }
 
-/** The absolute file of image `id`, checked to be inside the project's image root (symlinks resolved). */
+/** The real file of image `id`, through the path check every use of an image makes (imageFiles.ts). */
 export async function resolveImageFile(
   store: ProjectStore,
   id: number,
 ): Promise<{ file: string; hash: string }> {
   const image = store.images.get(id)
   if (!image) throw new CamlabelError('NOT_FOUND', `No image ${id} in this project`)
-  const root = await realpath(store.imageRoot)
-  let real: string
-  try {
-    real = await realpath(store.imagePath(image.file))
-  } catch {
-    throw new CamlabelError('NOT_FOUND', `The file of image ${image.file} is missing`)
-  }
-  const rel = path.relative(root, real)
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new CamlabelError('PATH_OUTSIDE_ROOT', `${image.file} resolves outside the image folder`)
-  }
-  return { file: real, hash: image.hash }
+  return { file: await imageFiles(store).resolve(image.file), hash: image.hash }
 }
 
 /** The bytes and content type for a request. */

@@ -7,6 +7,7 @@ import { DEFAULT_PROPOSAL_OPTIONS } from '../../shared/cam/types.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { encodeFloats } from '../../shared/floats.ts'
 import { defaultModel } from '../engine/manifest.ts'
+import { imageFiles } from '../project/imageFiles.ts'
 import { projectUpscale } from '../project/settings.ts'
 import type { ProjectStore, StoredCam } from '../store/projectStore.ts'
 import type { ServiceContext } from './context.ts'
@@ -78,7 +79,7 @@ export function createReviewRoutes(
         )
       }
       const out = await ctx.worker.refine({
-        path: store.imagePath(image.file),
+        path: await imageFiles(store).resolve(image.file),
         cacheKey: `${store.file}\n${imageId}\n${image.hash}\n${source.workingSize}`,
         // Only the guide (the image at the working size) is decoded for; any model's settings do.
         preprocessing: defaultModel().preprocessing,

@@ -4,7 +4,10 @@
  */
 import type { ImageStatus } from '../../shared/contracts/common.ts'
 import { CamlabelError } from '../../shared/errors.ts'
+import { storedPathProblem } from '../formats/paths.ts'
+import { SUSPICIOUS_PATH_SQL } from './imagePaths.ts'
 import type { Prepared } from './statements.ts'
+import { refreshImage } from './status.ts'
 
 /** An image row as stored. */
 export interface ImageRecord {
@@ -117,6 +120,59 @@ export class ImagesRepo {
       'SELECT id, path, size, mtime_ms AS mtimeMs, hash, width, height FROM images',
     ).all() as (KnownImage & { path: string })[]
     return new Map(rows.map(({ path, ...k }) => [path, k]))
+  }
+
+  /** Every image with its fingerprint, path order (to check the files before a run or export). */
+  all(): Pick<ImageRecord, 'id' | 'file' | 'size' | 'mtimeMs' | 'hash'>[] {
+    return this.sql(
+      'SELECT id, path AS file, size, mtime_ms AS mtimeMs, hash FROM images ORDER BY path',
+    ).all() as Pick<ImageRecord, 'id' | 'file' | 'size' | 'mtimeMs' | 'hash'>[]
+  }
+
+  /**
+   * Records that an image's file changed on disk since its import: its new size and fingerprint,
+   * and nothing left of the old content's proposals — run marks, CAMs and pending proposals go, so
+   * the next run proposes it again. Decided boxes stay, clipped to the new size.
+   */
+  markChanged(
+    id: number,
+    fp: Pick<ImageRecord, 'width' | 'height' | 'size' | 'mtimeMs' | 'hash'>,
+  ): void {
+    this.transaction(() => {
+      this.sql(
+        'UPDATE images SET width = ?, height = ?, size = ?, mtime_ms = ?, hash = ? WHERE id = ?',
+      ).run(fp.width, fp.height, fp.size, fp.mtimeMs, fp.hash, id)
+      this.sql('DELETE FROM runs WHERE image_id = ?').run(id)
+      this.sql('DELETE FROM cams WHERE image_id = ?').run(id)
+      this.sql(
+        'DELETE FROM proposals WHERE image_id = ? AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = proposals.id)',
+      ).run(id)
+      this.sql(
+        `UPDATE annotations SET x0 = min(max(x0, 0), @w), y0 = min(max(y0, 0), @h),
+           x1 = min(max(x1, 0), @w), y1 = min(max(y1, 0), @h)
+         WHERE image_id = @id AND min(max(x1, 0), @w) > min(max(x0, 0), @w)
+           AND min(max(y1, 0), @h) > min(max(y0, 0), @h)`,
+      ).run({ id, w: fp.width, h: fp.height })
+      refreshImage(this.sql, id)
+    })
+  }
+
+  /** A file touched without a change of content: its new size and time, so it is not read again. */
+  touch(id: number, fp: Pick<ImageRecord, 'size' | 'mtimeMs'>): void {
+    this.sql('UPDATE images SET size = ?, mtime_ms = ? WHERE id = ?').run(fp.size, fp.mtimeMs, id)
+  }
+
+  /** The first stored image path that breaks the path rule (see imagePaths.ts), if any. */
+  brokenPath(): { id: number; file: string; problem: string } | undefined {
+    const rows = this.sql(`SELECT id, path FROM images WHERE ${SUSPICIOUS_PATH_SQL}`).all() as {
+      id: number
+      path: string
+    }[]
+    for (const r of rows) {
+      const problem = storedPathProblem(r.path)
+      if (problem) return { id: r.id, file: r.path, problem }
+    }
+    return undefined
   }
 
   /** Number of images. */

@@ -12,10 +12,12 @@
  * - `gallery` (gallery.ts): pages, sequences and status counts;
  * - `jobs` (jobs.ts): the job log.
  */
+import { isProcessAlive } from '../liveness.ts'
 import path from 'node:path'
-import { existsSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, linkSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { CamlabelError } from '../../shared/errors.ts'
-import { openDatabase, type Db, type OpenOptions } from './db.ts'
+import { closeDatabase, openDatabase, snapshotNote, type Db, type OpenOptions } from './db.ts'
 import { GalleryRepo } from './gallery.ts'
 import { ImagesRepo } from './images.ts'
 import { JobsRepo } from './jobs.ts'
@@ -35,6 +37,39 @@ export type { ImageRun, LabelResult, RedoImage, RunInfo, StoredCam } from './run
 
 /** The file name an in-memory project reports (one-off runs of `camlabel propose --images`). */
 export const IN_MEMORY = ':memory:'
+
+/** The infix of a project file being created (see ProjectStore.create). */
+const CREATING = '.creating-'
+
+/** Puts the finished file `tmp` at `abs`, never over an existing file. */
+function publish(tmp: string, abs: string, exists: () => CamlabelError): void {
+  try {
+    linkSync(tmp, abs)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') throw exists()
+    // A file system without hard links (FAT, exFAT): rename, after one more look.
+    if (existsSync(abs)) throw exists()
+    renameSync(tmp, abs)
+  }
+}
+
+/** Removes the temporary files of creates of `abs` whose process is gone. */
+function sweepCreates(abs: string): void {
+  const dir = path.dirname(abs)
+  const prefix = path.basename(abs) + CREATING
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
+    if (!isProcessAlive(pid)) rmSync(path.join(dir, name), { force: true })
+  }
+}
 
 export class ProjectStore {
   /** The underlying connection (for tests and advanced queries; prefer the repositories). */
@@ -65,7 +100,10 @@ export class ProjectStore {
   }
 
   /**
-   * Creates a new project file (refuses an existing one) for images under `imageRoot`.
+   * Creates a new project file (refuses an existing one) for images under `imageRoot`. The file
+   * appears whole or not at all: it is made under a temporary name beside the target (schema,
+   * image root) and linked into place, so a create killed at any point leaves no half-made
+   * project (the temporaries of killed creates are swept by the next one in that folder).
    * @throws CamlabelError ALREADY_EXISTS when the file exists
    */
   static create(
@@ -74,16 +112,27 @@ export class ProjectStore {
     options: Pick<OpenOptions, 'appVersion' | 'migrations'> = {},
   ): ProjectStore {
     const abs = path.resolve(file)
-    if (existsSync(abs)) {
-      throw new CamlabelError(
+    const exists = () =>
+      new CamlabelError(
         'ALREADY_EXISTS',
         `${abs} already exists`,
         'Open it instead, or choose another project path.',
       )
+    if (existsSync(abs)) throw exists()
+    sweepCreates(abs)
+    const tmp = `${abs}${CREATING}${process.pid}-${randomBytes(4).toString('hex')}`
+    try {
+      const fresh = new ProjectStore(openDatabase(tmp, { ...options, create: true }), tmp)
+      try {
+        fresh.setRoot(imageRoot)
+      } finally {
+        fresh.close()
+      }
+      publish(tmp, abs, exists)
+    } finally {
+      for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true })
     }
-    const store = new ProjectStore(openDatabase(abs, { ...options, create: true }), abs)
-    store.setRoot(imageRoot)
-    return store
+    return ProjectStore.open(abs, options)
   }
 
   /**
@@ -98,11 +147,22 @@ export class ProjectStore {
 
   /**
    * Opens an existing project, migrating an older schema.
-   * @throws CamlabelError NOT_FOUND, PROJECT_TOO_NEW, PARSE_ERROR, PROJECT_BUSY
+   * @throws CamlabelError NOT_FOUND, PROJECT_TOO_NEW, PARSE_ERROR, PROJECT_BUSY, PATH_OUTSIDE_ROOT
+   *   (an image row breaks the path rule of imagePaths.ts: the file was edited outside camlabel)
    */
   static open(file: string, options: Omit<OpenOptions, 'create'> = {}): ProjectStore {
     const abs = path.resolve(file)
-    return new ProjectStore(openDatabase(abs, options), abs)
+    const store = new ProjectStore(openDatabase(abs, options), abs)
+    const broken = store.images.brokenPath()
+    if (broken) {
+      store.close()
+      throw new CamlabelError(
+        'PATH_OUTSIDE_ROOT',
+        `${abs} is refused: image row ${broken.id} names ${JSON.stringify(broken.file)} (${broken.problem})`,
+        'The project file was changed outside camlabel; nothing was read. Create the project again from the image folder.',
+      )
+    }
+    return store
   }
 
   private setRoot(imageRoot: string): void {
@@ -114,7 +174,12 @@ export class ProjectStore {
 
   /** Closes the connection (checkpoints the WAL). */
   close(): void {
-    if (this.db.open) this.db.close()
+    closeDatabase(this.db)
+  }
+
+  /** Set when the project was opened read-only from a snapshot (it is on a read-only share). */
+  get readOnlyNote(): string | undefined {
+    return snapshotNote(this.db)
   }
 
   /** Runs `fn` in one transaction (nested calls join the outer one as a savepoint). */
@@ -146,11 +211,6 @@ export class ProjectStore {
     const rel = this.getMeta('image_root_relative')
     const moved = rel ? path.resolve(path.dirname(this.file), rel) : undefined
     return moved && existsSync(moved) ? moved : abs
-  }
-
-  /** Absolute path of an image file. */
-  imagePath(file: string): string {
-    return path.join(this.imageRoot, ...file.split('/'))
   }
 
   /** Counts by image status, box status and class (for `camlabel status` and the summary). */
