@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { toCoco } from '../../main/formats/coco.ts'
-import { writeFileAtomic } from '../../main/formats/atomicWrite.ts'
+import { checkOutput, writeFileAtomic, type AtomicOptions } from '../../main/formats/atomicWrite.ts'
+import { notAnExport } from '../../main/project/exportTarget.ts'
 import { modelIdentity, modelName, type ModelIdentity } from '../../main/engine/modelIdentity.ts'
 import { importProject, type ImportReport } from '../../main/project/importProject.ts'
 import { proposable } from '../../main/project/labelPlan.ts'
@@ -100,13 +101,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   const out = path.resolve(io.cwd, values.out)
   const labels = values.labels ? path.resolve(io.cwd, values.labels) : undefined
   // Before any work: an hour of inference must not end in "the output exists".
-  if (!values.overwrite && existsSync(out)) {
-    throw new CamlabelError(
-      'ALREADY_EXISTS',
-      `${out} exists`,
-      'Choose another --out, or pass --overwrite to replace it.',
-    )
+  const output = {
+    overwrite: values.overwrite ?? false,
+    notReplaceable: (f: string) => notAnExport('coco', f),
   }
+  await checkOutput(out, 'file', output)
   if (!existsSync(images))
     throw new CamlabelError('NOT_FOUND', `No image folder at ${images}`, 'Check the --images path.')
 
@@ -162,15 +161,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       failures.push({ file: e.file, code: e.code, reason: e.error })
       io.stderr(`error: ${e.file}: ${e.error}\n`)
     }
-    const written = await writeProposals(
-      store,
-      identity,
-      r,
-      failures,
-      labelled,
-      out,
-      values.overwrite ?? false,
-    )
+    const written = await writeProposals(store, identity, r, failures, labelled, out, output)
     const seconds = (performance.now() - started) / 1000
     const done = r.done + failures.length - r.failed
     io.stderr(
@@ -204,7 +195,7 @@ async function writeProposals(
   failures: Failure[],
   labelled: number,
   out: string,
-  overwrite: boolean,
+  output: AtomicOptions,
 ): Promise<number> {
   const dataset = store.review.dataset({
     withProposals: true,
@@ -212,7 +203,7 @@ async function writeProposals(
   })
   dataset.classes.sort()
   const coco = toCoco(dataset, { description: 'camlabel proposals' })
-  const output = {
+  const proposals = {
     ...coco,
     info: {
       ...coco.info,
@@ -228,7 +219,7 @@ async function writeProposals(
       },
     },
   }
-  await writeFileAtomic(out, JSON.stringify(output) + '\n', { overwrite })
+  await writeFileAtomic(out, JSON.stringify(proposals) + '\n', output)
   return coco.annotations.length
 }
 

@@ -1,12 +1,15 @@
 /**
  * Atomic writes: content goes to a temporary file in the destination's folder, is flushed to disk
  * (fsync), then renamed over the destination — a reader (or a crash) sees the old file or the new
- * one, never half of one. An existing destination is kept unless `overwrite` is set. A full disk
- * (ENOSPC) becomes DISK_FULL and leaves the old file intact; the temporary file is removed.
+ * one, never half of one. An existing destination is kept unless `overwrite` is set, and even then
+ * only a plain file or folder that `notReplaceable` accepts is replaced. A full disk (ENOSPC)
+ * becomes DISK_FULL and leaves the old file intact; the temporary file is removed, and those of
+ * writers that were killed are swept at the next write to the same place.
  */
+import { isProcessAlive } from '../liveness.ts'
 import { randomBytes } from 'node:crypto'
 import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs'
-import { copyFile, link, lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, link, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 
@@ -14,6 +17,11 @@ import { CamlabelError } from '../../shared/errors.ts'
 export interface AtomicOptions {
   /** Replace an existing destination (default false: ALREADY_EXISTS). */
   overwrite?: boolean
+  /**
+   * Says why an existing destination must not be replaced even with `overwrite` (it is not an
+   * earlier export of this kind), or undefined when it may be.
+   */
+  notReplaceable?: (dest: string) => Promise<string | undefined>
 }
 
 /** Maps file-system errors to domain errors with a way out. */
@@ -25,6 +33,14 @@ export function fsError(err: unknown, what: string): CamlabelError {
       'DISK_FULL',
       `The disk is full while writing ${what}`,
       'Free some space and try again; the previous file is intact.',
+      { cause: err },
+    )
+  }
+  if (e?.code === 'ENOTDIR' || (e?.code === 'EEXIST' && e.syscall === 'mkdir')) {
+    return new CamlabelError(
+      'INVALID_ARGUMENT',
+      `Cannot write ${what}: a part of its path is a file, not a folder`,
+      'Choose an output path inside a folder.',
       { cause: err },
     )
   }
@@ -60,6 +76,81 @@ function tempName(dest: string): string {
   )
 }
 
+/**
+ * Removes what killed writers of `dest` left beside it (their temporary files and folders, and
+ * old exports moved aside): names made by tempName whose process is gone. A writer still running
+ * is left alone.
+ */
+export async function sweepTemporaries(dest: string): Promise<string[]> {
+  const dir = path.dirname(dest)
+  const prefix = `.${path.basename(dest)}.tmp-`
+  const swept: string[] = []
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return swept
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1])
+    if (!Number.isInteger(pid) || isProcessAlive(pid)) continue
+    await rm(path.join(dir, name), { recursive: true, force: true })
+    swept.push(name)
+  }
+  return swept
+}
+
+/**
+ * Checks, before any work, that `dest` may be written: it does not exist, or `overwrite` is set and
+ * it is a plain earlier output — not a special file (a device such as /dev/null, a pipe, a
+ * socket), not a symbolic link, not a folder where a file goes or a file where a folder goes, and
+ * nothing `notReplaceable` refuses. Returns whether it exists.
+ * @throws CamlabelError ALREADY_EXISTS, INVALID_ARGUMENT
+ */
+export async function checkOutput(
+  dest: string,
+  kind: 'file' | 'folder',
+  options: AtomicOptions,
+): Promise<boolean> {
+  const abs = path.resolve(dest)
+  if (!(await exists(abs))) return false
+  if (!options.overwrite)
+    throw new CamlabelError(
+      'ALREADY_EXISTS',
+      `${abs} already exists`,
+      'Choose to replace it (--overwrite), or another output path.',
+    )
+  await checkReplaceable(abs, kind, options)
+  return true
+}
+
+async function checkReplaceable(abs: string, kind: 'file' | 'folder', options: AtomicOptions) {
+  const st = await lstat(abs)
+  const what = st.isSymbolicLink()
+    ? 'a symbolic link'
+    : st.isDirectory()
+      ? 'a folder'
+      : st.isFile()
+        ? 'a file'
+        : 'a special file (a device, pipe or socket)'
+  if ((kind === 'file' && !st.isFile()) || (kind === 'folder' && !st.isDirectory())) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `Refusing to replace ${abs}: it is ${what}, not ${kind === 'file' ? 'a file' : 'a folder'} an export wrote`,
+      'Choose another output path.',
+    )
+  }
+  const why = await options.notReplaceable?.(abs)
+  if (why) {
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `Refusing to replace ${abs}: ${why}`,
+      'Only an earlier camlabel export of the same format is replaced; choose another output path.',
+    )
+  }
+}
+
 /** Writes all of `data` to an open descriptor and fsyncs it. Exported for the DISK_FULL test on /dev/full. */
 export function writeAllSync(fd: number, data: Uint8Array): void {
   let off = 0
@@ -77,13 +168,8 @@ export async function writeFileAtomic(
   options: AtomicOptions = {},
 ): Promise<void> {
   const abs = path.resolve(dest)
-  if (!options.overwrite && (await exists(abs))) {
-    throw new CamlabelError(
-      'ALREADY_EXISTS',
-      `${abs} already exists`,
-      'Pass --overwrite to replace it, or choose another --out.',
-    )
-  }
+  await checkOutput(abs, 'file', options)
+  await sweepTemporaries(abs)
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
   const tmp = tempName(abs)
   try {
@@ -96,7 +182,7 @@ export async function writeFileAtomic(
     }
     await rename(tmp, abs)
   } catch (err) {
-    await rm(tmp, { force: true })
+    await rm(tmp, { force: true }).catch(() => undefined)
     throw fsError(err, abs)
   }
 }
@@ -113,27 +199,14 @@ export async function writeDirAtomic(
   options: AtomicOptions = {},
 ): Promise<void> {
   const abs = path.resolve(dest)
-  const present = await exists(abs)
-  if (present && !options.overwrite) {
-    throw new CamlabelError(
-      'ALREADY_EXISTS',
-      `${abs} already exists`,
-      'Pass --overwrite to replace it, or choose another --out.',
-    )
-  }
-  if (present && !(await stat(abs)).isDirectory()) {
-    throw new CamlabelError(
-      'INVALID_ARGUMENT',
-      `${abs} exists and is not a folder`,
-      'Choose a folder path for --out.',
-    )
-  }
+  const present = await checkOutput(abs, 'folder', options)
+  await sweepTemporaries(abs)
   const tmp = tempName(abs)
   try {
     await mkdir(tmp, { recursive: true })
     await fill(tmp)
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true })
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined)
     throw fsError(err, abs)
   }
   const old = present ? tempName(abs) + '.old' : undefined
