@@ -146,10 +146,11 @@ export async function run(parts: readonly string[] = ['gallery', 'slider']): Pro
       ['file,label', ...all.map((f) => `big/${f},raccoon`)].join('\n'),
     )
     let t = performance.now()
+    const grants = host.services.context.grants
     await call('project.create', {
-      imagesDir: root,
-      projectPath: path.join(work, 'big.camlabel'),
-      labels: { kind: 'csv', path: path.join(work, 'big.csv') },
+      images: grants.grant('folder', root).token,
+      project: grants.grant('save', path.join(work, 'big.camlabel')).token,
+      labels: { kind: 'csv', file: grants.grant('file', path.join(work, 'big.csv')).token },
     })
     console.log(
       `indexed ${GALLERY_SIZE} images in ${((performance.now() - t) / 1000).toFixed(1)} s`,
@@ -284,10 +285,11 @@ export async function run(parts: readonly string[] = ['gallery', 'slider']): Pro
     mkdirSync(path.join(small, 'img'), { recursive: true })
     cpSync(path.join(raccoon, 'images/raccoon-183.jpg'), path.join(small, 'img/raccoon-183.jpg'))
     writeFileSync(path.join(small, 'labels.csv'), 'file,label\nimg/raccoon-183.jpg,raccoon\n')
+    const grants = host.services.context.grants
     await call('project.create', {
-      imagesDir: path.join(small, 'img'),
-      projectPath: path.join(work, 'photo.camlabel'),
-      labels: { kind: 'csv', path: path.join(small, 'labels.csv') },
+      images: grants.grant('folder', path.join(small, 'img')).token,
+      project: grants.grant('save', path.join(work, 'photo.camlabel')).token,
+      labels: { kind: 'csv', file: grants.grant('file', path.join(small, 'labels.csv')).token },
     })
     const job = call('job.propose', {})
     await job

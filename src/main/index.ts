@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { app, dialog, type BrowserWindow } from 'electron'
 import { createServices } from './services/index.ts'
 import { handleImageProtocol, registerImageScheme } from './app/protocol.ts'
-import { createMainWindow, hardenSession } from './app/window.ts'
+import { createMainWindow, guardWebContents, hardenSession } from './app/window.ts'
 import { registerIpc, sendEvent } from './app/ipc.ts'
 import { installMenu } from './app/menu.ts'
 import { configureModels } from './app/models.ts'
@@ -17,13 +17,19 @@ let window: BrowserWindow | null = null
 const getWindow = (): BrowserWindow | null => window
 
 registerImageScheme()
+guardWebContents()
 
-async function pickPath(kind: 'folder' | 'file' | 'save', title?: string): Promise<string | null> {
+async function pickPath(
+  kind: 'folder' | 'file' | 'save',
+  { title, defaultName }: { title?: string; defaultName?: string },
+): Promise<string | null> {
   const win = getWindow()
   if (kind === 'save') {
-    const r = win
-      ? await dialog.showSaveDialog(win, { title })
-      : await dialog.showSaveDialog({ title })
+    const options = {
+      ...(title ? { title } : {}),
+      ...(defaultName ? { defaultPath: defaultName } : {}),
+    }
+    const r = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options)
     return r.canceled ? null : (r.filePath ?? null)
   }
   const properties: ('openDirectory' | 'openFile')[] = [
@@ -61,10 +67,14 @@ void app.whenReady().then(() => {
   open()
   // A project given on the command line (and in the smoke tests) opens at start.
   const projectArg = process.argv.find((a) => a.endsWith('.camlabel'))
-  if (projectArg) void services.router.dispatch('project.open', { path: projectArg })
+  if (projectArg)
+    void services.router.dispatch('project.open', {
+      project: services.context.grants.grant('file', projectArg).token,
+    })
   app.on('activate', () => window === null && open())
   app.on('window-all-closed', () => {
-    services.context.close()
-    if (process.platform !== 'darwin') app.quit()
+    void services.context.close().finally(() => {
+      if (process.platform !== 'darwin') app.quit()
+    })
   })
 })

@@ -23,6 +23,13 @@ const raccoon = path.join(shared, 'data/raccoon')
 const shots = path.join(repoRoot, 'test-results/e2e')
 
 let host: TestHost
+
+/** Chooses `file` in the dialog a chooser opens, as a person would, and waits until it shows. */
+async function choose(testid: string, file: string): Promise<void> {
+  host.choose(file)
+  await page.getByTestId(`${testid}-choose`).click()
+  await expect.poll(() => page.getByTestId(testid).textContent()).toContain(file)
+}
 let browser: Browser
 let page: Page
 let work: string
@@ -83,10 +90,10 @@ afterAll(async () => {
 describe('camlabel in Chromium against the test host', () => {
   test('create, propose, review by keyboard, drag, undo, reject, export COCO', async () => {
     // Start view: create a project from the folder with labels from the CSV.
-    await page.getByTestId('images-dir').fill(path.join(work, 'raccoon/images'))
+    await choose('images-dir', path.join(work, 'raccoon/images'))
     await page.getByTestId('labels-csv').click()
-    await page.getByTestId('labels-path').fill(path.join(work, 'raccoon/labels.csv'))
-    await page.getByTestId('project-path').fill(path.join(work, 'raccoon.camlabel'))
+    await choose('labels-path', path.join(work, 'raccoon/labels.csv'))
+    await choose('project-path', path.join(work, 'raccoon.camlabel'))
     await expect.poll(() => page.getByTestId('model').inputValue()).toBe(defaultModel().id)
     await shot('1-start')
     await page.getByTestId('create-project').click()
@@ -231,7 +238,7 @@ describe('camlabel in Chromium against the test host', () => {
     await page.getByTestId('open-export').click()
     await page.getByTestId('export-coco').click()
     const out = path.join(work, 'export/annotations.json')
-    await page.getByTestId('export-path').fill(out)
+    await choose('export-path', out)
     await page.getByTestId('export-run').click()
     await page.getByTestId('export-result').waitFor()
     await shot('6-export')
@@ -284,10 +291,10 @@ describe('camlabel in Chromium against the test host', () => {
     await page.getByTestId('export-dialog').waitFor({ state: 'detached' })
     await page.getByTestId('job-bar').getByRole('button', { name: 'Dismiss' }).click()
     await page.getByTestId('tab-start').click()
-    await page.getByTestId('images-dir').fill(images)
+    await choose('images-dir', images)
     await page.getByTestId('labels-csv').click()
-    await page.getByTestId('labels-path').fill(path.join(work, 'many/labels.csv'))
-    await page.getByTestId('project-path').fill(path.join(work, 'many.camlabel'))
+    await choose('labels-path', path.join(work, 'many/labels.csv'))
+    await choose('project-path', path.join(work, 'many.camlabel'))
     await page.getByTestId('create-project').click()
     await expect.poll(() => page.getByTestId('run-proposals').textContent()).toMatch(/\(60\)/)
 
@@ -348,10 +355,10 @@ describe('camlabel in Chromium against the test host', () => {
     const dismiss = page.getByTestId('job-bar').getByRole('button', { name: 'Dismiss' })
     if (await dismiss.count()) await dismiss.click()
     await page.getByTestId('tab-start').click()
-    await page.getByTestId('images-dir').fill(path.join(root, 'images'))
+    await choose('images-dir', path.join(root, 'images'))
     await page.getByTestId('labels-csv').click()
-    await page.getByTestId('labels-path').fill(path.join(root, 'labels.csv'))
-    await page.getByTestId('project-path').fill(path.join(work, 'coarse.camlabel'))
+    await choose('labels-path', path.join(root, 'labels.csv'))
+    await choose('project-path', path.join(work, 'coarse.camlabel'))
     await page.getByTestId('create-project').click()
     await page.getByTestId('filter-all').click() // the previous test left the pending filter on
     await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(16)

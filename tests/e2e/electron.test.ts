@@ -67,11 +67,27 @@ describe.skipIf(!binary)(`Electron shell${binary ? '' : ` — skipped: ${reason}
         ).camlabel.invoke('fs.readFile', {}),
       )
       expect(refused.ok).toBe(false)
-      // A project opens through the UI.
-      await page.getByTestId('images-dir').fill(images)
+      // A project opens through the UI; the native dialogs answer as a person choosing would.
+      const choose = async (testid: string, file: string, save = false) => {
+        await app.evaluate(
+          ({ dialog }, a) => {
+            if (a.save)
+              dialog.showSaveDialog = (async () => ({ canceled: false, filePath: a.file })) as never
+            else
+              dialog.showOpenDialog = (async () => ({
+                canceled: false,
+                filePaths: [a.file],
+              })) as never
+          },
+          { file, save },
+        )
+        await page.getByTestId(`${testid}-choose`).click()
+        await expect.poll(() => page.getByTestId(testid).textContent()).toContain(file)
+      }
+      await choose('images-dir', images)
       await page.getByTestId('labels-csv').click()
-      await page.getByTestId('labels-path').fill(path.join(work, 'labels.csv'))
-      await page.getByTestId('project-path').fill(path.join(work, 'smoke.camlabel'))
+      await choose('labels-path', path.join(work, 'labels.csv'))
+      await choose('project-path', path.join(work, 'smoke.camlabel'), true)
       await page.getByTestId('create-project').click()
       await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(1)
     } finally {

@@ -1,6 +1,7 @@
 /**
  * The test host: serves the production renderer build (out/renderer) over http on 127.0.0.1, and
- * the SAME route handlers as the Electron shell (src/main/services) over HTTP — POST /invoke for
+ * the SAME route handlers as the Electron shell (src/main/services) over HTTP; its file dialog
+ * answers what the test queued with `choose` — POST /invoke for
  * routes, GET /events as Server-Sent Events, GET /image/<id> and /thumb/<id> for pictures. The page
  * talks to it through `bridgeShim`, injected with Playwright's addInitScript, which implements
  * `window.camlabel` exactly as the preload does.
@@ -35,6 +36,11 @@ export interface TestHost {
   services: Services
   /** Every event sent, for assertions. */
   events: AppEvent[]
+  /**
+   * What the next file dialogs answer, in order (the one thing the test host stands in for: a
+   * person choosing in the native dialog). An empty queue answers as a cancelled dialog.
+   */
+  choose(...paths: string[]): void
   close(): Promise<void>
 }
 
@@ -51,10 +57,12 @@ export async function startHost(
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'camlabel-host-'))
   const clients = new Set<ServerResponse>()
   const events: AppEvent[] = []
+  const picks: string[] = []
   const services = createServices({
     dataDir,
     shell: 'test-host',
     checkOutput: true,
+    pickPath: async () => picks.shift() ?? null,
     emit: (e) => {
       events.push(e)
       const line = `data: ${JSON.stringify(e)}\n\n`
@@ -131,9 +139,10 @@ export async function startHost(
     url: `http://127.0.0.1:${port}/`,
     services,
     events,
+    choose: (...paths) => void picks.push(...paths),
     async close() {
       for (const c of clients) c.end()
-      services.context.close()
+      await services.context.close()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }

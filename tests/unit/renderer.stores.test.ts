@@ -37,9 +37,10 @@ beforeAll(async () => {
     emit: () => {},
     checkOutput: true,
   })
+  const grants = services.context.grants
   const created = await services.router.dispatch('project.create', {
-    imagesDir: images,
-    projectPath: path.join(dir, 'p.camlabel'),
+    images: grants.grant('folder', images).token,
+    project: grants.grant('save', path.join(dir, 'p.camlabel')).token,
     labels: { kind: 'folders' },
   })
   expect(created.ok).toBe(true)

@@ -158,8 +158,8 @@ describe('label sources and mappings', () => {
         .toFile(path.join(dir, 'images/widget', `${name}.png`))
     const s = services()
     const created = await s.router.dispatch('project.create', {
-      imagesDir: path.join(dir, 'images'),
-      projectPath: path.join(dir, 'p.camlabel'),
+      images: s.context.grants.grant('folder', path.join(dir, 'images')).token,
+      project: s.context.grants.grant('save', path.join(dir, 'p.camlabel')).token,
       labels: { kind: 'folders' },
     })
     expect(created.ok).toBe(true)

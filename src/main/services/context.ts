@@ -10,6 +10,7 @@ import path from 'node:path'
 import type { AppEvent } from '../../shared/contracts/index.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { JobRunner } from '../jobs/runner.ts'
+import { PathGrants } from './grants.ts'
 import { InferenceWorker } from '../jobs/worker.ts'
 import { ProjectStore } from '../store/projectStore.ts'
 
@@ -18,8 +19,14 @@ export interface ServiceOptions {
   dataDir: string
   shell: 'electron' | 'test-host'
   emit: (event: AppEvent) => void
-  /** The native chooser; absent in the test host. */
-  pickPath?: (kind: 'folder' | 'file' | 'save', title?: string) => Promise<string | null>
+  /**
+   * The native chooser (the test host's stands in for it). Returns the chosen absolute path, or
+   * null when the user cancels or there is none.
+   */
+  pickPath?: (
+    kind: 'folder' | 'file' | 'save',
+    options: { title?: string; defaultName?: string },
+  ) => Promise<string | null>
   appVersion?: string
 }
 
@@ -35,6 +42,8 @@ export class ServiceContext {
   readonly options: ServiceOptions
   readonly worker = new InferenceWorker()
   readonly jobs: JobRunner
+  /** The paths the user chose (or main offered) in this run: the only ones the page can name. */
+  readonly grants = new PathGrants()
 
   constructor(options: ServiceOptions) {
     this.options = options

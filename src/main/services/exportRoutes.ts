@@ -5,10 +5,10 @@ import type { Handlers } from './router.ts'
 
 export function createExportRoutes(ctx: ServiceContext): Pick<Handlers, 'export.run'> {
   return {
-    'export.run': async ({ format, outPath, includeProposals, overwrite, valFraction, seed }) => {
+    'export.run': async ({ format, out, includeProposals, overwrite, valFraction, seed }) => {
       const options: Parameters<typeof exportProject>[1] = {
         format,
-        outPath,
+        outPath: ctx.grants.resolve(out, ['save'], 'export destination'),
         includeProposals,
         overwrite,
       }

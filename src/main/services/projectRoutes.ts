@@ -1,13 +1,13 @@
 /** Routes of the app and project domains: info, native pickers, create/open/summary/recent. */
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import type { ProjectSummary } from '../../shared/contracts/project.ts'
+import type { LabelSourceInput, ProjectSummary } from '../../shared/contracts/project.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { loadManifest, modelPath } from '../engine/manifest.ts'
 import { ProjectStore } from '../store/projectStore.ts'
 import { projectUpscale, UPSCALE_META } from '../project/settings.ts'
 import { projectName, type ServiceContext } from './context.ts'
-import { importProject } from '../project/importProject.ts'
+import { importProject, type ImportSource } from '../project/importProject.ts'
 import type { Handlers } from './router.ts'
 
 /** The summary the start view, the gallery counts and the title bar show. */
@@ -22,6 +22,23 @@ export function summarise(store: ProjectStore): ProjectSummary {
     byStatus: counts.byStatus,
     byClass: Object.fromEntries(counts.byClass.map((c) => [c.label, c.images])),
     upscale: projectUpscale(store),
+  }
+}
+
+/** Where the labels or boxes of a new project come from, its chosen paths resolved. */
+function importSource(ctx: ServiceContext, labels: LabelSourceInput): ImportSource {
+  switch (labels.kind) {
+    case 'folders':
+      return labels
+    case 'csv':
+    case 'coco':
+      return { kind: labels.kind, path: ctx.grants.resolve(labels.file, ['file'], 'label file') }
+    case 'voc':
+    case 'yolo':
+      return {
+        kind: labels.kind,
+        dir: ctx.grants.resolve(labels.folder, ['folder'], 'annotation folder'),
+      }
   }
 }
 
@@ -46,9 +63,15 @@ export function createAppRoutes(ctx: ServiceContext): Pick<Handlers, 'app.info' 
         })),
       }
     },
-    'app.pickPath': async ({ kind, title }) => ({
-      path: ctx.options.pickPath ? await ctx.options.pickPath(kind, title) : null,
-    }),
+    'app.pickPath': async ({ kind, title, defaultName }) => {
+      const chosen = ctx.options.pickPath
+        ? await ctx.options.pickPath(kind, {
+            ...(title ? { title } : {}),
+            ...(defaultName ? { defaultName } : {}),
+          })
+        : null
+      return { choice: chosen ? ctx.grants.grant(kind, chosen) : null }
+    },
   }
 }
 
@@ -56,21 +79,29 @@ export function createProjectRoutes(
   ctx: ServiceContext,
 ): Pick<
   Handlers,
-  'project.create' | 'project.open' | 'project.summary' | 'project.recent' | 'project.settings'
+  | 'project.create'
+  | 'project.defaultPath'
+  | 'project.open'
+  | 'project.summary'
+  | 'project.recent'
+  | 'project.settings'
 > {
   return {
-    'project.create': async ({ imagesDir, projectPath, labels }) => {
+    'project.create': async ({ images, project, labels }) => {
+      const imagesDir = ctx.grants.resolve(images, ['folder'], 'image folder')
       if (!existsSync(imagesDir)) {
         throw new CamlabelError(
           'NOT_FOUND',
           `The image folder ${imagesDir} does not exist`,
-          'Check the path.',
+          'Choose the image folder again.',
         )
       }
-      const file = projectPath ?? defaultProjectPath(imagesDir)
+      const file = project
+        ? ctx.grants.resolve(project, ['save'], 'project file')
+        : defaultProjectPath(imagesDir)
       const store = ProjectStore.create(file, imagesDir)
       try {
-        const r = await importProject(store, { labels })
+        const r = await importProject(store, { labels: importSource(ctx, labels) })
         const report = {
           imported: r.imported + r.existing,
           skipped: r.skipped,
@@ -80,18 +111,26 @@ export function createProjectRoutes(
         ctx.emit({ type: 'project.changed', reason: 'imported' })
         return { project: summarise(store), report }
       } catch (err) {
+        // All or nothing: a create that fails leaves no half-made project to block the retry.
         store.close()
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true })
         throw err
       }
     },
-    'project.open': async ({ path: file }) => {
-      const store = ProjectStore.open(file)
+    'project.defaultPath': ({ images }) =>
+      ctx.grants.grant(
+        'save',
+        defaultProjectPath(ctx.grants.resolve(images, ['folder'], 'image folder')),
+      ),
+    'project.open': async ({ project }) => {
+      const store = ProjectStore.open(ctx.grants.resolve(project, ['file', 'save'], 'project'))
       await ctx.setProject(store)
       ctx.emit({ type: 'project.changed', reason: 'opened' })
       return summarise(store)
     },
     'project.summary': () => (ctx.project ? summarise(ctx.project) : null),
-    'project.recent': () => ctx.recent(),
+    'project.recent': async () =>
+      (await ctx.recent()).map((r) => ({ ...r, token: ctx.grants.grant('file', r.path).token })),
     'project.settings': ({ upscale }) => {
       const store = ctx.requireProject()
       if (upscale) store.setMeta(UPSCALE_META, upscale)

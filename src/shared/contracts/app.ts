@@ -22,11 +22,30 @@ export const appInfo = defineRoute(
   }),
 )
 
-/** Opens the native file/folder chooser (Electron only; the test host answers `null`). */
+/** The token of a path the user chose in main's picker (the page never sends a path itself). */
+export const pathTokenSchema = z.string().regex(/^[0-9a-f]{32}$/, 'a path token from a chooser')
+
+/** A chosen path: the token to send back to main, the path and name to show. */
+export const pathChoiceSchema = z.object({
+  token: pathTokenSchema,
+  path: z.string(),
+  name: z.string(),
+})
+export type PathChoice = z.infer<typeof pathChoiceSchema>
+
+/**
+ * Opens the native chooser: an existing folder or file, or where to save. `null` when the user
+ * cancels. The answer's token is what the create, open and export routes take.
+ */
 export const appPickPath = defineRoute(
   'app.pickPath',
-  z.object({ kind: z.enum(['folder', 'file', 'save']), title: z.string().max(200).optional() }),
-  z.object({ path: z.string().nullable() }),
+  z.object({
+    kind: z.enum(['folder', 'file', 'save']),
+    title: z.string().max(200).optional(),
+    /** For `save`: the file name the dialog proposes. */
+    defaultName: z.string().max(255).optional(),
+  }),
+  z.object({ choice: pathChoiceSchema.nullable() }),
 )
 
 export const appRoutes = [appInfo, appPickPath] as const

@@ -1,6 +1,13 @@
 /** Schemas shared by several route domains. */
 import { z } from 'zod'
 import { THRESHOLD_RANGE, UPSCALE_MODES } from '../cam/types.ts'
+import { labelProblem } from '../labels.ts'
+
+/** A class name: one short line (see labelProblem). */
+export const labelSchema = z.string().superRefine((label, ctx) => {
+  const problem = labelProblem(label)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+})
 
 /** `{x0, y0, x1, y1}` in displayed-image pixels (see src/shared/box.ts). */
 export const boxSchema = z.object({

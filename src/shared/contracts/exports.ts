@@ -1,5 +1,6 @@
 /** The export route: reviewed boxes (optionally pending proposals) to COCO, VOC or YOLO. */
 import { z } from 'zod'
+import { pathTokenSchema } from './app.ts'
 import { defineRoute } from './contract.ts'
 
 export const exportFormatSchema = z.enum(['coco', 'voc', 'yolo'])
@@ -8,8 +9,8 @@ export const exportRun = defineRoute(
   'export.run',
   z.object({
     format: exportFormatSchema,
-    /** A .json file for COCO, a folder for VOC and YOLO. */
-    outPath: z.string().min(1),
+    /** Where to write, as chosen in the save dialog: a .json file for COCO, a folder for VOC and YOLO. */
+    out: pathTokenSchema,
     includeProposals: z.boolean().default(false),
     overwrite: z.boolean().default(false),
     /** YOLO only: fraction of images for validation, split by a seeded shuffle. */

@@ -3,6 +3,7 @@
  * on the project's pooled features, or the class-agnostic CAM; and the user's mapping per label.
  */
 import { z } from 'zod'
+import { labelSchema } from './common.ts'
 import { defineRoute } from './contract.ts'
 
 /**
@@ -87,7 +88,7 @@ export const labelsSources = defineRoute(
 export const labelsSetMapping = defineRoute(
   'labels.setMapping',
   z.object({
-    label: z.string().min(1).max(500),
+    label: labelSchema,
     mapping: labelMappingSchema,
     model: z.string().min(1).optional(),
   }),

@@ -1,15 +1,16 @@
 /** Routes that create, open and describe a project. */
 import { z } from 'zod'
 import { defineRoute } from './contract.ts'
+import { pathChoiceSchema, pathTokenSchema } from './app.ts'
 import { imageStatusSchema, upscaleModeSchema } from './common.ts'
 
-/** Where the image-level labels (or existing boxes) of a new project come from. */
+/** Where the image-level labels (or existing boxes) of a new project come from: chosen paths. */
 export const labelSourceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('folders') }),
-  z.object({ kind: z.literal('csv'), path: z.string().min(1) }),
-  z.object({ kind: z.literal('coco'), path: z.string().min(1) }),
-  z.object({ kind: z.literal('voc'), dir: z.string().min(1) }),
-  z.object({ kind: z.literal('yolo'), dir: z.string().min(1) }),
+  z.object({ kind: z.literal('csv'), file: pathTokenSchema }),
+  z.object({ kind: z.literal('coco'), file: pathTokenSchema }),
+  z.object({ kind: z.literal('voc'), folder: pathTokenSchema }),
+  z.object({ kind: z.literal('yolo'), folder: pathTokenSchema }),
 ])
 export type LabelSourceInput = z.infer<typeof labelSourceSchema>
 
@@ -35,17 +36,25 @@ export const importReportSchema = z.object({
 export const projectCreate = defineRoute(
   'project.create',
   z.object({
-    imagesDir: z.string().min(1),
-    /** The project file; default `<imagesDir>/camlabel.sqlite` is avoided: default is beside it. */
-    projectPath: z.string().min(1).optional(),
+    /** The image folder, as chosen. */
+    images: pathTokenSchema,
+    /** Where to save the project file; default: beside the image folder (project.defaultPath). */
+    project: pathTokenSchema.optional(),
     labels: labelSourceSchema,
   }),
   z.object({ project: projectSummarySchema, report: importReportSchema }),
 )
 
+/** Where a new project of a chosen image folder is saved when no other place is chosen. */
+export const projectDefaultPath = defineRoute(
+  'project.defaultPath',
+  z.object({ images: pathTokenSchema }),
+  pathChoiceSchema,
+)
+
 export const projectOpen = defineRoute(
   'project.open',
-  z.object({ path: z.string().min(1) }),
+  z.object({ project: pathTokenSchema }),
   projectSummarySchema,
 )
 
@@ -59,7 +68,14 @@ export const projectRecent = defineRoute(
   'project.recent',
   z.object({}),
   z.array(
-    z.object({ path: z.string(), name: z.string(), openedAt: z.string(), exists: z.boolean() }),
+    z.object({
+      /** The token to open it with (project.open). */
+      token: pathTokenSchema,
+      path: z.string(),
+      name: z.string(),
+      openedAt: z.string(),
+      exists: z.boolean(),
+    }),
   ),
 )
 
@@ -72,6 +88,7 @@ export const projectSettings = defineRoute(
 
 export const projectRoutes = [
   projectCreate,
+  projectDefaultPath,
   projectOpen,
   projectSummary,
   projectRecent,

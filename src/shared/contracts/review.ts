@@ -7,6 +7,7 @@ import {
   camSchema,
   floatsSchema,
   imageStatusSchema,
+  labelSchema,
   proposalOptionsSchema,
   thresholdSchema,
   upscaleModeSchema,
@@ -15,7 +16,7 @@ import {
 /** One box as the review screen edits it. `id` is the renderer's key, stable across saves. */
 export const reviewBoxSchema = z.object({
   id: z.string().min(1).max(64),
-  label: z.string().min(1),
+  label: labelSchema,
   box: boxSchema,
   status: boxStatusSchema,
   /** The proposal's score; null for boxes the user drew or imported annotations. */

@@ -147,7 +147,9 @@ export const useAnnotationStore = defineStore('annotation', () => {
     camLabel.value = d.cams[0]?.label ?? null
     saveState.value = 'saved'
     savedAt.value = null
-    if (d.cams.length && (view.value === 'guided' || d.upscale === 'guided')) void loadRefined()
+    // A failure shows in `error` (loadRefined sets it); nothing more to do with it here.
+    if (d.cams.length && (view.value === 'guided' || d.upscale === 'guided'))
+      loadRefined().catch(() => undefined)
   }
 
   function snapshot(): Snapshot {
@@ -361,7 +363,10 @@ export const useAnnotationStore = defineStore('annotation', () => {
     if (!d) return
     if (pendingSource.value === 'guided' && !refinedMaps.value) {
       // The pending boxes came from the guided maps: recompute from them, once they are here.
-      void loadRefined().then(() => setThreshold(t, final))
+      loadRefined().then(
+        () => setThreshold(t, final),
+        () => undefined,
+      )
       return
     }
     beginGesture()

@@ -6,6 +6,7 @@ import type { LabelSourceInput, ProjectSummary } from '../../../shared/contracts
 import { errorText, invoke, onEvent } from '../api/client.ts'
 
 export interface RecentProject {
+  token: string
   path: string
   name: string
   openedAt: string
@@ -63,15 +64,16 @@ export const useProjectStore = defineStore('project', () => {
     }
   }
 
+  /** Creates a project from chosen paths (their tokens, see PathChooser). */
   async function create(
-    imagesDir: string,
+    images: string,
     labels: LabelSourceInput,
-    projectPath?: string,
+    projectFile?: string,
   ): Promise<boolean> {
     const out = await run(() =>
       invoke(
         'project.create',
-        projectPath ? { imagesDir, labels, projectPath } : { imagesDir, labels },
+        projectFile ? { images, labels, project: projectFile } : { images, labels },
       ),
     )
     if (!out) return false
@@ -81,18 +83,14 @@ export const useProjectStore = defineStore('project', () => {
     return true
   }
 
-  async function open(path: string): Promise<boolean> {
-    const out = await run(() => invoke('project.open', { path }))
+  /** Opens a chosen project (or a recent one) by its token. */
+  async function open(token: string): Promise<boolean> {
+    const out = await run(() => invoke('project.open', { project: token }))
     if (!out) return false
     summary.value = out
     lastImport.value = null
     recent.value = await invoke('project.recent', {})
     return true
-  }
-
-  /** The native chooser (Electron); null where there is none (the test host) or when cancelled. */
-  async function pick(kind: 'folder' | 'file' | 'save'): Promise<string | null> {
-    return (await invoke('app.pickPath', { kind })).path
   }
 
   /** The project's upscaling mode for proposal runs (stored in the project file). */
@@ -117,7 +115,6 @@ export const useProjectStore = defineStore('project', () => {
     refresh,
     create,
     open,
-    pick,
     setUpscale,
   }
 })
