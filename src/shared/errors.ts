@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'PROJECT_BUSY'
   | 'ALREADY_EXISTS'
   | 'DISK_FULL'
+  | 'READ_ONLY'
   | 'CANCELLED'
   | 'INTERNAL'
 
@@ -49,11 +50,32 @@ export function toErrorData(err: unknown): ErrorData {
   if (err instanceof Error && err.name === 'AbortError')
     return { code: 'CANCELLED', message: 'Cancelled' }
   const e = err as { code?: string; message?: string }
-  if (e?.code === 'ENOSPC') {
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT' || e?.code === 'SQLITE_FULL') {
     return {
       code: 'DISK_FULL',
       message: 'The disk is full',
       hint: 'Free some space and try again; nothing was lost.',
+    }
+  }
+  if (e?.code === 'SQLITE_BUSY' || e?.code === 'SQLITE_LOCKED') {
+    return {
+      code: 'PROJECT_BUSY',
+      message: 'The project is busy: another camlabel process is writing it',
+      hint: 'Try again in a moment; nothing was lost.',
+    }
+  }
+  if (typeof e?.code === 'string' && e.code.startsWith('SQLITE_READONLY')) {
+    return {
+      code: 'READ_ONLY',
+      message: 'The project file cannot be written (it, or its folder, is read-only)',
+      hint: 'Copy the project and its images to a folder you can write to, or fix its permissions.',
+    }
+  }
+  if (e?.code === 'EROFS' || e?.code === 'EACCES' || e?.code === 'EPERM') {
+    return {
+      code: 'READ_ONLY',
+      message: `Not allowed to write: ${e.message ?? ''}`.trim(),
+      hint: 'Choose a place you can write to, or fix its permissions.',
     }
   }
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) }

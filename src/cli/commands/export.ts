@@ -55,6 +55,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   if (!values.out) throw new CamlabelError('INVALID_ARGUMENT', '--out PATH is required', usage)
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]), { readonly: true })
   try {
+    if (store.readOnlyNote) io.stderr(`note: ${store.readOnlyNote}\n`)
     const r = await exportProject(store, {
       format,
       outPath: path.resolve(io.cwd, values.out),

@@ -13,8 +13,8 @@ import { cliReport } from '../progress.ts'
 
 const usage = `Usage: camlabel init PROJECT --images DIR [--labels CSV | --coco FILE | --voc DIR | --yolo DIR]
 
-Creates the project file PROJECT (e.g. birds.camlabel) for the images under DIR (recursive: jpg,
-png, webp, tiff, bmp; other files are skipped and counted), or, when PROJECT exists, adds new
+Creates the project file PROJECT (e.g. birds.camlabel) for the images under DIR (recursive: JPEG,
+PNG, WebP, TIFF, GIF, AVIF; other files are skipped and counted), or, when PROJECT exists, adds new
 images to it and keeps all review work.
 
   --images DIR     the image folder; paths in the project are relative to it
@@ -76,11 +76,12 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   let store: ProjectStore
   if (existsSync(file)) {
     store = ProjectStore.open(file)
-    if (values.images && path.resolve(store.imageRoot) !== at(values.images)) {
+    const root = store.imageRoot
+    if (values.images && path.resolve(root) !== at(values.images)) {
       store.close()
       throw new CamlabelError(
         'INVALID_ARGUMENT',
-        `${file} already holds the images of ${store.imageRoot}, not ${at(values.images)}`,
+        `${file} already holds the images of ${root}, not ${at(values.images)}`,
         'Use another PROJECT path for another image folder.',
       )
     }

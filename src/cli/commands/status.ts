@@ -22,6 +22,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
     throw new CamlabelError('INVALID_ARGUMENT', 'status takes one PROJECT path', usage)
   const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]), { readonly: true })
   try {
+    if (store.readOnlyNote) io.stderr(`note: ${store.readOnlyNote}\n`)
     const c = store.counts()
     const jobs = store.jobs.list().filter((j) => j.status === 'running')
     let sources: LabelSources | undefined

@@ -17,6 +17,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import sharp from 'sharp'
 import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp'
+import { IMAGE_FORMAT_NAMES } from '../formats/paths.ts'
 import { CamlabelError, invalidParameter } from '../../shared/errors.ts'
 import { toHalf } from './float16.ts'
 import type { Preprocessing } from './types.ts'
@@ -55,7 +56,7 @@ export interface PreparedImage {
 const WHITE = { r: 255, g: 255, b: 255 }
 
 const UNREADABLE_HINT =
-  'Check that the file is a complete JPEG, PNG, WebP, TIFF, GIF or AVIF image (copy or export it ' +
+  `Check that the file is a complete ${IMAGE_FORMAT_NAMES} image (copy or export it ` +
   'again); the other images are processed.'
 const TOO_LARGE_HINT =
   'Downscale the image, or raise the pixel limit if this machine has the memory for it.'

@@ -6,8 +6,10 @@
  */
 import type { Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
+import { labelProblem } from '../../shared/labels.ts'
 import { writeFileAtomic, type AtomicOptions } from './atomicWrite.ts'
 import type { Dataset, Problem } from './dataset.ts'
+import { parseJsonFile } from './json.ts'
 
 /** COCO bbox [x, y, w, h] → Box. */
 export function cocoToBox(bbox: readonly number[]): Box {
@@ -110,19 +112,6 @@ export interface CocoIn {
   problems: Problem[]
 }
 
-/** Line and column (1-based) of a character offset. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1
-  let last = -1
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++
-      last = i
-    }
-  }
-  return { line, column: offset - last }
-}
-
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
 /**
@@ -132,19 +121,7 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
  * @throws CamlabelError PARSE_ERROR naming the file, line and column when the JSON itself is broken
  */
 export function parseCoco(text: string, source = 'COCO file'): CocoIn {
-  let data: unknown
-  try {
-    data = JSON.parse(text)
-  } catch (err) {
-    const m = /position (\d+)/.exec((err as Error).message)
-    const pos = m ? lineColumn(text, Number(m[1])) : lineColumn(text, text.length)
-    throw new CamlabelError(
-      'PARSE_ERROR',
-      `${source} is not valid JSON at line ${pos.line}, column ${pos.column}: ${(err as Error).message}`,
-      'The file may be truncated; export it again from its tool.',
-      { cause: err },
-    )
-  }
+  const data = parseJsonFile(text, source)
   const d = data as { images?: unknown; categories?: unknown; annotations?: unknown }
   if (
     typeof d !== 'object' ||
@@ -166,6 +143,8 @@ export function parseCoco(text: string, source = 'COCO file'): CocoIn {
         file: source,
         reason: `category ${JSON.stringify(c)} needs a numeric id and a name; skipped`,
       })
+    } else if (labelProblem(c.name)) {
+      problems.push({ file: source, reason: `category ${c.id}: ${labelProblem(c.name)}; skipped` })
     } else if (categories.has(c.id)) {
       problems.push({
         file: source,

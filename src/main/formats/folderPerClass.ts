@@ -4,6 +4,7 @@
  * datasets. Images directly in the root have no class folder and are reported.
  */
 import path from 'node:path'
+import { labelProblem } from '../../shared/labels.ts'
 import type { LabelProblem, LabelRow } from './labelsCsv.ts'
 import { scanImageFolder } from './scan.ts'
 
@@ -30,6 +31,11 @@ export function labelsFromFolders(images: string[], root: string): Omit<FolderPe
       continue
     }
     const label = file.slice(0, slash)
+    const bad = labelProblem(label)
+    if (bad) {
+      problems.push({ line: 0, file, reason: `its folder name cannot be a label: ${bad}` })
+      continue
+    }
     labels.add(label)
     rows.push({ file, path: path.join(root, ...file.split('/')), label, line: 0 })
   }

@@ -1,5 +1,6 @@
 /**
- * Reader of `labels.csv`: a header and `file,label` rows, file paths relative to the CSV, several rows
+ * Reader of `labels.csv`: a header naming a file and a label column (`file,label`), then rows, file
+ * paths relative to the CSV, several rows
  * per file meaning several labels. Rows whose file is missing, whose path escapes the image root or
  * whose label is empty are reported per row with the line number; the other rows are returned.
  */
@@ -7,6 +8,7 @@ import { existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
+import { labelProblem } from '../../shared/labels.ts'
 import { parseCsv } from './csv.ts'
 import { tryResolveInsideRoot, isImageFile } from './paths.ts'
 
@@ -49,25 +51,19 @@ export function parseLabelsCsv(
   const rows: LabelRow[] = []
   const problems: LabelProblem[] = []
   if (records.length === 0) return { rows, problems: [{ line: 1, reason: 'the file is empty' }] }
-  let fileCol = 0
-  let labelCol = 1
-  let start = 0
   const header = records[0].fields.map((f) => f.trim().toLowerCase())
-  const hf = header.findIndex((h) => FILE_COLUMNS.includes(h))
-  const hl = header.findIndex((h) => LABEL_COLUMNS.includes(h))
-  if (hf >= 0 && hl >= 0) {
-    fileCol = hf
-    labelCol = hl
-    start = 1
-  } else if (hf >= 0 || hl >= 0) {
+  const fileCol = header.findIndex((h) => FILE_COLUMNS.includes(h))
+  const labelCol = header.findIndex((h) => LABEL_COLUMNS.includes(h))
+  if (fileCol < 0 || labelCol < 0) {
+    // Nothing of the file is quoted back: it may not be a labels file at all.
     problems.push({
       line: records[0].line,
-      reason: "header must name a 'file' and a 'label' column",
+      reason: `the first line must be a header naming a 'file' and a 'label' column (it has ${header.length} column${header.length === 1 ? '' : 's'}, none of them those); nothing was read`,
     })
     return { rows, problems }
   }
   const seen = new Set<string>()
-  for (const { line, fields } of records.slice(start)) {
+  for (const { line, fields } of records.slice(1)) {
     const file = (fields[fileCol] ?? '').trim()
     const label = (fields[labelCol] ?? '').trim()
     if (file === '') {
@@ -76,6 +72,11 @@ export function parseLabelsCsv(
     }
     if (label === '') {
       problems.push({ line, reason: `empty label for '${file}'` })
+      continue
+    }
+    const bad = labelProblem(label)
+    if (bad) {
+      problems.push({ line, reason: bad })
       continue
     }
     const resolved = tryResolveInsideRoot(imageRoot, file, csvDir)

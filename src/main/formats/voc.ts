@@ -10,6 +10,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { clipBox, type Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
+import { labelProblem } from '../../shared/labels.ts'
 import type { DatasetImage, Problem } from './dataset.ts'
 
 /** VOC corners (1-based, inclusive). */
@@ -107,6 +108,27 @@ const parser = new XMLParser({
 
 const ENTITY_DECL = /<!ENTITY/i
 
+/** The text with comments and CDATA sections blanked (an entity named there declares nothing). */
+function markup(text: string): string {
+  return text.replace(/<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>/g, '')
+}
+
+/**
+ * The text of an XML file's bytes: UTF-16 (either byte order) by its byte-order mark, else UTF-8
+ * (a UTF-8 byte-order mark dropped).
+ */
+export function xmlText(bytes: Uint8Array): string {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (b[0] === 0xff && b[1] === 0xfe) return b.subarray(2).toString('utf16le')
+  if (b[0] === 0xfe && b[1] === 0xff) {
+    const swapped = Buffer.from(b.subarray(2))
+    swapped.swap16()
+    return swapped.toString('utf16le')
+  }
+  const text = b.toString('utf8')
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+}
+
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
 
 /**
@@ -129,7 +151,7 @@ export function decodeXmlText(s: string): string {
  */
 export function parseVocXml(text: string, source = 'VOC file'): VocIn {
   // Refused before any parsing, so a bomb costs one linear scan: VOC files never need entities.
-  if (ENTITY_DECL.test(text)) {
+  if (ENTITY_DECL.test(markup(text))) {
     throw new CamlabelError(
       'PARSE_ERROR',
       `${source} declares XML entities, which camlabel refuses (they can read local files or expand without bound)`,
@@ -176,6 +198,11 @@ export function parseVocXml(text: string, source = 'VOC file'): VocIn {
     const where = `object ${i + 1}${label ? ` ('${label}')` : ''}`
     if (label === '') {
       out.problems.push({ file: source, reason: `${where} has no <name>; skipped` })
+      return
+    }
+    const bad = labelProblem(label)
+    if (bad) {
+      out.problems.push({ file: source, reason: `object ${i + 1}: ${bad}; skipped` })
       return
     }
     if (![v.xmin, v.ymin, v.xmax, v.ymax].every(Number.isFinite)) {

@@ -4,7 +4,9 @@
  * names in `data.yaml` (`names:`) or `classes.txt` (one per line). Box ↔ YOLO:
  * cx = (x0 + x1) / 2 / W, w = (x1 - x0) / W, and back x0 = (cx - w/2) W, x1 = (cx + w/2) W.
  */
+import { parse as parseYaml } from 'yaml'
 import { clipBox, type Box } from '../../shared/box.ts'
+import { CamlabelError } from '../../shared/errors.ts'
 import type { Problem } from './dataset.ts'
 
 /** Box → normalised [cx, cy, w, h] (6 decimals, sub-pixel for any image under 10⁶ px wide). */
@@ -65,15 +67,35 @@ export function parseYoloLabels(
     const bad = (reason: string) =>
       problems.push({ file: source, line, reason: `${reason}: '${t}'` })
     if (f.length < 5) return bad('expected 5 fields (class cx cy w h)')
-    const nums = f.slice(0, 5).map(Number)
+    const nums = f.map(Number)
     if (!nums.every(Number.isFinite)) return bad('a field is not a number')
-    const [c, cx, cy, w, h] = nums
+    const c = nums[0]!
     if (!Number.isInteger(c) || c < 0 || c >= classes.length)
       return bad(`unknown class ${f[0]} (${classes.length} classes)`)
+    // class x1 y1 x2 y2 … (at least 3 points): a segmentation polygon; its bounding box is the
+    // object's box, as Ultralytics takes it for detection.
+    if (f.length > 5) {
+      const xy = nums.slice(1)
+      if (xy.length % 2 !== 0 || xy.length < 6)
+        return bad('expected 5 fields (class cx cy w h) or a polygon (class x1 y1 x2 y2 x3 y3 …)')
+      if (!xy.every((v) => v >= 0 && v <= 1)) return bad('a polygon point lies outside [0, 1]')
+      const xs = xy.filter((_, k) => k % 2 === 0)
+      const ys = xy.filter((_, k) => k % 2 === 1)
+      const b = {
+        x0: Math.min(...xs) * width,
+        y0: Math.min(...ys) * height,
+        x1: Math.max(...xs) * width,
+        y1: Math.max(...ys) * height,
+      }
+      if (b.x1 <= b.x0 || b.y1 <= b.y0) return bad('the polygon has no area')
+      boxes.push({ label: classes[c]!, box: clipBox(b, width, height) })
+      return
+    }
+    const [, cx, cy, w, h] = nums as [number, number, number, number, number]
     if (cx < 0 || cx > 1 || cy < 0 || cy > 1) return bad('centre outside [0, 1]')
     if (w <= 0 || h <= 0 || w > 1 || h > 1) return bad('width/height must be in (0, 1]')
     const b = yoloToBox([cx, cy, w, h], width, height)
-    boxes.push({ label: classes[c], box: clipBox(b, width, height) })
+    boxes.push({ label: classes[c]!, box: clipBox(b, width, height) })
   })
   return { boxes, problems }
 }
@@ -100,47 +122,33 @@ export function toDataYaml(
   ].join('\n')
 }
 
-function unquote(s: string): string {
-  const t = s.trim()
-  if (t.startsWith('"')) {
-    try {
-      return JSON.parse(t) as string
-    } catch {
-      return t.slice(1, -1)
-    }
-  }
-  if (t.startsWith("'") && t.endsWith("'")) return t.slice(1, -1).replace(/''/g, "'")
-  return t
-}
-
 /**
- * Class names from `data.yaml` text: `names: [a, b]`, a `- a` list, or a `0: a` mapping under
- * `names:` (the forms Ultralytics writes). Not a general YAML parser.
+ * Class names from `data.yaml` text: `names` as a list or as an index → name mapping (the forms
+ * Ultralytics reads), through a YAML library's safe load (anchors and aliases resolved, no custom
+ * tags, alias expansion bounded). Undefined when there is no usable `names`.
+ * @throws CamlabelError PARSE_ERROR for text that is not YAML, naming the line
  */
-export function parseDataYamlNames(text: string): string[] | undefined {
-  const lines = text.split(/\r?\n/)
-  const at = lines.findIndex((l) => /^names\s*:/.test(l))
-  if (at < 0) return undefined
-  const inline = lines[at].replace(/^names\s*:/, '').trim()
-  if (inline.startsWith('[')) {
-    return inline
-      .replace(/^\[|\]\s*(#.*)?$/g, '')
-      .split(',')
-      .map(unquote)
-      .filter((s) => s !== '')
+export function parseDataYamlNames(text: string, source = 'data.yaml'): string[] | undefined {
+  let doc: unknown
+  try {
+    doc = parseYaml(text, { maxAliasCount: 100, prettyErrors: true })
+  } catch (err) {
+    const pos = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0]
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${source} is not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}`,
+      'Fix the file, or export the dataset again from its tool.',
+    )
   }
-  const names: { i: number; name: string }[] = []
-  for (const l of lines.slice(at + 1)) {
-    if (!/^\s+/.test(l) || l.trim() === '') {
-      if (l.trim() === '') continue
-      break
-    }
-    const list = /^\s+-\s*(.*)$/.exec(l)
-    const map = /^\s+(\d+)\s*:\s*(.*)$/.exec(l)
-    if (list) names.push({ i: names.length, name: unquote(list[1]) })
-    else if (map) names.push({ i: Number(map[1]), name: unquote(map[2]) })
+  const names = (doc as { names?: unknown } | null)?.names
+  if (Array.isArray(names)) return names.map((n) => String(n))
+  if (names && typeof names === 'object') {
+    return Object.entries(names as Record<string, unknown>)
+      .filter(([k]) => /^\d+$/.test(k))
+      .sort((a, b) => Number(a[0]) - Number(b[0]))
+      .map(([, v]) => String(v))
   }
-  return names.sort((a, b) => a.i - b.i).map((n) => n.name)
+  return undefined
 }
 
 /** Class names from `classes.txt` (one per line, blank lines ignored). */

@@ -4,6 +4,7 @@
  */
 import path from 'node:path'
 import sharp, { type Metadata } from 'sharp'
+import { IMAGE_FORMAT_NAMES } from '../formats/paths.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { DEFAULT_MAX_PIXELS } from '../engine/preprocess.ts'
 
@@ -14,7 +15,7 @@ import { DEFAULT_MAX_PIXELS } from '../engine/preprocess.ts'
 export const MAX_PIXELS = DEFAULT_MAX_PIXELS
 
 const UNREADABLE_HINT =
-  'Check that the file is a complete JPEG, PNG, WebP, TIFF, GIF or AVIF image (copy or export it ' +
+  `Check that the file is a complete ${IMAGE_FORMAT_NAMES} image (copy or export it ` +
   'again), or remove it from the folder; the other images are imported.'
 
 /**

@@ -8,12 +8,13 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { clipBox, type Box } from '../../shared/box.ts'
 import { CamlabelError, toErrorData, type ErrorCode } from '../../shared/errors.ts'
+import { labelProblem } from '../../shared/labels.ts'
 import { parseCoco } from '../formats/coco.ts'
 import { labelsFromFolders } from '../formats/folderPerClass.ts'
 import { readLabelsCsv } from '../formats/labelsCsv.ts'
 import { toPosix, tryResolveInsideRoot } from '../formats/paths.ts'
 import { scanImageFolder } from '../formats/scan.ts'
-import { parseVocXml } from '../formats/voc.ts'
+import { parseVocXml, xmlText } from '../formats/voc.ts'
 import { parseClassesTxt, parseDataYamlNames, parseYoloLabels } from '../formats/yolo.ts'
 import type { Report } from '../jobs/progress.ts'
 import type { NewImage, ProjectStore } from '../store/projectStore.ts'
@@ -270,21 +271,35 @@ async function importLabels(
       for (const c of coco.classes) store.labels.ensureClass(c)
       const resolve = makeResolver(root, ok)
       const base = path.dirname(path.resolve(source.path))
+      // One entry per image file: an image listed twice (two ids, one file) gets the boxes of both.
+      const byFile = new Map<string, { ids: number[]; boxes: { label: string; box: Box }[] }>()
+      for (const im of coco.images) {
+        const r = resolve(im.file, base)
+        if (!r.file) {
+          problem(name, `image ${im.id}: ${r.reason}`)
+          continue
+        }
+        const entry = byFile.get(r.file) ?? { ids: [], boxes: [] }
+        entry.ids.push(im.id)
+        entry.boxes.push(...im.boxes)
+        byFile.set(r.file, entry)
+      }
+      for (const [file, e] of byFile)
+        if (e.ids.length > 1)
+          problem(
+            name,
+            `${file} is listed ${e.ids.length} times (image ids ${e.ids.join(', ')}); the boxes of all are imported`,
+          )
       // Per image, as VOC and YOLO files: one bad entry rolls back alone, the others are kept.
       await inBatches(
         store,
-        coco.images,
+        [...byFile],
         problem,
-        (im) => `${name}: image ${im.id}`,
-        async (im) => {
-          const r = resolve(im.file, base)
-          if (!r.file) {
-            problem(name, `image ${im.id}: ${r.reason}`)
-            return { name }
-          }
-          const file = r.file
-          return { name: `${name}: image ${im.id}`, apply: () => addBoxes(file, im.boxes) }
-        },
+        ([, e]) => `${name}: image ${e.ids[0]}`,
+        async ([file, e]) => ({
+          name: `${name}: image ${e.ids[0]}`,
+          apply: () => addBoxes(file, e.boxes),
+        }),
       )
       return
     }
@@ -302,7 +317,7 @@ async function importLabels(
       const relOf = (xml: string) => toPosix(path.relative(annDir, xml))
       await inBatches(store, xmls, problem, relOf, async (xml) => {
         const rel = relOf(xml)
-        const voc = parseVocXml(await readFile(xml, 'utf8'), rel)
+        const voc = parseVocXml(xmlText(await readFile(xml)), rel)
         for (const p of voc.problems) problem(rel, p.reason)
         let file = voc.filename
           ? resolve(voc.filename, path.dirname(xml))
@@ -407,18 +422,32 @@ async function inBatches<T>(
 async function yoloClasses(dir: string): Promise<string[]> {
   for (const name of ['data.yaml', 'data.yml', 'dataset.yaml']) {
     const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined)
-    const names = text === undefined ? undefined : parseDataYamlNames(text)
-    if (names) return names
+    const names = text === undefined ? undefined : parseDataYamlNames(text, name)
+    if (names) return checkedClasses(names, name)
   }
   for (const name of ['classes.txt', 'obj.names', 'classes.names']) {
     const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined)
-    if (text !== undefined) return parseClassesTxt(text)
+    if (text !== undefined) return checkedClasses(parseClassesTxt(text), name)
   }
   throw new CamlabelError(
     'NOT_FOUND',
     `No class names in ${dir}`,
     'A YOLO folder needs data.yaml (names:) or classes.txt beside labels/.',
   )
+}
+
+/** Class names of a YOLO dataset, each one a label can be (else the file and index are named). */
+function checkedClasses(names: string[], file: string): string[] {
+  names.forEach((n, i) => {
+    const bad = labelProblem(n)
+    if (bad)
+      throw new CamlabelError(
+        'PARSE_ERROR',
+        `${file}: class ${i}: ${bad}`,
+        'Fix the class name there.',
+      )
+  })
+  return names
 }
 
 async function isDir(p: string): Promise<boolean> {

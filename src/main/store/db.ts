@@ -7,7 +7,17 @@
  * which is why imports and proposal runs batch their writes into transactions.
  */
 import Database from 'better-sqlite3'
-import { existsSync } from 'node:fs'
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema.ts'
 
@@ -37,11 +47,26 @@ export interface OpenOptions {
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   const migrations = options.migrations ?? MIGRATIONS
   const latest = migrations.length ? migrations[migrations.length - 1].version : 0
-  if (!options.create && file !== ':memory:' && !existsSync(file)) {
+  const memory = file === ':memory:'
+  if (!options.create && !memory && !existsSync(file)) {
     throw new CamlabelError(
       'NOT_FOUND',
       `No project at ${file}`,
       "Create one with 'camlabel init PROJECT --images DIR'.",
+    )
+  }
+  if (!options.create && !memory && statSync(file).size === 0) {
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${file} is empty (0 bytes), not a camlabel project`,
+      'Choose a .camlabel file made by camlabel; nothing was written to this one.',
+    )
+  }
+  if (!options.readonly && !memory && !options.create && !writable(file)) {
+    throw new CamlabelError(
+      'READ_ONLY',
+      `${file} is read-only (or on a read-only disk or share): this command changes the project`,
+      'Copy the project and its images to a folder you can write to; status and export work on it as it is.',
     )
   }
   let db: Db | undefined
@@ -62,6 +87,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     version = db.pragma('user_version', { simple: true }) as number
   } catch (err) {
     db.close()
+    // A WAL project on a read-only disk cannot even be read in place (SQLite must create its
+    // -shm file beside it): read a snapshot copy instead.
+    if (options.readonly && cannotReadInPlace(err)) return openSnapshot(file, options)
     throw openError(
       file,
       err,
@@ -85,6 +113,13 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       db.close()
       throw new CamlabelError('PARSE_ERROR', `${file} is an SQLite file but not a camlabel project`)
     }
+  } else if (!options.create) {
+    db.close()
+    throw new CamlabelError(
+      'PARSE_ERROR',
+      `${file} is an SQLite file but not a camlabel project (it has no camlabel schema)`,
+      'Choose a .camlabel file made by camlabel; nothing was written to this one.',
+    )
   } else {
     const tables = db
       .prepare("SELECT count(*) AS n FROM sqlite_master WHERE type='table'")
@@ -122,6 +157,58 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     )
   }
   return conn
+}
+
+/** True when this process may write the file and create files beside it (-wal, -shm). */
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK)
+    accessSync(path.dirname(file), constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** SQLite's answer when a read-only open needs to write beside the file (its -shm). */
+function cannotReadInPlace(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN')
+  )
+}
+
+/** Databases opened from snapshot copies, to note and to clean up. */
+const snapshots = new WeakMap<Db, string>()
+
+/** The note of a database opened from a snapshot copy (a read-only share), if it was. */
+export function snapshotNote(db: Db): string | undefined {
+  return snapshots.has(db)
+    ? 'opened read-only from a snapshot: the project is on a read-only disk or share'
+    : undefined
+}
+
+/** Closes a database, removing its snapshot copy if it has one. */
+export function closeDatabase(db: Db): void {
+  if (db.open) db.close()
+  const dir = snapshots.get(db)
+  if (dir) rmSync(dir, { recursive: true, force: true })
+}
+
+/** Opens a read-only copy of `file` (and its -wal, if any) made in a temporary folder. */
+function openSnapshot(file: string, options: OpenOptions): Db {
+  const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-snapshot-'))
+  try {
+    const copy = path.join(dir, path.basename(file))
+    copyFileSync(file, copy)
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`)
+    const db = openDatabase(copy, { ...options, readonly: true })
+    snapshots.set(db, dir)
+    return db
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
 }
 
 /** SQLite codes that mean another connection holds the file (not a broken or foreign file). */

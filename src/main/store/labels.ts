@@ -4,6 +4,7 @@
  * 'review' (implied by a box the user drew or relabelled; it goes when no box of it is left).
  */
 import { CamlabelError } from '../../shared/errors.ts'
+import { labelProblem } from '../../shared/labels.ts'
 import type { LabelMapping } from '../engine/labels.ts'
 import type { Db } from './db.ts'
 import type { Prepared } from './statements.ts'
@@ -38,10 +39,15 @@ export class LabelsRepo {
     ).all() as ClassInfo[]
   }
 
-  /** The id of a class, creating it at the end of the order when new. */
+  /**
+   * The id of a class, creating it at the end of the order when new.
+   * @throws CamlabelError INVALID_ARGUMENT for a name that cannot be a class (see labelProblem)
+   */
   ensureClass(name: string): number {
     const n = name.trim()
-    if (n === '') throw new CamlabelError('INVALID_ARGUMENT', 'A class name cannot be empty')
+    const problem = labelProblem(n)
+    if (problem)
+      throw new CamlabelError('INVALID_ARGUMENT', problem, 'Use a short name on one line.')
     const r = this.sql('SELECT id FROM classes WHERE name = ?').get(n) as { id: number } | undefined
     if (r) return r.id
     const pos = (
