@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite } from '../../src/main/store/sqlite.ts'
 import { afterAll, describe, expect, it } from 'vitest'
 import { importProject } from '../../src/main/project/importProject.ts'
 import { modelIdentity } from '../../src/main/engine/modelIdentity.ts'
@@ -44,7 +44,7 @@ async function killWhen(
   for (;;) {
     let n = 0
     try {
-      const db = new Database(file, { readonly: true, fileMustExist: true })
+      const db = openSqlite(file, { readonly: true })
       n = (db.prepare(sql).get() as { n: number }).n
       db.close()
     } catch {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite } from '../../src/main/store/sqlite.ts'
 import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
@@ -22,7 +22,7 @@ const io = captureIO(tmp)
 
 const featureRows = (file: string): number => {
   try {
-    const db = new Database(file, { readonly: true, fileMustExist: true })
+    const db = openSqlite(file, { readonly: true })
     const n = (db.prepare('SELECT count(*) AS n FROM features').get() as { n: number }).n
     db.close()
     return n

@@ -513,8 +513,8 @@ describe('re-import and the commands', () => {
   it('refuses a project from a newer camlabel with a clear message', async () => {
     const file = path.join(tmp, 'new.camlabel')
     ProjectStore.create(file, tmp).close()
-    const Database = (await import('better-sqlite3')).default
-    const db = new Database(file)
+    const { openSqlite } = await import('../../src/main/store/sqlite.ts')
+    const db = openSqlite(file)
     db.pragma('user_version = 42')
     db.close()
     const io = captureIO(tmp)

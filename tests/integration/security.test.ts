@@ -20,7 +20,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite } from '../../src/main/store/sqlite.ts'
 import sharp from 'sharp'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createServices } from '../../src/main/services/index.ts'
@@ -110,7 +110,7 @@ describe('image paths: nothing outside the image root is read or written', () =>
     store.close()
     const victim = path.join(dir, 'victim.jpg')
     writeFileSync(victim, 'the victim file')
-    const raw = new Database(file)
+    const raw = openSqlite(file)
     raw
       .prepare(
         "UPDATE images SET path = '../../../victim.jpg' WHERE path = 'raccoon/raccoon-2.jpg'",

@@ -3,7 +3,7 @@
  * round-tripped with their weights, per-label mappings, stale-source detection, and re-proposing
  * one label without touching the others or any decision. Real SQLite files.
  */
-import Database from 'better-sqlite3'
+import { openSqlite } from '../../src/main/store/sqlite.ts'
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -101,7 +101,7 @@ describe('feature cache', () => {
     expect(s.getMeta('schema_version')).toBe(String(MIGRATIONS.length))
     expect(s.learning.imagesMissingFeatures('k').map((t) => t.file)).toEqual(['x.jpg'])
     s.close()
-    const raw = new Database(file)
+    const raw = openSqlite(file)
     expect(raw.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
     raw.close()
   })

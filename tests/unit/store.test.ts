@@ -1,5 +1,13 @@
-import Database from 'better-sqlite3'
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs'
+import { hasNodeSqlite, openSqlite, sqliteDriver } from '../../src/main/store/sqlite.ts'
+import {
+  existsSync,
+  readFileSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
@@ -329,7 +337,7 @@ describe('schema versions', () => {
   it('refuses a project from a newer camlabel without changing it', () => {
     const file = path.join(tmp, 'newer.camlabel')
     ProjectStore.create(file, tmp).close()
-    const raw = new Database(file)
+    const raw = openSqlite(file)
     raw.pragma('user_version = 99')
     raw.close()
     expect(() => ProjectStore.open(file)).toThrow(
@@ -338,7 +346,7 @@ describe('schema versions', () => {
         message: expect.stringMatching(/newer camlabel.*schema 99/),
       }),
     )
-    const check = new Database(file)
+    const check = openSqlite(file)
     expect(check.pragma('user_version', { simple: true })).toBe(99)
     check.close()
   })
@@ -370,7 +378,7 @@ describe('schema versions', () => {
   it('says a project locked by another process is in use, and leaks no handle on failure', () => {
     const file = path.join(tmp, 'locked.camlabel')
     ProjectStore.create(file, tmp).close()
-    const other = new Database(file)
+    const other = openSqlite(file)
     other.pragma('locking_mode = EXCLUSIVE')
     other.exec('BEGIN EXCLUSIVE')
     try {
@@ -407,7 +415,7 @@ describe('schema versions', () => {
 
   it('refuses a file that is not a project, and a missing one', () => {
     const file = path.join(tmp, 'other.sqlite')
-    const raw = new Database(file)
+    const raw = openSqlite(file)
     raw.exec('CREATE TABLE t(x)')
     raw.close()
     expect(() => ProjectStore.open(file)).toThrow(expect.objectContaining({ code: 'PARSE_ERROR' }))
@@ -421,5 +429,23 @@ describe('schema versions', () => {
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(s.db.pragma('synchronous', { simple: true })).toBe(2)
     expect(s.db.pragma('foreign_keys', { simple: true })).toBe(1)
+  })
+})
+
+describe('the SQLite the store runs on', () => {
+  it("is the runtime's own node:sqlite where it has one, and better-sqlite3's addon is never loaded then", () => {
+    // Electron 41 (the app) runs Node 24, which has node:sqlite: the app loads no SQLite addon,
+    // so none has to match its ABI. npm test runs this file on both runtimes (scripts/test.sh).
+    const s = fresh()
+    s.close()
+    if (!hasNodeSqlite()) {
+      expect(sqliteDriver()).toBe('better-sqlite3')
+      return
+    }
+    expect(sqliteDriver()).toBe(
+      process.env.CAMLABEL_SQLITE === 'better-sqlite3' ? 'better-sqlite3' : 'node',
+    )
+    if (sqliteDriver() === 'node' && process.platform === 'linux')
+      expect(readFileSync('/proc/self/maps', 'utf8')).not.toContain('better_sqlite3.node')
   })
 })

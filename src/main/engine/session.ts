@@ -18,6 +18,27 @@ import { modelIdentity, type ModelIdentity } from './modelIdentity.ts'
 import { DataType, decodeModel } from './onnxProto.ts'
 import type { CamHead, FeatureMaps, ForwardResult, ModelClass, Preprocessing } from './types.ts'
 
+/**
+ * float16 inputs as Uint16Array bit patterns, wherever the runtime has Float16Array. onnxruntime's
+ * JS side turns a Uint16Array given for a float16 tensor into a Float16Array view when the runtime
+ * has that type (Node 23+, so Electron's Node 24), and onnxruntime-node 1.30's binding then reads
+ * that view as 0 bytes ("not enough space: expected 301056, got 0": microsoft/onnxruntime#32323):
+ * float16 models — the default SqueezeNet — would fail in the app. The type check runs once, at the
+ * first Tensor; made with Float16Array out of sight, it maps float16 to Uint16Array for good.
+ */
+function float16AsUint16(): void {
+  const g = globalThis as { Float16Array?: unknown }
+  const f16 = g.Float16Array
+  if (f16 === undefined) return
+  delete g.Float16Array
+  try {
+    new ort.Tensor('float32', new Float32Array(1), [1])
+  } finally {
+    g.Float16Array = f16
+  }
+}
+float16AsUint16()
+
 /** Which execution providers to use; 'auto' picks the platform's GPU provider when it works. */
 export type ProviderChoice = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml'
 

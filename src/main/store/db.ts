@@ -6,7 +6,6 @@
  * database consistent but could lose the last transactions). The cost is one fsync per transaction,
  * which is why imports and proposal runs batch their writes into transactions.
  */
-import Database from 'better-sqlite3'
 import {
   accessSync,
   constants,
@@ -20,8 +19,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './schema.ts'
+import { openSqlite, type Db } from './sqlite.ts'
 
-export type Db = Database.Database
+export type { Db } from './sqlite.ts'
 
 /** Options of openDatabase. */
 export interface OpenOptions {
@@ -71,7 +71,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   }
   let db: Db | undefined
   try {
-    db = new Database(file, { readonly: options.readonly ?? false })
+    db = openSqlite(file, { readonly: options.readonly ?? false })
     db.pragma(`busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 5000))}`)
     if (!options.readonly) {
       db.pragma('journal_mode = WAL')
@@ -80,6 +80,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     db.pragma('foreign_keys = ON')
   } catch (err) {
     db?.close()
+    if (options.readonly && cannotReadInPlace(err)) return openSnapshot(file, options)
     throw openError(file, err, `${file} is not a camlabel project: ${(err as Error).message}`)
   }
   let version: number

@@ -75,7 +75,7 @@ export class LabelsRepo {
       for (const r of rows) {
         const source = r.source ?? 'user'
         const classId = this.ensureClass(r.label)
-        const n = ins.run(r.imageId, classId, source).changes
+        const n = Number(ins.run(r.imageId, classId, source).changes)
         if (n === 0 && source !== 'review') claim.run(source, r.imageId, classId)
         added += n
       }

@@ -3,8 +3,7 @@
  * use and keeps it for the connection's life, so hot paths (run marks, job progress, autosave)
  * never re-parse SQL.
  */
-import type { Statement } from 'better-sqlite3'
-import type { Db } from './db.ts'
+import type { Db, Statement } from './sqlite.ts'
 
 /** Returns the prepared statement of `sql` on `db`, prepared once. */
 export type Prepared = (sql: string) => Statement
