@@ -3,7 +3,7 @@ import { defineConfig } from 'electron-vite'
 import vue from '@vitejs/plugin-vue'
 
 // Native and heavy runtime dependencies stay real `require`s resolved from node_modules at run time.
-const external = ['onnxruntime-node', 'sharp', 'better-sqlite3', 'electron']
+const external = ['onnxruntime-node', 'sharp', 'better-sqlite3', 'electron', 'yaml']
 
 export default defineConfig({
   main: {
@@ -13,6 +13,8 @@ export default defineConfig({
         input: {
           index: resolve('src/main/index.ts'),
           inferenceWorker: resolve('src/main/jobs/inferenceWorker.ts'),
+          // The camlabel command, built with the app (bin/camlabel.mjs and the installed launcher run it).
+          cli: resolve('src/cli/index.ts'),
         },
       },
     },

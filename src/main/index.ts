@@ -43,7 +43,12 @@ async function pickPath(
 
 void app.whenReady().then(() => {
   // Before any service or worker starts: the engine and the worker read these from the environment.
-  configureModels(app)
+  configureModels({
+    packaged: app.isPackaged,
+    appPath: app.getAppPath(),
+    resourcesPath: process.resourcesPath,
+    userData: app.getPath('userData'),
+  })
   hardenSession()
   installMenu()
   const services = createServices({

@@ -96,22 +96,18 @@ describe('models location of the Electron app', () => {
     const saved = {
       dir: process.env.CAMLABEL_MODELS_DIR,
       manifest: process.env.CAMLABEL_MANIFEST,
-      res: process.resourcesPath,
     }
     try {
       delete process.env.CAMLABEL_MODELS_DIR
       delete process.env.CAMLABEL_MANIFEST
-      Object.defineProperty(process, 'resourcesPath', {
-        value: path.join(root, 'resources'),
-        configurable: true,
-      })
       mkdirSync(path.join(root, 'resources/models'), { recursive: true })
       writeFileSync(path.join(root, 'resources/models/manifest.json'), '{}')
       writeFileSync(path.join(root, 'resources/models/default.onnx'), 'shipped')
       const app = {
-        isPackaged: true,
-        getAppPath: () => path.join(root, 'app.asar'),
-        getPath: () => path.join(root, 'userData'),
+        packaged: true,
+        appPath: path.join(root, 'resources/app.asar'),
+        resourcesPath: path.join(root, 'resources'),
+        userData: path.join(root, 'userData'),
       }
       const first = configureModels(app)
       expect(first.modelsDir).toBe(path.join(root, 'userData/models'))
@@ -127,8 +123,8 @@ describe('models location of the Electron app', () => {
       delete process.env.CAMLABEL_MODELS_DIR
       const dev = configureModels({
         ...app,
-        isPackaged: false,
-        getAppPath: () => path.join(root, 'repo'),
+        packaged: false,
+        appPath: path.join(root, 'repo'),
       })
       expect(dev.modelsDir).toBe(path.join(root, 'repo/models'))
       expect(existsSync(path.join(root, 'repo'))).toBe(false)
@@ -137,7 +133,6 @@ describe('models location of the Electron app', () => {
       else process.env.CAMLABEL_MODELS_DIR = saved.dir
       if (saved.manifest === undefined) delete process.env.CAMLABEL_MANIFEST
       else process.env.CAMLABEL_MANIFEST = saved.manifest
-      Object.defineProperty(process, 'resourcesPath', { value: saved.res, configurable: true })
     }
   })
 })

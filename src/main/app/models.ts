@@ -1,19 +1,22 @@
 /**
- * Where the Electron app finds its models. The engine reads `CAMLABEL_MODELS_DIR` (and the
- * inference worker inherits the environment), so this only has to set it before the services start:
+ * Where the app, and the command line shipped inside it, find their models. The engine reads
+ * `CAMLABEL_MODELS_DIR` and `CAMLABEL_MANIFEST` (the inference worker inherits the environment), so
+ * this only has to set them before the services start:
  *
- * - development and `electron-vite preview`: the repository's `models/` (app.getAppPath() is the
+ * - development and `electron-vite preview`: the repository's `models/` (the app path is the
  *   repository root there), where `npm run models` put the default model;
- * - a packaged app: the user's data folder (`<userData>/models`), writable, so models fetched later
- *   persist across updates; the files shipped in `<resources>/models` (the manifest and the default
- *   model, when the package includes them as extra resources) are copied there on first start, so
- *   the default model works offline.
- *
- * `CAMLABEL_MANIFEST` names the shipped manifest for the engine (see the note in the helper report:
- * manifest.ts resolves it relative to its own bundled file, which differs per bundle chunk).
+ * - an installed app: the user's data folder (`<userData>/models`), writable, so models fetched
+ *   later persist across updates; the files shipped in `<resources>/models` (the manifest and the
+ *   default model, electron-builder's extraResources) are copied there on first start, so the
+ *   default model works offline. The `camlabel` command of an installed app (the CLI bundle inside
+ *   app.asar, run by the launcher) uses the same folder, so a model fetched by one is seen by both.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { homedir } from 'node:os'
 import path from 'node:path'
+
+/** The app's name: Electron's `app.getName()` (package.json productName) and its data folder's. */
+export const APP_NAME = 'camlabel'
 
 export interface ModelsLocation {
   /** Folder the engine loads .onnx files from. */
@@ -22,6 +25,53 @@ export interface ModelsLocation {
   manifest: string
   /** Files copied from the shipped folder on this start. */
   copied: string[]
+}
+
+/** Where the running code lies. */
+export interface AppPlace {
+  /** An installed app (code inside resources/app.asar). */
+  packaged: boolean
+  /** The repository root in development (Electron's app.getAppPath()). */
+  appPath: string
+  /** `<install>/resources` of an installed app (Electron's process.resourcesPath). */
+  resourcesPath: string
+  /** The user's data folder (Electron's app.getPath('userData')). */
+  userData: string
+}
+
+/**
+ * Electron's `app.getPath('userData')` for this app, computed without Electron (the command line
+ * runs as plain Node): appData — %APPDATA% on Windows, ~/Library/Application Support on macOS,
+ * $XDG_CONFIG_HOME or ~/.config elsewhere — then the app's name.
+ */
+export function userDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home: string = homedir(),
+): string {
+  const appData =
+    platform === 'win32'
+      ? (env.APPDATA ?? path.join(home, 'AppData', 'Roaming'))
+      : platform === 'darwin'
+        ? path.join(home, 'Library', 'Application Support')
+        : env.XDG_CONFIG_HOME || path.join(home, '.config')
+  return path.join(appData, APP_NAME)
+}
+
+/**
+ * The place of code inside an installed app's `resources/app.asar` (what `file` names), or
+ * undefined for a checkout.
+ */
+export function installedPlace(file: string): AppPlace | undefined {
+  const parts = file.split(/[\\/]/)
+  const at = parts.lastIndexOf('app.asar')
+  if (at < 1) return undefined
+  return {
+    packaged: true,
+    appPath: parts.slice(0, at + 1).join(path.sep),
+    resourcesPath: parts.slice(0, at).join(path.sep),
+    userData: userDataDir(),
+  }
 }
 
 /** Copies the files of `from` missing in `to` (never overwrites: the user's copy wins). */
@@ -39,18 +89,14 @@ export function seedModels(from: string, to: string): string[] {
 }
 
 /** Sets CAMLABEL_MODELS_DIR / CAMLABEL_MANIFEST unless the user already did. */
-export function configureModels(app: {
-  isPackaged: boolean
-  getAppPath(): string
-  getPath(name: 'userData'): string
-}): ModelsLocation {
-  const shipped = app.isPackaged
-    ? path.join(process.resourcesPath, 'models')
-    : path.join(app.getAppPath(), 'models')
+export function configureModels(place: AppPlace): ModelsLocation {
+  const shipped = place.packaged
+    ? path.join(place.resourcesPath, 'models')
+    : path.join(place.appPath, 'models')
   let copied: string[] = []
   if (!process.env.CAMLABEL_MODELS_DIR) {
-    if (app.isPackaged) {
-      const dir = path.join(app.getPath('userData'), 'models')
+    if (place.packaged) {
+      const dir = path.join(place.userData, 'models')
       copied = seedModels(shipped, dir)
       process.env.CAMLABEL_MODELS_DIR = dir
     } else {

@@ -8,6 +8,8 @@
  * does not end in time is terminated. A thread that dies fails its open requests; the next request
  * starts a new one.
  */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { UpscaleMode } from '../../shared/cam/types.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../../shared/cam/types.ts'
@@ -53,15 +55,27 @@ export type RefineInput = Omit<RefineRequest, 'v' | 'id' | 'type'>
 type Message = FromWorker
 type Request = ToWorker extends infer M ? (M extends ToWorker ? Omit<M, 'v' | 'id'> : never) : never
 
-/** Starts the thread: the bundled .js in the built app, the .ts through tsx when run from sources. */
+/**
+ * The worker's entry: from the sources, `inferenceWorker.ts` beside this module (through tsx); in
+ * the bundle, `out/main/inferenceWorker.js`, which is beside this code or one folder up when it
+ * lies in a shared chunk (out/main/chunks/). Exported for the packaging test.
+ */
+export function workerEntry(here: string = import.meta.url): { file: URL; viaTsx: boolean } {
+  if (here.endsWith('.ts')) return { file: new URL('./inferenceWorker.ts', here), viaTsx: true }
+  const beside = new URL('./inferenceWorker.js', here)
+  const up = new URL('../inferenceWorker.js', here)
+  return { file: existsSync(fileURLToPath(beside)) ? beside : up, viaTsx: false }
+}
+
+/** Starts the thread (see workerEntry). */
 function startThread(): Worker {
-  const here = import.meta.url
-  if (here.endsWith('.ts')) {
-    return new Worker(new URL('./workerBootstrap.mjs', here), {
-      workerData: { entry: new URL('./inferenceWorker.ts', here).href },
+  const { file, viaTsx } = workerEntry()
+  if (viaTsx) {
+    return new Worker(new URL('./workerBootstrap.mjs', import.meta.url), {
+      workerData: { entry: file.href },
     })
   }
-  return new Worker(new URL('./inferenceWorker.js', here))
+  return new Worker(file)
 }
 
 export class InferenceWorker {
