@@ -3,7 +3,9 @@ import tseslint from 'typescript-eslint'
 import vue from 'eslint-plugin-vue'
 
 export default tseslint.config(
-  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'models/**'] },
+  {
+    ignores: ['out/**', 'dist/**', '.cache/**', 'node_modules/**', 'test-results/**', 'models/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...vue.configs['flat/recommended'],
@@ -34,7 +36,7 @@ export default tseslint.config(
   // Plain JavaScript entry points run in Node.
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   // Layering: shared code is imported by every process, so it must not depend on any of them.
   {

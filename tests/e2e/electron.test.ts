@@ -1,8 +1,10 @@
 /**
  * Smoke tests of the real Electron shell through Playwright's `_electron`: the window opens, the
- * page cannot reach Node (only the bridge), and a project opens. They need the Electron binary,
- * which machines installed with ELECTRON_SKIP_BINARY_DOWNLOAD=1 lack: there they report
- * themselves skipped, saying why.
+ * page cannot reach Node (only the bridge), a project opens and proposes boxes in Electron's own
+ * Node — its node:sqlite and the real onnxruntime-node — and the provider used is shown. They need
+ * the Electron binary, which machines installed with ELECTRON_SKIP_BINARY_DOWNLOAD=1 lack: there
+ * they report themselves skipped, saying why (the packaging test and the Node 24 pass of npm test
+ * cover the same runtime without it).
  */
 import { existsSync, mkdtempSync, mkdirSync, cpSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -27,7 +29,7 @@ const reason =
   'the Electron binary is not installed here (ELECTRON_SKIP_BINARY_DOWNLOAD=1); Chromium e2e tests cover the renderer'
 
 describe.skipIf(!binary)(`Electron shell${binary ? '' : ` — skipped: ${reason}`}`, () => {
-  test('the window opens, the page reaches only the bridge, a project opens', async () => {
+  test('the window opens, the page reaches only the bridge, a project opens and proposes', async () => {
     if (!existsSync(path.join(repoRoot, 'out/main/index.js'))) {
       execFileSync('npx', ['electron-vite', 'build'], { cwd: repoRoot, stdio: 'inherit' })
     }
@@ -90,6 +92,20 @@ describe.skipIf(!binary)(`Electron shell${binary ? '' : ` — skipped: ${reason}
       await choose('project-path', path.join(work, 'smoke.camlabel'), true)
       await page.getByTestId('create-project').click()
       await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(1)
+      // Proposing runs the model in the app's worker; the store is Electron's node:sqlite.
+      await page.getByTestId('run-proposals').click()
+      await page.getByTestId('job-done').waitFor({ timeout: 120_000 })
+      await expect(page.getByTestId('job-done').textContent()).resolves.toMatch(
+        /Proposed boxes for 1 image/,
+      )
+      await expect(page.getByTestId('provider').textContent()).resolves.toMatch(
+        /CPU|CUDA|DML|COREML/,
+      )
+      const runtime = await app.evaluate(() => ({
+        node: process.versions.node,
+        sqlite: Boolean(process.getBuiltinModule?.('node:sqlite')),
+      }))
+      expect(runtime.sqlite).toBe(true)
     } finally {
       await app.close()
     }
