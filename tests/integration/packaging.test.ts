@@ -295,3 +295,24 @@ describe("the installed command line's data folder", () => {
     expect(installedPlace('/work/main/out/main/cli.js')).toBeUndefined()
   })
 })
+
+describe('npm start without the Electron binary', () => {
+  test('says what happened and what to do, and fails', () => {
+    // ELECTRON_OVERRIDE_DIST_PATH is where the electron package looks for its binary: an empty
+    // folder stands for an install without it, also on machines that have it.
+    const empty = mkdtempSync(path.join(tmpdir(), 'camlabel-no-electron-'))
+    const run = spawnSync(process.execPath, [path.join(repo, 'scripts/start.mjs')], {
+      encoding: 'utf8',
+      env: { ...process.env, ELECTRON_OVERRIDE_DIST_PATH: empty },
+    })
+    rmSync(empty, { recursive: true })
+    expect(run.status).toBe(1)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toMatch(
+      /^camlabel: the app cannot start: the Electron binary is not installed/,
+    )
+    expect(run.stderr).toContain('node node_modules/electron/install.js')
+    expect(run.stderr).toContain('npx camlabel --help')
+    expect(run.stderr).not.toMatch(/Electron failed to install correctly|at .*\.js:\d+/)
+  })
+})
