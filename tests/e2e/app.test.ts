@@ -237,10 +237,19 @@ describe('camlabel in Chromium against the test host', () => {
     await waitSaved()
     await page.getByTestId('open-export').click()
     await page.getByTestId('export-coco').click()
+    // Before anything is written, the dialog says what the export holds: the 4 reviewed images.
+    await expect
+      .poll(() => page.getByTestId('export-plan').textContent())
+      .toMatch(
+        /Writes 4 images \(4 reviewed\) and \d+ boxes; 4 images not reviewed yet are left out/,
+      )
     const out = path.join(work, 'export/annotations.json')
     await choose('export-path', out)
     await page.getByTestId('export-run').click()
     await page.getByTestId('export-result').waitFor()
+    await expect(page.getByTestId('export-result').textContent()).resolves.toMatch(
+      /for 4 images .*; 4 not reviewed yet left out/,
+    )
     await shot('6-export')
 
     const coco = JSON.parse(readFileSync(out, 'utf8')) as {
@@ -248,7 +257,7 @@ describe('camlabel in Chromium against the test host', () => {
       annotations: { image_id: number; bbox: number[]; category_id: number }[]
       categories: { id: number; name: string }[]
     }
-    expect(coco.images).toHaveLength(8)
+    expect(coco.images).toHaveLength(4)
     expect(coco.categories.map((c) => c.name)).toEqual(['raccoon'])
     const boxesOf = (file: string): number[][] => {
       const img = coco.images.find((i) => i.file_name === file)!
@@ -272,8 +281,11 @@ describe('camlabel in Chromium against the test host', () => {
     // The rejected box is not exported; the others of that image are.
     const kept = before[3]!.boxes.filter((b) => b.id !== rejectedId)
     close(boxesOf(before[3]!.file), kept.map(toCoco))
-    // Images not reviewed export no boxes (pending proposals are not included by default).
-    for (const id of ids.slice(4)) expect(boxesOf((await detail(id)).file)).toEqual([])
+    // Images not reviewed are not in the export: they are not negatives (an option adds them).
+    for (const id of ids.slice(4)) {
+      const file = (await detail(id)).file
+      expect(coco.images.find((i) => i.file_name === file)).toBeUndefined()
+    }
   })
 
   test('a run cancelled from the job bar stops, and the gallery shows the images done so far', async () => {

@@ -34,7 +34,8 @@ describe('import label sources', () => {
         tmp,
       )
       expect(code).toBe(1)
-      expect(err).toMatch(new RegExp(`--${kind} folder .*no-such-folder does not exist`))
+      const name = kind === 'voc' ? 'VOC annotation folder' : 'YOLO folder'
+      expect(err).toMatch(new RegExp(`The ${name} .*no-such-folder does not exist`))
       expect(existsSync(file)).toBe(false)
     }
   })
@@ -47,7 +48,10 @@ describe('import label sources', () => {
       ).rejects.toMatchObject({ code: 'NOT_FOUND' })
       await expect(
         importProject(store, { labels: { kind: 'voc', dir: path.join(images, 'a.png') } }),
-      ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      ).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/is a file, not a folder/),
+      })
       expect(store.images.count()).toBe(0)
     } finally {
       store.close()

@@ -41,7 +41,7 @@ async function project(root: string, labels: ImportSource) {
 /** file → sorted "label x0 y0 x1 y1" strings, rounded to `digits`. */
 function boxesByFile(store: ProjectStore, digits = 0): Map<string, string[]> {
   const out = new Map<string, string[]>()
-  for (const im of store.review.dataset().images) {
+  for (const im of store.review.dataset({ unreviewed: true }).images) {
     const f = (v: number) => v.toFixed(digits)
     out.set(
       im.file,
@@ -106,9 +106,12 @@ describe('raccoon (VOC) round trips', () => {
           /<xmin>81<\/xmin>[\s\S]*<xmax>522<\/xmax>/,
         )
       } else {
-        expect(readFileSync(path.join(out2, 'labels/raccoon-1.txt'), 'utf8')).toBe(
-          readFileSync(path.join(out1, 'labels/raccoon-1.txt'), 'utf8'),
-        )
+        // The same seeded split puts raccoon-1 in the same folder of both exports.
+        const label = (out: string) =>
+          ['train', 'val']
+            .map((s) => path.join(out, `labels/${s}/raccoon-1.txt`))
+            .find((f) => existsSync(f))!
+        expect(readFileSync(label(out2), 'utf8')).toBe(readFileSync(label(out1), 'utf8'))
         expect(readFileSync(path.join(out1, 'data.yaml'), 'utf8')).toMatch(
           /names:\n {2}0: "raccoon"/,
         )
@@ -150,14 +153,16 @@ describe('exports that train as they are', () => {
     expect(r).toMatchObject({ linked: 0, copied: 200 }) // clones or copies: files of their own
 
     const yaml = readFileSync(path.join(out, 'data.yaml'), 'utf8')
-    expect(yaml).toContain(`path: ${JSON.stringify(out)}`)
+    // No path: Ultralytics then roots the dataset at data.yaml's folder, wherever it is moved.
+    expect(yaml).not.toMatch(/^path:/m)
     expect(yaml).toMatch(/^train: "images\/train"$/m)
     expect(yaml).toMatch(/^val: "images\/val"$/m)
     expect(yaml).toMatch(/names:\n {2}0: "raccoon"/)
 
-    // Every image has its label file at the path Ultralytics derives, with that image's boxes.
-    const plain = path.join(tmp, 'raccoon-yolo-plain')
-    await exportProject(store, { format: 'yolo', outPath: plain, images: false })
+    // Every image has its label file at the path Ultralytics derives, with that image's boxes
+    // (as the flat layout writes them, one labels/ folder).
+    const plain = path.join(tmp, 'raccoon-yolo-flat')
+    await exportProject(store, { format: 'yolo', outPath: plain, layout: 'flat' })
     const images = walk(path.join(out, 'images'))
     expect(images).toHaveLength(200)
     expect(images.filter((f) => f.includes('/images/val/'))).toHaveLength(40)
@@ -188,18 +193,23 @@ describe('exports that train as they are', () => {
     back.close()
   })
 
-  it('YOLO without --split: images/ + labels/, train = val = images; names with spaces/unicode survive', async () => {
+  it('YOLO with --split 0: images/train + labels/train and no val (as CVAT writes it); names with spaces/unicode survive', async () => {
     const { store } = await project(bad, { kind: 'csv', path: path.join(bad, 'labels.csv') })
     const id = store.images.byFile('images/name with spaces & ünïcode.jpg')!.id
     draw(store, id, 'raccoon', { x0: 10, y0: 20, x1: 110, y1: 220 })
     const out = path.join(tmp, 'bad-yolo-train')
-    const r = await exportProject(store, { format: 'yolo', outPath: out })
-    expect(r).toMatchObject({ images: 9, problems: [] })
+    const r = await exportProject(store, {
+      format: 'yolo',
+      outPath: out,
+      valFraction: 0,
+      includeUnreviewed: true,
+    })
+    expect(r).toMatchObject({ images: 9, problems: [], unreviewed: { images: 8, included: 8 } })
     const yaml = readFileSync(path.join(out, 'data.yaml'), 'utf8')
-    expect(yaml).toMatch(/^train: "images"$/m)
-    expect(yaml).toMatch(/^val: "images"$/m)
+    expect(yaml).toMatch(/^train: "images\/train"$/m)
+    expect(yaml).not.toMatch(/^val:/m)
     // the project's own 'images/' folder is renamed so the last /images/ is the export's
-    const image = path.join(out, 'images/images_/name with spaces & ünïcode.jpg')
+    const image = path.join(out, 'images/train/images_/name with spaces & ünïcode.jpg')
     expect(existsSync(image)).toBe(true)
     expect(readFileSync(ultralyticsLabelPath(image), 'utf8')).toMatch(
       /^0 0\.\d+ 0\.\d+ 0\.\d+ 0\.\d+\n$/,
@@ -214,15 +224,16 @@ describe('exports that train as they are', () => {
     const { store } = await project(root, { kind: 'voc', dir: path.join(raccoon, 'annotations') })
     const out = path.join(tmp, 'raccoon-voc-train')
     const r = await exportProject(store, { format: 'voc', outPath: out, valFraction: 0.25 })
-    expect(r).toMatchObject({ images: 200, boxes: 217, files: 404, problems: [] })
+    expect(r).toMatchObject({ images: 200, boxes: 217, files: 403, problems: [] })
     const ids = (f: string) =>
       readFileSync(path.join(out, 'ImageSets/Main', f), 'utf8')
         .trim()
         .split('\n')
-    expect(ids('trainval.txt')).toHaveLength(200)
+    // Each list is a subset to CVAT: with a split, train and val only (no union beside them).
+    expect(readdirSync(path.join(out, 'ImageSets/Main')).sort()).toEqual(['train.txt', 'val.txt'])
     expect(ids('val.txt')).toHaveLength(50)
-    expect([...ids('train.txt'), ...ids('val.txt')].sort()).toEqual([...ids('trainval.txt')].sort())
-    for (const id of ids('trainval.txt')) {
+    expect(new Set([...ids('train.txt'), ...ids('val.txt')]).size).toBe(200)
+    for (const id of [...ids('train.txt'), ...ids('val.txt')]) {
       expect(existsSync(path.join(out, 'JPEGImages', id + '.jpg')), id).toBe(true)
       expect(readFileSync(path.join(out, 'Annotations', id + '.xml'), 'utf8')).toContain(
         `<folder>JPEGImages</folder>\n\t<filename>${id}.jpg</filename>`,
@@ -233,6 +244,8 @@ describe('exports that train as they are', () => {
     expect(p.linked).toBeUndefined()
     expect(existsSync(path.join(plain, 'JPEGImages'))).toBe(false)
     expect(walk(path.join(plain, 'Annotations'))).toHaveLength(200)
+    // Without a split, one list: trainval.txt.
+    expect(readdirSync(path.join(plain, 'ImageSets/Main'))).toEqual(['trainval.txt'])
     store.close()
   })
 
@@ -244,12 +257,16 @@ describe('exports that train as they are', () => {
     const { store } = await project(root, { kind: 'none' })
     rmSync(path.join(root, 'raccoon-2.jpg'))
     const out = path.join(tmp, 'vanishing-yolo')
-    const r = await exportProject(store, { format: 'yolo', outPath: out })
+    const r = await exportProject(store, {
+      format: 'yolo',
+      outPath: out,
+      includeUnreviewed: true,
+    })
     expect(r.images).toBe(1)
     expect(r.problems).toEqual([
       { file: 'raccoon-2.jpg', message: expect.stringMatching(/missing; left out/) },
     ])
-    expect(existsSync(path.join(out, 'labels/raccoon-2.txt'))).toBe(false)
+    expect(walk(path.join(out, 'labels')).map((f) => path.basename(f))).toEqual(['raccoon-1.txt'])
     store.close()
   })
 })
@@ -325,12 +342,12 @@ describe('bad inputs', () => {
     expect(store.labels.of(store.images.byFile('images/cmyk.jpg')!.id)).toEqual(['raccoon'])
     // the unicode name survives export exactly
     const out = path.join(tmp, 'bad.json')
-    await exportProject(store, { format: 'coco', outPath: out })
+    await exportProject(store, { format: 'coco', outPath: out, includeUnreviewed: true })
     expect(
       JSON.parse(readFileSync(out, 'utf8')).images.map((i: { file_name: string }) => i.file_name),
     ).toContain('images/name with spaces & ünïcode.jpg')
     const voc = path.join(tmp, 'bad-voc')
-    await exportProject(store, { format: 'voc', outPath: voc })
+    await exportProject(store, { format: 'voc', outPath: voc, includeUnreviewed: true })
     expect(
       readFileSync(path.join(voc, 'Annotations/images/name with spaces & ünïcode.xml'), 'utf8'),
     ).toContain('<filename>images/name with spaces &amp; ünïcode.jpg</filename>')
@@ -392,7 +409,7 @@ describe('bad inputs', () => {
     })
     const all = report.problems.map((p) => p.message).join('\n')
     expect(all).toMatch(/duplicate category id 0/)
-    expect(all).toMatch(/duplicate annotation id 1/)
+    expect(all).toMatch(/annotation ids are not unique/)
     expect(all).toMatch(/unknown image_id 7/)
     expect(all).toMatch(/unknown category_id 3/)
     expect(all).toMatch(/non-positive width/)
@@ -489,6 +506,7 @@ describe('re-import and the commands', () => {
           '0.5',
           '--seed',
           '3',
+          '--include-unreviewed',
         ],
         io,
       ),
@@ -502,12 +520,23 @@ describe('re-import and the commands', () => {
     expect(io.err).toMatch(/already exists/)
     expect(
       await main(
-        ['export', file, '--format', 'yolo', '--out', path.join(tmp, 'grow-yolo'), '--overwrite'],
+        [
+          'export',
+          file,
+          '--format',
+          'yolo',
+          '--out',
+          path.join(tmp, 'grow-yolo'),
+          '--overwrite',
+          '--split',
+          '0',
+          '--include-unreviewed',
+        ],
         captureIO(tmp),
       ),
     ).toBe(0)
     expect(existsSync(path.join(tmp, 'grow-yolo/images/val'))).toBe(false)
-    expect(existsSync(path.join(tmp, 'grow-yolo/images/raccoon/raccoon-4.jpg'))).toBe(true)
+    expect(existsSync(path.join(tmp, 'grow-yolo/images/train/raccoon/raccoon-4.jpg'))).toBe(true)
   })
 
   it('refuses a project from a newer camlabel with a clear message', async () => {

@@ -50,6 +50,7 @@ describe('toCoco', () => {
       id: 1,
       image_id: 1,
       category_id: 2,
+      segmentation: [],
       bbox: [10, 5, 20.33, 40],
       area: 813.2,
       iscrowd: 0,
@@ -88,8 +89,15 @@ describe('parseCoco on bad inputs', () => {
     // zero-based id 0 is a valid id; the second category reusing it is reported
     expect(r.classes).toEqual(['zero-based'])
     expect(r.problems.some((p) => /duplicate category id 0/.test(p.reason))).toBe(true)
+    // A reused annotation id loses nothing: one problem says so, every annotation is read.
+    expect(r.problems.filter((p) => /annotation ids are not unique/.test(p.reason))).toEqual([
+      expect.objectContaining({
+        reason: expect.stringMatching(
+          /1 annotation\(s\) reuse an id \(first: 1\); every one was read/,
+        ),
+      }),
+    ])
     const ann = r.problems.find((p) => /annotation 1:/.test(p.reason))!
-    expect(ann.reason).toMatch(/duplicate annotation id 1/)
     expect(ann.reason).toMatch(/unknown image_id 7/)
     expect(ann.reason).toMatch(/unknown category_id 3/)
     expect(ann.reason).toMatch(/non-positive width/)

@@ -55,9 +55,7 @@ describe('VOC', () => {
     })
     const r = parseVocXml(xml)
     expect(r.filename).toBe('a & b/ü <1>.jpg')
-    expect(r.objects).toEqual([
-      { label: 'R&D "cat"', box: { x0: 5, y0: 6, x1: 20, y1: 30 }, difficult: false },
-    ])
+    expect(r.objects).toEqual([{ label: 'R&D "cat"', box: { x0: 5, y0: 6, x1: 20, y1: 30 } }])
   })
 
   it('refuses xxe.xml without reading /etc/passwd', () => {
@@ -86,9 +84,7 @@ describe('VOC', () => {
 
   it('clips box-outside.xml to the image with a warning', () => {
     const r = parseVocXml(read('annotations/box-outside.xml'), 'box-outside.xml')
-    expect(r.objects).toEqual([
-      { label: 'raccoon', box: { x0: 80, y0: 87, x1: 650, y1: 408 }, difficult: false },
-    ])
+    expect(r.objects).toEqual([{ label: 'raccoon', box: { x0: 80, y0: 87, x1: 650, y1: 408 } }])
     expect(r.problems[0].reason).toMatch(/reaches past the 650x417 image; clipped/)
   })
 

@@ -260,18 +260,37 @@ describe('ProjectStore', () => {
     )
   })
 
-  it('exports kept boxes only, or with pending proposals', () => {
+  it('exports kept boxes of reviewed images only; unreviewed ones or pending proposals when asked', () => {
     const { s, ids } = ctx
     const [p1, p2] = s.review.boxes(ids.get('a.jpg')!)
     accept(s, p1.id)
     reject(s, p2.id)
+    // c.jpg: its only proposal rejected, a reviewed negative.
+    reject(s, s.review.boxes(ids.get('c.jpg')!)[0]!.id)
     const d = s.review.dataset()
     expect(d.classes).toEqual(['cat', 'dog'])
-    expect(d.images.map((i) => i.file)).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'])
+    expect(d.images.map((i) => i.file)).toEqual(['a.jpg', 'c.jpg'])
     expect(d.images[0].boxes).toEqual([{ box: p1.box, label: 'cat' }])
+    expect(d.images[1].boxes).toEqual([])
+    expect(s.review.exportCounts()).toEqual({
+      reviewed: 2,
+      reviewedBoxes: 1,
+      unreviewed: 2,
+      unreviewedBoxes: 0,
+      pendingProposals: 1,
+      pendingImages: 1,
+    })
+    const all = s.review.dataset({ unreviewed: true })
+    expect(all.images.map((i) => i.file)).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'])
+    expect(all.images[1].boxes).toEqual([])
     const withP = s.review.dataset({ withProposals: true })
+    expect(withP.images.map((i) => i.file)).toEqual(['a.jpg', 'b.jpg', 'c.jpg'])
     expect(withP.images[1].boxes).toMatchObject([{ label: 'cat', score: 0.5 }])
     expect(withP.images[0].boxes).toHaveLength(1)
+    // Every image keeps its project id, so two exports of one project agree on ids.
+    expect(all.images.map((i) => i.id)).toEqual(
+      ['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'].map((f) => ids.get(f)),
+    )
   })
 
   it('clips drawn, moved and saved boxes to the image; refuses one wholly outside it', () => {
@@ -299,7 +318,7 @@ describe('ProjectStore', () => {
       .map((b) => (b.id === a ? { ...b, box: { ...b.box, x1: 500 } } : b))
     s.review.save(id, { threshold: 0.2, boxes })
     expect(s.review.boxes(id).find((b) => b.id === a)!.box.x1).toBe(100)
-    for (const im of s.review.dataset().images)
+    for (const im of s.review.dataset({ unreviewed: true }).images)
       for (const b of im.boxes) {
         expect(b.box.x0).toBeGreaterThanOrEqual(0)
         expect(b.box.x1).toBeLessThanOrEqual(im.width)

@@ -5,7 +5,11 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
-import { importProject, type ImportSource } from '../../main/project/importProject.ts'
+import {
+  checkImportInputs,
+  importProject,
+  type ImportSource,
+} from '../../main/project/importProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
@@ -21,7 +25,8 @@ images to it and keeps all review work.
   --labels CSV     image-level labels: header + file,label rows, paths relative to the CSV
   --coco FILE      existing boxes in COCO JSON (file_name relative to DIR or to the JSON)
   --voc DIR        existing boxes in Pascal VOC XML (DIR or DIR/Annotations holds *.xml)
-  --yolo DIR       existing boxes in YOLO txt (DIR/labels/*.txt + data.yaml or classes.txt)
+  --yolo DIR|YAML  existing boxes in YOLO txt (DIR/labels/*.txt + data.yaml or classes.txt; or
+                   the dataset's data.yaml wherever it lies, as in Ultralytics' cfg/ layout)
   (none)           sub-folders of DIR are the labels (folder per class)
   --no-labels      import the images only
 
@@ -65,14 +70,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
           : values['no-labels']
             ? { kind: 'none' }
             : { kind: 'folders' }
-  // A mistyped label source fails before a project file is made or an image is imported.
-  const given = labels.kind === 'voc' || labels.kind === 'yolo' ? labels.dir : undefined
-  if (given !== undefined && !existsSync(given))
-    throw new CamlabelError(
-      'NOT_FOUND',
-      `The --${labels.kind} folder ${given} does not exist`,
-      `Check the --${labels.kind} path.`,
-    )
   let store: ProjectStore
   if (existsSync(file)) {
     store = ProjectStore.open(file)
@@ -93,12 +90,8 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
         '--images DIR is required for a new project',
         usage,
       )
-    if (!existsSync(at(values.images)))
-      throw new CamlabelError(
-        'NOT_FOUND',
-        `No image folder at ${at(values.images)}`,
-        'Check the --images path.',
-      )
+    // A mistyped or zipped input fails before a project file is made.
+    await checkImportInputs(at(values.images), labels)
     store = ProjectStore.create(file, at(values.images))
   }
   const report = cliReport(io)

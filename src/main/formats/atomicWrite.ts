@@ -167,16 +167,41 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: AtomicOptions = {},
 ): Promise<void> {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+  await writeFileAtomicWith(
+    dest,
+    async (tmp) => {
+      const fd = openSync(tmp, 'wx')
+      try {
+        writeAllSync(fd, bytes)
+      } finally {
+        closeSync(fd)
+      }
+    },
+    options,
+  )
+}
+
+/**
+ * Writes `dest` atomically from what `produce` writes into a temporary file beside it (a stream
+ * too large to hold, such as a zip of the images); the file is fsynced, then renamed into place.
+ * @throws CamlabelError as writeFileAtomic
+ */
+export async function writeFileAtomicWith(
+  dest: string,
+  produce: (tmpFile: string) => Promise<void>,
+  options: AtomicOptions = {},
+): Promise<void> {
   const abs = path.resolve(dest)
   await checkOutput(abs, 'file', options)
   await sweepTemporaries(abs)
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
   const tmp = tempName(abs)
   try {
     await mkdir(path.dirname(abs), { recursive: true })
-    const fd = openSync(tmp, 'wx')
+    await produce(tmp)
+    const fd = openSync(tmp, 'r')
     try {
-      writeAllSync(fd, bytes)
+      fsyncSync(fd)
     } finally {
       closeSync(fd)
     }

@@ -1,14 +1,15 @@
 /**
  * COCO detection JSON: reader and writer. COCO boxes are `[x, y, width, height]` in pixels, with
  * (x, y) the top-left corner — the same corner as Box's (x0, y0), and width = x1 - x0.
- * Writer: categories get ids 1..n in class order (stable across exports), images and annotations
- * ids 1..n in order; `area` is w*h, `iscrowd` 0; proposals carry `score`.
+ * Writer: categories get ids 1..n in class order, images their project ids (stable across exports,
+ * so a results file and a reviewed export of one project agree), annotations ids 1..n in order;
+ * `area` is w*h, `iscrowd` 0, `segmentation` empty; proposals carry `score`.
  */
 import type { Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { labelProblem } from '../../shared/labels.ts'
 import { writeFileAtomic, type AtomicOptions } from './atomicWrite.ts'
-import type { Dataset, Problem } from './dataset.ts'
+import type { BoxAttributes, Dataset, DatasetImage, Problem } from './dataset.ts'
 import { parseJsonFile } from './json.ts'
 
 /** COCO bbox [x, y, w, h] → Box. */
@@ -26,21 +27,57 @@ function round2(v: number): number {
   return Math.round(v * 100) / 100
 }
 
-/** The COCO object camlabel writes. */
+/**
+ * The COCO object camlabel writes: what pycocotools and datumaro (CVAT's "COCO 1.0") require —
+ * every annotation has `id`, `image_id`, `category_id`, `bbox`, `area`, `iscrowd` and
+ * `segmentation` (an empty list for a box; datumaro refuses an annotation without it) — plus
+ * `info` and `licenses` as COCO's own files have them.
+ */
 export interface CocoJson {
-  info: { description: string; version: string; date_created: string }
-  images: { id: number; file_name: string; width: number; height: number }[]
+  info: {
+    year: number
+    version: string
+    description: string
+    contributor: string
+    url: string
+    date_created: string
+  }
+  licenses: { id: number; name: string; url: string }[]
+  images: { id: number; file_name: string; width: number; height: number; license: number }[]
   categories: { id: number; name: string; supercategory: string }[]
-  annotations: {
-    id: number
-    image_id: number
-    category_id: number
-    bbox: [number, number, number, number]
-    area: number
-    iscrowd: 0
-    score?: number
-  }[]
+  annotations: CocoAnnotationOut[]
 }
+
+/** One written annotation. */
+export interface CocoAnnotationOut {
+  id: number
+  image_id: number
+  category_id: number
+  segmentation: []
+  area: number
+  bbox: [number, number, number, number]
+  iscrowd: 0
+  score?: number
+  attributes?: BoxAttributes
+}
+
+/** One detection of a results file (pycocotools' `loadRes`, COCO's detection results format). */
+export interface CocoResult {
+  image_id: number
+  category_id: number
+  bbox: [number, number, number, number]
+  score: number
+}
+
+/** Category ids: 1-based in class order (0 is "no class" to datumaro and CVAT). */
+function categoryIds(classes: readonly string[]): Map<string, number> {
+  return new Map(classes.map((c, i) => [c, i + 1]))
+}
+
+/** An image's COCO id: its project id when it has one (stable across exports), else its rank. */
+const imageIdOf = (img: DatasetImage, index: number) => img.id ?? index + 1
+
+const roundScore = (v: number) => Math.round(v * 1e4) / 1e4
 
 /**
  * Builds COCO JSON from a dataset (pure). Boxes whose label is not in `dataset.classes` are a
@@ -50,39 +87,74 @@ export function toCoco(
   dataset: Dataset,
   info: { description?: string; date?: Date } = {},
 ): CocoJson {
-  const catId = new Map(dataset.classes.map((c, i) => [c, i + 1]))
+  const catId = categoryIds(dataset.classes)
+  const date = info.date ?? new Date()
   const out: CocoJson = {
     info: {
-      description: info.description ?? 'camlabel export',
+      year: date.getUTCFullYear(),
       version: '1.0',
-      date_created: (info.date ?? new Date()).toISOString(),
+      description: info.description ?? 'camlabel export',
+      contributor: 'camlabel',
+      url: '',
+      date_created: date.toISOString(),
     },
+    licenses: [{ id: 0, name: '', url: '' }],
     images: [],
     categories: dataset.classes.map((name, i) => ({ id: i + 1, name, supercategory: '' })),
     annotations: [],
   }
   let annId = 0
   dataset.images.forEach((img, i) => {
-    const imageId = i + 1
-    out.images.push({ id: imageId, file_name: img.file, width: img.width, height: img.height })
+    const imageId = imageIdOf(img, i)
+    out.images.push({
+      id: imageId,
+      file_name: img.file,
+      width: img.width,
+      height: img.height,
+      license: 0,
+    })
     for (const b of img.boxes) {
       const category = catId.get(b.label)
       if (category === undefined)
         throw new CamlabelError('INTERNAL', `class '${b.label}' is not in the class list`)
       const bbox = boxToCoco(b.box)
-      const ann: CocoJson['annotations'][number] = {
+      const ann: CocoAnnotationOut = {
         id: ++annId,
         image_id: imageId,
         category_id: category,
-        bbox,
+        segmentation: [],
         area: round2(bbox[2] * bbox[3]),
+        bbox,
         iscrowd: 0,
       }
-      if (b.score !== undefined) ann.score = Math.round(b.score * 1e4) / 1e4
+      if (b.score !== undefined) ann.score = roundScore(b.score)
+      if (b.attributes && Object.keys(b.attributes).length) ann.attributes = { ...b.attributes }
       out.annotations.push(ann)
     }
   })
   return out
+}
+
+/**
+ * The detections of a dataset as a COCO results array (pure): one entry per box with a score, the
+ * image and category ids a `toCoco` export of the same project uses.
+ */
+export function toCocoResults(dataset: Dataset): CocoResult[] {
+  const catId = categoryIds(dataset.classes)
+  return dataset.images.flatMap((img, i) =>
+    img.boxes.flatMap((b) => {
+      const category = catId.get(b.label)
+      if (category === undefined || b.score === undefined) return []
+      return [
+        {
+          image_id: imageIdOf(img, i),
+          category_id: category,
+          bbox: boxToCoco(b.box),
+          score: roundScore(b.score),
+        },
+      ]
+    }),
+  )
 }
 
 /** Writes a dataset as COCO JSON, atomically (see atomicWrite.ts). */
@@ -101,7 +173,7 @@ export interface CocoImageIn {
   file: string
   width?: number
   height?: number
-  boxes: { box: Box; label: string; score?: number }[]
+  boxes: { box: Box; label: string; score?: number; attributes?: BoxAttributes }[]
 }
 
 /** What parseCoco returns. */
@@ -187,7 +259,11 @@ export function parseCoco(text: string, source = 'COCO file'): CocoIn {
       boxes: [],
     })
   }
+  // Annotation ids only name annotations: a file that reuses them (merged exports) loses nothing,
+  // and is reported once.
   const annIds = new Set<number>()
+  const reused: number[] = []
+  const used = new Set<string>()
   for (const a of (Array.isArray(d.annotations) ? d.annotations : []) as Record<
     string,
     unknown
@@ -195,7 +271,7 @@ export function parseCoco(text: string, source = 'COCO file'): CocoIn {
     const reasons: string[] = []
     const id = a?.id
     if (isNum(id)) {
-      if (annIds.has(id)) reasons.push(`duplicate annotation id ${id}`)
+      if (annIds.has(id)) reused.push(id)
       annIds.add(id)
     }
     const image = isNum(a?.image_id) ? images.get(a.image_id) : undefined
@@ -214,12 +290,40 @@ export function parseCoco(text: string, source = 'COCO file'): CocoIn {
       })
       continue
     }
+    const attributes = cocoAttributes(a.attributes)
     const box = {
       box: cocoToBox(bbox as number[]),
       label: label as string,
       ...(isNum(a.score) ? { score: a.score } : {}),
+      ...(attributes ? { attributes } : {}),
     }
     image!.boxes.push(box)
+    used.add(label as string)
   }
-  return { classes, images: [...images.values()], problems }
+  if (reused.length > 0)
+    problems.push({
+      file: source,
+      reason: `annotation ids are not unique: ${reused.length} annotation(s) reuse an id (first: ${reused[0]}); every one was read`,
+    })
+  // Roboflow writes its dataset's name as a category (id 0) that is only the supercategory of the
+  // real ones: a class nobody uses and that holds others is not a class.
+  const parents = new Set(
+    (d.categories as { supercategory?: unknown; name?: unknown }[])
+      .filter((c) => typeof c?.supercategory === 'string' && c.supercategory !== c.name)
+      .map((c) => (c.supercategory as string).trim()),
+  )
+  const kept = classes.filter((c) => used.has(c) || !parents.has(c))
+  return { classes: kept, images: [...images.values()], problems }
+}
+
+/** The box attributes of a COCO annotation's `attributes` (CVAT writes `occluded` there). */
+function cocoAttributes(v: unknown): BoxAttributes | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  const o = v as Record<string, unknown>
+  const out: BoxAttributes = {}
+  for (const key of ['difficult', 'truncated', 'occluded'] as const)
+    if (o[key] === true || o[key] === 1 || o[key] === '1' || o[key] === 'true') out[key] = true
+  if (typeof o.pose === 'string' && o.pose.trim() !== '' && o.pose !== 'Unspecified')
+    out.pose = o.pose.trim()
+  return Object.keys(out).length ? out : undefined
 }

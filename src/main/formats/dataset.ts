@@ -5,15 +5,30 @@
  */
 import type { Box } from '../../shared/box.ts'
 
+/**
+ * What annotation tools record about an object beside its box: Pascal VOC's `difficult`,
+ * `truncated` and `pose`, and `occluded` (VOC 2012 writers, CVAT). Kept through import and export;
+ * an absent key is the format's default (false, 'Unspecified').
+ */
+export interface BoxAttributes {
+  difficult?: boolean
+  truncated?: boolean
+  occluded?: boolean
+  pose?: string
+}
+
 /** One box of an image with its class name; `score` set for proposals (predictions). */
 export interface DatasetBox {
   box: Box
   label: string
   score?: number
+  attributes?: BoxAttributes
 }
 
 /** One image: its path relative to the image root (posix), displayed size, boxes, image labels. */
 export interface DatasetImage {
+  /** The image's id in its project, stable across exports (COCO image ids). */
+  id?: number
   file: string
   width: number
   height: number

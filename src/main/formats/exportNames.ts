@@ -8,6 +8,8 @@
  *   label path by replacing the *last* `/images/` of the image path with `/labels/`, so
  *   `images/train/images/a.jpg` would look for `images/train/labels/a.txt`. Such folders become
  *   `images_`.
+ * - for a flat layout (Label Studio's YOLO import lists one folder), no sub-folders: an image keeps
+ *   its file name, made distinct as above.
  */
 
 const stemOf = (file: string) => file.replace(/\.[^./]+$/, '')
@@ -16,6 +18,8 @@ const stemOf = (file: string) => file.replace(/\.[^./]+$/, '')
 export interface ExportNameOptions {
   /** Rename folders named `images` (YOLO). */
   avoidImagesFolder?: boolean
+  /** File names only, no folders. */
+  flat?: boolean
 }
 
 /**
@@ -25,7 +29,7 @@ export interface ExportNameOptions {
 export function exportNames(files: readonly string[], options: ExportNameOptions = {}): string[] {
   const taken = new Set<string>()
   return files.map((file) => {
-    const parts = file.split('/')
+    const parts = options.flat ? file.split('/').slice(-1) : file.split('/')
     if (options.avoidImagesFolder) {
       for (let i = 0; i < parts.length - 1; i++) if (parts[i] === 'images') parts[i] = 'images_'
     }

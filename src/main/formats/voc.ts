@@ -11,7 +11,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { clipBox, type Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { labelProblem } from '../../shared/labels.ts'
-import type { DatasetImage, Problem } from './dataset.ts'
+import type { BoxAttributes, DatasetImage, Problem } from './dataset.ts'
 
 /** VOC corners (1-based, inclusive). */
 export interface VocBndbox {
@@ -50,17 +50,24 @@ function escapeXml(s: string): string {
     .replace(/'/g, '&apos;')
 }
 
-/** The VOC XML of one image (pure). `folder` is written as given; `filename` is the image path relative to the root. */
+/**
+ * The VOC XML of one image (pure). `folder` is written as given; `filename` is the image path
+ * relative to the root. Every object has `pose`, `truncated`, `difficult` and `occluded` (its
+ * attributes, else Unspecified and 0): the devkit and datumaro read the flags as exactly 0 or 1.
+ */
 export function toVocXml(image: DatasetImage, folder = 'images'): string {
+  const flag = (v: boolean | undefined) => (v ? 1 : 0)
   const objects = image.boxes
     .map((b) => {
       const v = boxToVoc(b.box)
+      const a = b.attributes ?? {}
       return [
         '\t<object>',
         `\t\t<name>${escapeXml(b.label)}</name>`,
-        '\t\t<pose>Unspecified</pose>',
-        '\t\t<truncated>0</truncated>',
-        '\t\t<difficult>0</difficult>',
+        `\t\t<pose>${escapeXml(a.pose ?? 'Unspecified')}</pose>`,
+        `\t\t<truncated>${flag(a.truncated)}</truncated>`,
+        `\t\t<difficult>${flag(a.difficult)}</difficult>`,
+        `\t\t<occluded>${flag(a.occluded)}</occluded>`,
         ...(b.score !== undefined ? [`\t\t<score>${Math.round(b.score * 1e4) / 1e4}</score>`] : []),
         '\t\t<bndbox>',
         `\t\t\t<xmin>${v.xmin}</xmin>`,
@@ -93,7 +100,7 @@ export interface VocIn {
   filename: string
   width?: number
   height?: number
-  objects: { label: string; box: Box; difficult: boolean }[]
+  objects: { label: string; box: Box; attributes?: BoxAttributes }[]
   problems: Problem[]
 }
 
@@ -228,7 +235,47 @@ export function parseVocXml(text: string, source = 'VOC file'): VocIn {
       })
       return
     }
-    out.objects.push({ label, box, difficult: str(o.difficult).trim() === '1' })
+    const attributes: BoxAttributes = {}
+    for (const key of ['difficult', 'truncated', 'occluded'] as const)
+      if (str(o[key]).trim() === '1') attributes[key] = true
+    const pose = str(o.pose).trim()
+    if (pose !== '' && pose !== 'Unspecified') attributes.pose = pose
+    out.objects.push({ label, box, ...(Object.keys(attributes).length ? { attributes } : {}) })
   })
   return out
+}
+
+/**
+ * VOC's class-index colour map (the devkit's `VOClabelcolormap`: the bits of the index spread over
+ * R, G and B from the high bit down), which datumaro and CVAT write into labelmap.txt.
+ */
+export function vocColor(index: number): [number, number, number] {
+  const rgb: [number, number, number] = [0, 0, 0]
+  let i = index
+  for (let shift = 7; shift >= 0; shift--) {
+    for (let c = 0; c < 3; c++) rgb[c] |= ((i >> c) & 1) << shift
+    i >>= 3
+  }
+  return rgb
+}
+
+/**
+ * `labelmap.txt`, the class list CVAT's and datumaro's VOC importers read (lines
+ * `name:r,g,b:parts:actions`, `background` first as they write it); without it they know only
+ * VOC's 20 classes. A class name with ':' cannot be written there.
+ * @throws CamlabelError INVALID_ARGUMENT naming such a class
+ */
+export function toVocLabelmap(classes: readonly string[]): string {
+  const bad = classes.find((c) => c.includes(':'))
+  if (bad !== undefined)
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `The class '${bad}' has a ':', which VOC's labelmap.txt uses to separate its fields`,
+      'Rename the class (in the label list), then export again.',
+    )
+  const names = ['background', ...classes.filter((c) => c !== 'background')]
+  return (
+    '# label:color_rgb:parts:actions\n' +
+    names.map((n, i) => `${n}:${vocColor(i).join(',')}::\n`).join('')
+  )
 }

@@ -101,21 +101,23 @@ export function parseYoloLabels(
 }
 
 /**
- * `data.yaml` for a YOLO export (Ultralytics layout). `root` should be the export folder's absolute
- * path: Ultralytics resolves a relative `path` against its own datasets folder, not the yaml's.
+ * `data.yaml` for a YOLO export (Ultralytics layout): `train`, `val` (when there is one) and
+ * `names`, nothing else, so that it loads as it is wherever the folder is moved:
+ * - no `path`: Ultralytics then takes the folder of data.yaml as the dataset root, while a
+ *   relative `path` is resolved against the working directory or its datasets folder
+ *   (ultralytics/data/utils.py, check_det_dataset);
+ * - no `nc`: CVAT's importer takes every key but its reserved ones for a subset (datumaro's
+ *   YoloPath.RESERVED_CONFIG_KEYS), and Ultralytics counts `names` itself.
  */
 export function toDataYaml(
   classes: readonly string[],
   split: { train: string; val?: string },
-  root = '.',
 ): string {
   const q = (s: string) => JSON.stringify(s)
   return [
-    '# written by camlabel',
-    `path: ${q(root)}`,
+    "# written by camlabel; paths are relative to this file's folder",
     `train: ${q(split.train)}`,
-    `val: ${q(split.val ?? split.train)}`,
-    `nc: ${classes.length}`,
+    ...(split.val ? [`val: ${q(split.val)}`] : []),
     'names:',
     ...classes.map((c, i) => `  ${i}: ${q(c)}`),
     '',
@@ -123,12 +125,15 @@ export function toDataYaml(
 }
 
 /**
- * Class names from `data.yaml` text: `names` as a list or as an index → name mapping (the forms
- * Ultralytics reads), through a YAML library's safe load (anchors and aliases resolved, no custom
- * tags, alias expansion bounded). Undefined when there is no usable `names`.
+ * What camlabel reads of a `data.yaml`: `names` as a list or as an index → name mapping (the forms
+ * Ultralytics reads), and `path`, through a YAML library's safe load (anchors and aliases
+ * resolved, no custom tags, alias expansion bounded). `names` is undefined when there is none.
  * @throws CamlabelError PARSE_ERROR for text that is not YAML, naming the line
  */
-export function parseDataYamlNames(text: string, source = 'data.yaml'): string[] | undefined {
+export function parseDataYaml(
+  text: string,
+  source = 'data.yaml',
+): { names?: string[]; path?: string } {
   let doc: unknown
   try {
     doc = parseYaml(text, { maxAliasCount: 100, prettyErrors: true })
@@ -140,15 +145,21 @@ export function parseDataYamlNames(text: string, source = 'data.yaml'): string[]
       'Fix the file, or export the dataset again from its tool.',
     )
   }
-  const names = (doc as { names?: unknown } | null)?.names
-  if (Array.isArray(names)) return names.map((n) => String(n))
-  if (names && typeof names === 'object') {
-    return Object.entries(names as Record<string, unknown>)
+  const d = (doc ?? {}) as { names?: unknown; path?: unknown }
+  const out: { names?: string[]; path?: string } = {}
+  if (typeof d.path === 'string' && d.path.trim() !== '') out.path = d.path
+  if (Array.isArray(d.names)) out.names = d.names.map((n) => String(n))
+  else if (d.names && typeof d.names === 'object')
+    out.names = Object.entries(d.names as Record<string, unknown>)
       .filter(([k]) => /^\d+$/.test(k))
       .sort((a, b) => Number(a[0]) - Number(b[0]))
       .map(([, v]) => String(v))
-  }
-  return undefined
+  return out
+}
+
+/** Class names from `data.yaml` text (see parseDataYaml); undefined when there is no usable `names`. */
+export function parseDataYamlNames(text: string, source = 'data.yaml'): string[] | undefined {
+  return parseDataYaml(text, source).names
 }
 
 /** Class names from `classes.txt` (one per line, blank lines ignored). */

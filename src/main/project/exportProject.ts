@@ -1,47 +1,81 @@
 /**
- * Exporting a project's reviewed boxes (and, when asked, its pending proposals) to COCO, Pascal
- * VOC or YOLO. Every export is atomic: a COCO file via a temporary file and rename, a VOC/YOLO
- * folder via a temporary sibling folder and rename; an existing export is kept unless `overwrite`.
+ * Exporting a project to the formats other tools read as they are. Only reviewed images (see
+ * ReviewRepo.isReviewed) by default: an image nobody looked at is not a negative, so including it
+ * is a named choice (`includeUnreviewed`); pending proposals are another (`includeProposals`).
+ * Every export is atomic: a file via a temporary file and rename, a folder via a temporary sibling
+ * folder and rename; an existing export is kept unless `overwrite` (and then only an earlier
+ * camlabel export of the same format is replaced, see exportTarget.ts).
  *
- * Layouts. VOC and YOLO carry their images by default (copy-on-write clones where the file system
- * offers them, copies otherwise; hard links only when asked, `link`; the project's files are never
- * modified by the export), so the folder trains as it is:
- * - COCO: one JSON file, `file_name` relative to the project's image root.
- * - VOC: `JPEGImages/<name>`, `Annotations/<name without extension>.xml` (sub-folders kept, as
- *   CVAT does), `ImageSets/Main/{trainval,train,val}.txt` listing those ids, `labels.txt`.
- * - YOLO: `images/<split>/<name>` and `labels/<split>/<name without extension>.txt` — the path
- *   Ultralytics derives from the image's by swapping `/images/` for `/labels/` — and `data.yaml`
- *   (`path` = the export folder, `train`/`val` = the image folders, `names`), `classes.txt`.
- *   Without a split: `images/`, `labels/`, and train = val = `images`.
- * With `images: false` (CLI `--no-images`), annotations only: VOC without `JPEGImages/`; YOLO
- * `labels/<image path without extension>.txt` with `train.txt`/`val.txt` listing the absolute
- * image paths. `<name>` is the image's path relative to the root unless exportNames renames it.
+ * Layouts (README, "Exchange with other tools", says which tool reads which):
+ * - COCO: one JSON file, `file_name` relative to the project's image root; with `archive`, one
+ *   .zip holding `annotations/instances_default.json` and `images/<file_name>` (CVAT's and
+ *   datumaro's COCO layout).
+ * - COCO results: the detections array pycocotools' `loadRes` takes, image and category ids as in
+ *   the project's COCO export.
+ * - VOC: `JPEGImages/<name>`, `Annotations/<stem>.xml` (sub-folders kept, as CVAT does),
+ *   `ImageSets/Main/train.txt` and `val.txt` with a split, else `trainval.txt` alone (each list
+ *   is a subset to CVAT: a union beside its parts would import every image twice), and
+ *   `labelmap.txt`.
+ * - YOLO: `images/<split>/<name>`, `labels/<split>/<stem>.txt` — the path Ultralytics derives
+ *   from the image's by swapping `/images/` for `/labels/` — and `data.yaml` (`train`, `val`,
+ *   `names`; a validation split by default, DEFAULT_YOLO_SPLIT), `classes.txt`. With `layout:
+ *   'flat'`, Label Studio's layout: `images/<name>`, `labels/<stem>.txt`, `classes.txt`.
+ * VOC and YOLO carry their images (copy-on-write clones where the file system offers them, copies
+ * otherwise; hard links only when asked, `link`; the project's files are never modified). VOC can
+ * leave them out (`images: false`); YOLO cannot, since its tools find a label only from its
+ * image's path. `<name>` is the image's path relative to the root unless exportNames renames it.
  */
 import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { clipBox } from '../../shared/box.ts'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
-import { writeCoco } from '../formats/coco.ts'
-import { copyInto, writeDirAtomic, writeFileInto } from '../formats/atomicWrite.ts'
+import { toCoco, toCocoResults, writeCoco } from '../formats/coco.ts'
+import {
+  copyInto,
+  writeDirAtomic,
+  writeFileAtomic,
+  writeFileAtomicWith,
+  writeFileInto,
+} from '../formats/atomicWrite.ts'
 import type { Dataset, DatasetImage } from '../formats/dataset.ts'
 import { exportNames, exportStem } from '../formats/exportNames.ts'
-import { toVocXml } from '../formats/voc.ts'
+import { toVocLabelmap, toVocXml } from '../formats/voc.ts'
 import { seededSplit, toDataYaml, toYoloLabels } from '../formats/yolo.ts'
+import { writeZip, type ZipEntry } from '../formats/zipArchive.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
-import { EXPORT_MARKER, exportMarker, notAnExport } from './exportTarget.ts'
+import { ARCHIVE_COMMENT, EXPORT_MARKER, exportMarker, notAnExport } from './exportTarget.ts'
 import { checkImages } from './imageFiles.ts'
 
-/** Options of exportProject (the contracts' export.run input, plus `images`). */
+/** The formats an export writes. */
+export type ExportFormat = 'coco' | 'coco-results' | 'voc' | 'yolo'
+
+/**
+ * The validation fraction of a YOLO export when none is given: Ultralytics refuses a data.yaml
+ * without `val`, and pointing `val` at the training images makes CVAT import every image twice.
+ */
+export const DEFAULT_YOLO_SPLIT = 0.2
+
+/** Options of exportProject (the contracts' export.run input, plus `images` and `link`). */
 export interface ExportOptions {
-  format: 'coco' | 'voc' | 'yolo'
-  /** A .json file for COCO, a folder for VOC and YOLO. */
+  format: ExportFormat
+  /** A .json file for COCO (a .zip with `archive`), a folder for VOC and YOLO. */
   outPath: string
+  /** Also pending proposals, with their score, and the images that have them. */
   includeProposals?: boolean
+  /** Also images not reviewed yet, as negatives (with what boxes they have). */
+  includeUnreviewed?: boolean
   overwrite?: boolean
-  /** Fraction of images for validation (YOLO and VOC ImageSets), by a seeded shuffle. */
+  /**
+   * Fraction of images for validation (YOLO and VOC ImageSets), by a seeded shuffle. Default 0,
+   * and DEFAULT_YOLO_SPLIT for YOLO's Ultralytics layout.
+   */
   valFraction?: number
   seed?: number
-  /** VOC and YOLO: put the images in the export (default true); false writes annotations only. */
+  /** COCO: one .zip with the JSON and the images, as CVAT and Label Studio import it. */
+  archive?: boolean
+  /** YOLO: Ultralytics' split folders (default), or Label Studio's flat `images/` + `labels/`. */
+  layout?: 'ultralytics' | 'flat'
+  /** VOC: put the images in the export (default true); false writes annotations only. */
   images?: boolean
   /**
    * Hard-link the images into the export where the file system allows (default false: a
@@ -65,6 +99,8 @@ export interface ExportResult {
   cloned?: number
   /** Images left out of the export (their file could not be read), with the reason. */
   problems?: { file: string; message: string }[]
+  /** Images not reviewed yet, and whether the export holds them (unreviewed, with proposals). */
+  unreviewed?: { images: number; included: number }
 }
 
 /** Where one image of a folder export goes. */
@@ -142,7 +178,7 @@ function within(child: string, parent: string): boolean {
  */
 export function checkExportPath(
   outPath: string,
-  format: ExportOptions['format'],
+  format: ExportFormat,
   imageRoot: string,
   projectFile?: string,
 ): void {
@@ -161,7 +197,7 @@ export function checkExportPath(
     throw refuse(
       out === root ? 'it is the image folder' : `it holds the project's image folder ${root}`,
     )
-  if (format !== 'coco' && within(out, root))
+  if ((format === 'voc' || format === 'yolo') && within(out, root))
     throw refuse(`it is inside the project's image folder ${root}`)
 }
 
@@ -175,8 +211,36 @@ export interface ExportSource {
 }
 
 /**
+ * Refuses option combinations that would write something its tools cannot read, saying what to do.
+ * @throws CamlabelError INVALID_ARGUMENT
+ */
+function checkOptions(o: ExportOptions): void {
+  const refuse = (message: string, hint?: string) =>
+    new CamlabelError('INVALID_ARGUMENT', message, hint)
+  const frac = o.valFraction ?? 0
+  if (!(frac >= 0 && frac < 1))
+    throw refuse(`the validation fraction must be in [0, 1), got ${frac}`)
+  if (o.archive && o.format !== 'coco')
+    throw refuse('Only a COCO export is written as one archive (.zip)')
+  if (o.archive && !o.outPath.toLowerCase().endsWith('.zip'))
+    throw refuse(`A COCO archive is a .zip file; ${o.outPath} does not end in .zip`)
+  if (o.layout === 'flat' && o.format !== 'yolo')
+    throw refuse('The flat layout is a YOLO layout (Label Studio)')
+  if (o.layout === 'flat' && frac > 0)
+    throw refuse(
+      "Label Studio's YOLO import reads one flat images/ folder, so a validation split would be lost",
+      'Export without a split, or in the Ultralytics layout.',
+    )
+  if (o.format === 'yolo' && o.images === false)
+    throw refuse(
+      "A YOLO export needs its images: Ultralytics and Label Studio find each label file from its image's path (…/images/… → …/labels/…), and the project's images are not in such a folder",
+      'Export with images (the default; hard links cost no space where the disk allows them).',
+    )
+}
+
+/**
  * Writes a dataset in one format (the part that does not need a store).
- * @throws CamlabelError INVALID_ARGUMENT (see checkExportPath), ALREADY_EXISTS, DISK_FULL
+ * @throws CamlabelError INVALID_ARGUMENT (see checkExportPath, checkOptions), ALREADY_EXISTS, DISK_FULL
  */
 export async function exportDataset(
   dataset: Dataset,
@@ -186,6 +250,11 @@ export async function exportDataset(
   const { imageRoot, projectFile, sourceOf } = source
   const out = path.resolve(options.outPath)
   checkExportPath(out, options.format, imageRoot, projectFile)
+  const layout = options.layout ?? 'ultralytics'
+  const frac =
+    options.valFraction ??
+    (options.format === 'yolo' && layout === 'ultralytics' ? DEFAULT_YOLO_SPLIT : 0)
+  checkOptions({ ...options, valFraction: frac })
   const countBoxes = (ims: readonly DatasetImage[]) => ims.reduce((n, im) => n + im.boxes.length, 0)
   const result: ExportResult = {
     outPath: out,
@@ -193,15 +262,24 @@ export async function exportDataset(
     boxes: countBoxes(dataset.images),
     files: 0,
   }
-  const frac = options.valFraction ?? 0
-  if (!(frac >= 0 && frac < 1))
-    throw new CamlabelError(
-      'INVALID_ARGUMENT',
-      `the validation fraction must be in [0, 1), got ${frac}`,
-    )
+  const fileKind = options.format === 'coco' && options.archive ? 'coco-zip' : options.format
   const atomic = {
     overwrite: options.overwrite ?? false,
-    notReplaceable: (dest: string) => notAnExport(options.format, dest),
+    notReplaceable: (dest: string) => notAnExport(fileKind, dest),
+  }
+  if (options.format === 'coco-results') {
+    await writeFileAtomic(out, JSON.stringify(toCocoResults(dataset)) + '\n', atomic)
+    return { ...result, files: 1 }
+  }
+  if (options.format === 'coco' && options.archive) {
+    // The JSON's file_name is the path under images/, which is where datumaro looks for it.
+    const json = toCoco(dataset, { description: 'camlabel export' })
+    const entries = function* (): Generator<ZipEntry> {
+      yield { name: 'annotations/instances_default.json', text: JSON.stringify(json) + '\n' }
+      for (const im of dataset.images) yield { name: `images/${im.file}`, file: sourceOf(im) }
+    }
+    await writeFileAtomicWith(out, (tmp) => writeZip(tmp, entries(), ARCHIVE_COMMENT), atomic)
+    return { ...result, files: dataset.images.length + 1 }
   }
   if (options.format === 'coco') {
     await writeCoco(dataset, out, { ...atomic, description: 'camlabel export' })
@@ -214,7 +292,7 @@ export async function exportDataset(
   const names = withImages
     ? exportNames(
         dataset.images.map((im) => im.file),
-        { avoidImagesFolder: options.format === 'yolo' },
+        { avoidImagesFolder: options.format === 'yolo', flat: layout === 'flat' },
       )
     : dataset.images.map((im) => im.file)
   let placed: Placed[] = dataset.images.map((image, i) => ({
@@ -242,8 +320,14 @@ export async function exportDataset(
     const images = placed.map((p) => p.image)
     return { ...result, images: images.length, boxes: countBoxes(images), files }
   }
+  const ids = (which?: Placed['split']) =>
+    placed
+      .filter((p) => which === undefined || p.split === which)
+      .map((p) => exportStem(p.name) + '\n')
+      .join('')
 
   if (options.format === 'voc') {
+    const labelmap = toVocLabelmap(dataset.classes)
     let files = 0
     await writeDirAtomic(
       out,
@@ -260,17 +344,16 @@ export async function exportDataset(
             toVocXml({ ...p.image, file: p.name }, folder),
           )
         }
-        const ids = (which?: Placed['split']) =>
-          placed
-            .filter((p) => which === undefined || p.split === which)
-            .map((p) => exportStem(p.name) + '\n')
-            .join('')
-        await writeFileInto(path.join(tmp, 'ImageSets/Main/trainval.txt'), ids())
-        await writeFileInto(path.join(tmp, 'ImageSets/Main/train.txt'), ids('train'))
-        await writeFileInto(path.join(tmp, 'ImageSets/Main/val.txt'), ids('val'))
-        await writeFileInto(path.join(tmp, 'labels.txt'), dataset.classes.join('\n') + '\n')
+        // Each list is a subset to CVAT and datumaro: the union only where nothing else lists them.
+        const lists = frac > 0 ? (['train', 'val'] as const) : (['trainval'] as const)
+        for (const list of lists)
+          await writeFileInto(
+            path.join(tmp, `ImageSets/Main/${list}.txt`),
+            ids(list === 'trainval' ? undefined : list),
+          )
+        await writeFileInto(path.join(tmp, 'labelmap.txt'), labelmap)
         await writeFileInto(path.join(tmp, EXPORT_MARKER), exportMarker('voc'))
-        files = placed.length * (withImages ? 2 : 1) + 4
+        files = placed.length * (withImages ? 2 : 1) + lists.length + 1
       },
       atomic,
     )
@@ -283,42 +366,26 @@ export async function exportDataset(
   await writeDirAtomic(
     out,
     async (tmp) => {
-      if (withImages) {
-        // Without a split every image is in 'train' and the folders have no split level.
-        const sub = (p: Placed) => (frac > 0 ? `${p.split}/${p.name}` : p.name)
-        placed = place(
-          await placeImages(placed, sourceOf, (p) => into(tmp, `images/${sub(p)}`), link),
-        )
-        for (const p of placed)
-          await writeFileInto(into(tmp, `labels/${exportStem(sub(p))}.txt`), labelsOf(p.image))
-        const hasVal = frac > 0 && placed.some((p) => p.split === 'val')
-        const train = frac > 0 ? 'images/train' : 'images'
-        await writeFileInto(
-          path.join(tmp, 'data.yaml'),
-          toDataYaml(dataset.classes, { train, val: hasVal ? 'images/val' : train }, out),
-        )
-        files = placed.length * 2 + 2
-      } else {
-        for (const p of placed)
-          await writeFileInto(into(tmp, `labels/${exportStem(p.name)}.txt`), labelsOf(p.image))
-        const list = (which: Placed['split']) =>
-          placed
-            .filter((p) => p.split === which)
-            .map((p) => sourceOf(p.image) + '\n')
-            .join('')
-        await writeFileInto(path.join(tmp, 'train.txt'), list('train'))
-        if (frac > 0) await writeFileInto(path.join(tmp, 'val.txt'), list('val'))
-        await writeFileInto(
-          path.join(tmp, 'data.yaml'),
-          toDataYaml(
-            dataset.classes,
-            { train: 'train.txt', val: frac > 0 ? 'val.txt' : undefined },
-            out,
-          ),
-        )
-        files = placed.length + (frac > 0 ? 4 : 3)
-      }
+      // Flat: images/<name>; Ultralytics: images/<split>/<name>, the split always a folder.
+      const sub = (p: Placed) => (layout === 'flat' ? p.name : `${p.split}/${p.name}`)
+      placed = place(
+        await placeImages(placed, sourceOf, (p) => into(tmp, `images/${sub(p)}`), link),
+      )
+      for (const p of placed)
+        await writeFileInto(into(tmp, `labels/${exportStem(sub(p))}.txt`), labelsOf(p.image))
       await writeFileInto(path.join(tmp, 'classes.txt'), dataset.classes.join('\n') + '\n')
+      files = placed.length * 2 + 1
+      if (layout === 'ultralytics') {
+        const hasVal = placed.some((p) => p.split === 'val')
+        await writeFileInto(
+          path.join(tmp, 'data.yaml'),
+          toDataYaml(dataset.classes, {
+            train: 'images/train',
+            ...(hasVal ? { val: 'images/val' } : {}),
+          }),
+        )
+        files++
+      }
       await writeFileInto(path.join(tmp, EXPORT_MARKER), exportMarker('yolo'))
     },
     atomic,
@@ -327,25 +394,40 @@ export async function exportDataset(
 }
 
 /**
- * Exports a project: reviewed boxes (accepted, edited, manual), plus pending proposals with scores
- * when asked. Every image goes through the path check first (imageFiles.ts): one that cannot be
- * read is left out and reported; one changed on disk since its import is written with its current
- * size, its boxes clipped to it, and reported.
+ * Exports a project: the reviewed images with their kept boxes (accepted, edited, drawn,
+ * imported; a rejected box never), and when asked the unreviewed images and the pending
+ * proposals. A results export writes every proposal with its score. Every image goes through the
+ * path check first (imageFiles.ts): one that cannot be read is left out and reported; one changed
+ * on disk since its import is written with its current size, its boxes clipped to it, and reported.
  */
 export async function exportProject(
   store: ProjectStore,
   options: ExportOptions,
 ): Promise<ExportResult> {
-  const dataset = store.review.dataset({ withProposals: options.includeProposals })
+  const counts = store.review.exportCounts()
+  const extra = options.includeUnreviewed || options.includeProposals
+  const reviewedIds = extra ? new Set(store.review.dataset().images.map((im) => im.id)) : undefined
+  const dataset =
+    options.format === 'coco-results'
+      ? store.review.detections()
+      : store.review.dataset({
+          withProposals: options.includeProposals,
+          unreviewed: options.includeUnreviewed,
+        })
   const rows = store.images.all()
-  const check = await checkImages(store, rows, { update: false })
-  const idOf = new Map(rows.map((r) => [r.file, r.id]))
+  // A results file names images by id and reads none of them.
+  const wanted = new Set(options.format === 'coco-results' ? [] : dataset.images.map((im) => im.id))
+  const check = await checkImages(
+    store,
+    rows.filter((r) => wanted.has(r.id)),
+    { update: false },
+  )
   const failed = new Map(check.failed.map((f) => [f.id, f]))
   const changed = new Map(check.changed.map((c) => [c.id, c]))
   const problems: { file: string; message: string }[] = []
   const images: DatasetImage[] = []
   for (const im of dataset.images) {
-    const id = idOf.get(im.file)!
+    const id = im.id!
     const f = failed.get(id)
     if (f) {
       problems.push({ file: im.file, message: `${f.message}; left out of the export` })
@@ -365,11 +447,23 @@ export async function exportProject(
       .filter((b) => b.box.x1 > b.box.x0 && b.box.y1 > b.box.y0)
     images.push({ ...im, width: c.width, height: c.height, boxes })
   }
-  const real = new Map(rows.map((r) => [r.file, check.paths.get(r.id)!]))
+  const real = new Map(rows.map((r) => [r.id, check.paths.get(r.id)]))
   const r = await exportDataset(
     { ...dataset, images },
-    { imageRoot: store.imageRoot, sourceOf: (im) => real.get(im.file)!, projectFile: store.file },
+    {
+      imageRoot: store.imageRoot,
+      sourceOf: (im) => real.get(im.id!)!,
+      projectFile: store.file,
+    },
     options,
   )
-  return problems.length ? { ...r, problems: [...problems, ...(r.problems ?? [])] } : r
+  const included =
+    reviewedIds && options.format !== 'coco-results'
+      ? images.filter((im) => !reviewedIds.has(im.id)).length
+      : 0
+  return {
+    ...r,
+    unreviewed: { images: counts.unreviewed, included },
+    ...(problems.length ? { problems: [...problems, ...(r.problems ?? [])] } : {}),
+  }
 }

@@ -1,12 +1,33 @@
 /**
  * What an export may replace. `--overwrite` (the app's "Replace") replaces an earlier camlabel
  * export of the same format, and nothing else: a COCO file camlabel wrote (its info names
- * camlabel), or a VOC / YOLO folder with camlabel's marker file — or, for folders written before
- * the marker existed, exactly the layout camlabel writes. A folder of anything else (a thesis, a
+ * camlabel), a COCO archive with camlabel's archive comment, a results file in camlabel's own
+ * form, or a VOC / YOLO folder with camlabel's marker file — or, for folders written before the
+ * marker existed, exactly the layout camlabel writes. A folder of anything else (a thesis, a
  * dataset of another tool) is refused with what it holds.
  */
 import { open, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { zipComment } from '../formats/zipArchive.ts'
+
+/** The comment of every COCO archive camlabel writes. */
+export const ARCHIVE_COMMENT = 'camlabel coco export'
+
+/** What a file-like export is, to tell an earlier one of the same kind. */
+export type FileExport = 'coco' | 'coco-zip' | 'coco-results'
+
+async function head(file: string, at: 'start' | 'end', bytes = 4096): Promise<Buffer> {
+  const fh = await open(file, 'r')
+  try {
+    const size = (await fh.stat()).size
+    const n = Math.min(bytes, size)
+    const buf = Buffer.alloc(n)
+    await fh.read(buf, 0, n, at === 'start' ? 0 : size - n)
+    return buf
+  } finally {
+    await fh.close()
+  }
+}
 
 /** The marker file every VOC and YOLO export carries at its top. */
 export const EXPORT_MARKER = '.camlabel-export.json'
@@ -36,21 +57,25 @@ const REQUIRED: Record<'voc' | 'yolo', string[]> = {
 
 /** Why `dest` is not an earlier camlabel export of `format` (undefined when it is one). */
 export async function notAnExport(
-  format: 'coco' | 'voc' | 'yolo',
+  format: FileExport | 'voc' | 'yolo',
   dest: string,
 ): Promise<string | undefined> {
   if (format === 'coco') {
-    const fh = await open(dest, 'r')
-    try {
-      const head = Buffer.alloc(4096)
-      const { bytesRead } = await fh.read(head, 0, head.length, 0)
-      const text = head.subarray(0, bytesRead).toString('utf8')
-      return /"description"\s*:\s*"camlabel /.test(text)
-        ? undefined
-        : 'it is not a COCO file camlabel wrote'
-    } finally {
-      await fh.close()
-    }
+    const text = (await head(dest, 'start')).toString('utf8')
+    return /"description"\s*:\s*"camlabel /.test(text)
+      ? undefined
+      : 'it is not a COCO file camlabel wrote'
+  }
+  if (format === 'coco-zip')
+    return zipComment(await head(dest, 'end', 65_557)) === ARCHIVE_COMMENT
+      ? undefined
+      : 'it is not a COCO archive camlabel wrote'
+  if (format === 'coco-results') {
+    // camlabel writes results compactly, in this key order: another tool's file differs.
+    const text = (await head(dest, 'start', 64)).toString('utf8')
+    return /^\[(\]|\{"image_id":\d+,"category_id":)/.test(text)
+      ? undefined
+      : 'it is not a COCO results file camlabel wrote'
   }
   const names = await readdir(dest)
   if (names.includes(EXPORT_MARKER)) {

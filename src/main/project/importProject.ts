@@ -4,18 +4,19 @@
  * batches (one transaction per batch, so a crash loses at most the batch in flight), and review work
  * on existing images is never touched. Every problem is reported per file; the rest goes on.
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { open, readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { clipBox, type Box } from '../../shared/box.ts'
+import { clipBox } from '../../shared/box.ts'
 import { CamlabelError, toErrorData, type ErrorCode } from '../../shared/errors.ts'
 import { labelProblem } from '../../shared/labels.ts'
 import { parseCoco } from '../formats/coco.ts'
+import type { DatasetBox } from '../formats/dataset.ts'
 import { labelsFromFolders } from '../formats/folderPerClass.ts'
 import { readLabelsCsv } from '../formats/labelsCsv.ts'
 import { toPosix, tryResolveInsideRoot } from '../formats/paths.ts'
 import { scanImageFolder } from '../formats/scan.ts'
 import { parseVocXml, xmlText } from '../formats/voc.ts'
-import { parseClassesTxt, parseDataYamlNames, parseYoloLabels } from '../formats/yolo.ts'
+import { parseClassesTxt, parseDataYaml, parseYoloLabels } from '../formats/yolo.ts'
 import type { Report } from '../jobs/progress.ts'
 import type { NewImage, ProjectStore } from '../store/projectStore.ts'
 import { fileFingerprint } from '../store/hash.ts'
@@ -86,18 +87,7 @@ export async function importProject(
   }
   const problem = (file: string, message: string, code?: ErrorCode) =>
     out.problems.push(code ? { file, message, code } : { file, message })
-  // A wrong --voc/--yolo folder is the user's mistake, not a minor problem: refuse it before
-  // anything is imported.
-  if (options.labels.kind === 'voc' || options.labels.kind === 'yolo') {
-    const dir = path.resolve(options.labels.dir)
-    if (!(await isDir(dir))) {
-      throw new CamlabelError(
-        'NOT_FOUND',
-        `The --${options.labels.kind} folder ${dir} does not exist or is not a folder`,
-        `Check the --${options.labels.kind} path; nothing was imported.`,
-      )
-    }
-  }
+  await checkImportInputs(root, options.labels)
   const scan = await scanImageFolder(root)
   out.skipped = scan.skipped.length
   for (const p of scan.problems) problem(p.file, p.reason)
@@ -161,6 +151,79 @@ export async function importProject(
   return out
 }
 
+const SOURCE_NAME: Record<ImportSource['kind'], string> = {
+  folders: 'image folder',
+  none: 'image folder',
+  csv: 'labels CSV',
+  coco: 'COCO file',
+  voc: 'VOC annotation folder',
+  yolo: 'YOLO folder',
+}
+
+/** Whether a file starts as a zip archive does (local file header, or an empty archive's end). */
+async function isZip(file: string): Promise<boolean> {
+  const fh = await open(file, 'r').catch(() => undefined)
+  if (!fh) return false
+  try {
+    const head = Buffer.alloc(4)
+    const { bytesRead } = await fh.read(head, 0, 4, 0)
+    return (
+      bytesRead === 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5)
+    )
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Refuses, before a project is made or anything imported, inputs that cannot be read as given: a
+ * missing image folder or annotation source, a file where a folder goes, and an archive (a .zip
+ * as CVAT, Roboflow and Label Studio hand them out) where its contents are meant.
+ * @throws CamlabelError NOT_FOUND, INVALID_ARGUMENT
+ */
+export async function checkImportInputs(imageRoot: string, labels: ImportSource): Promise<void> {
+  const inputs: { path: string; name: string; want: 'folder' | 'file' | 'either' }[] = [
+    { path: imageRoot, name: 'image folder', want: 'folder' },
+  ]
+  if (labels.kind === 'csv' || labels.kind === 'coco')
+    inputs.push({ path: labels.path, name: SOURCE_NAME[labels.kind], want: 'file' })
+  if (labels.kind === 'voc')
+    inputs.push({ path: labels.dir, name: SOURCE_NAME.voc, want: 'folder' })
+  // A YOLO dataset is its folder, or its data.yaml wherever that lies (Ultralytics' cfg/ layout).
+  if (labels.kind === 'yolo')
+    inputs.push({ path: labels.dir, name: SOURCE_NAME.yolo, want: 'either' })
+  for (const input of inputs) {
+    const abs = path.resolve(input.path)
+    const st = await stat(abs).catch(() => undefined)
+    if (!st)
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `The ${input.name} ${abs} does not exist`,
+        'Check the path; nothing was imported.',
+      )
+    if (st.isFile() && (await isZip(abs)))
+      throw new CamlabelError(
+        'INVALID_ARGUMENT',
+        `The ${input.name} ${abs} is a zip archive`,
+        input.want === 'file'
+          ? 'Unzip it first, then give the file it holds (a COCO export keeps it in annotations/).'
+          : 'Unzip it first, then give the folder it holds.',
+      )
+    if (input.want === 'folder' && !st.isDirectory())
+      throw new CamlabelError(
+        'INVALID_ARGUMENT',
+        `The ${input.name} ${abs} is a file, not a folder`,
+        'Give the folder that holds it.',
+      )
+    if (input.want === 'file' && !st.isFile())
+      throw new CamlabelError(
+        'INVALID_ARGUMENT',
+        `The ${input.name} ${abs} is not a file`,
+        'Give the file itself.',
+      )
+  }
+}
+
 /** Resolves a path written in an annotation file to an image of the project. */
 function makeResolver(root: string, images: readonly string[]) {
   const set = new Set(images)
@@ -204,10 +267,10 @@ async function importLabels(
   const problem = (file: string, message: string) => out.problems.push({ file, message })
   const idOf = (file: string) => store.images.byFile(file)
   // Boxes go only to images with no annotations yet, so a re-import never duplicates or overrides review work.
-  const addBoxes = (file: string, boxes: { label: string; box: Box }[]) => {
+  const addBoxes = (file: string, boxes: Omit<DatasetBox, 'score'>[]) => {
     const im = idOf(file)
     if (!im) return
-    const clipped: { label: string; box: Box }[] = []
+    const clipped: Omit<DatasetBox, 'score'>[] = []
     for (const b of boxes) {
       const c = clipBox(b.box, im.width, im.height)
       if (c.x0 !== b.box.x0 || c.y0 !== b.box.y0 || c.x1 !== b.box.x1 || c.y1 !== b.box.y1) {
@@ -215,7 +278,7 @@ async function importLabels(
       }
       if (c.x1 - c.x0 < 1e-6 || c.y1 - c.y0 < 1e-6)
         problem(file, `a '${b.label}' box lies outside the image; skipped`)
-      else clipped.push({ label: b.label, box: c })
+      else clipped.push({ ...b, box: c })
     }
     if (store.review.annotationCount(im.id) > 0) {
       out.labels += store.labels.add(
@@ -272,7 +335,7 @@ async function importLabels(
       const resolve = makeResolver(root, ok)
       const base = path.dirname(path.resolve(source.path))
       // One entry per image file: an image listed twice (two ids, one file) gets the boxes of both.
-      const byFile = new Map<string, { ids: number[]; boxes: { label: string; box: Box }[] }>()
+      const byFile = new Map<string, { ids: number[]; boxes: Omit<DatasetBox, 'score'>[] }>()
       for (const im of coco.images) {
         const r = resolve(im.file, base)
         if (!r.file) {
@@ -336,10 +399,8 @@ async function importLabels(
       return
     }
     case 'yolo': {
-      const dir = path.resolve(source.dir)
-      const classes = await yoloClasses(dir)
+      const { classes, labelsDir } = await yoloDataset(path.resolve(source.dir))
       for (const c of classes) store.labels.ensureClass(c)
-      const labelsDir = (await isDir(path.join(dir, 'labels'))) ? path.join(dir, 'labels') : dir
       const txts = new Set(
         (await listFiles(labelsDir, '.txt')).map((f) => toPosix(path.relative(labelsDir, f))),
       )
@@ -419,20 +480,59 @@ async function inBatches<T>(
   }
 }
 
-async function yoloClasses(dir: string): Promise<string[]> {
+/**
+ * A YOLO dataset's classes and labels folder, from its folder or from its data.yaml. The yaml is
+ * data.yaml (or data.yml, dataset.yaml) at the top, or the one .yaml in cfg/ (Ultralytics' own
+ * layout); the dataset root is its `path` (absolute, or relative to the yaml's folder), else the
+ * yaml's folder or the one above it — whichever holds labels/. Without a yaml, classes.txt.
+ * @throws CamlabelError NOT_FOUND when no class names are found
+ */
+async function yoloDataset(input: string): Promise<{ classes: string[]; labelsDir: string }> {
+  const given = (await stat(input)).isFile() ? input : undefined
+  const dir = given ? path.dirname(input) : input
+  let yamlFile = given
   for (const name of ['data.yaml', 'data.yml', 'dataset.yaml']) {
-    const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined)
-    const names = text === undefined ? undefined : parseDataYamlNames(text, name)
-    if (names) return checkedClasses(names, name)
+    if (yamlFile) break
+    if (await isFile(path.join(dir, name))) yamlFile = path.join(dir, name)
   }
+  if (!yamlFile && (await isDir(path.join(dir, 'cfg')))) {
+    const yamls = (await readdir(path.join(dir, 'cfg'))).filter((f) => /\.ya?ml$/i.test(f))
+    if (yamls.length === 1) yamlFile = path.join(dir, 'cfg', yamls[0])
+  }
+  if (yamlFile) {
+    const name = path.basename(yamlFile)
+    const doc = parseDataYaml(await readFile(yamlFile, 'utf8'), name)
+    if (doc.names) {
+      const here = path.dirname(yamlFile)
+      const roots = [
+        ...(doc.path ? [path.resolve(here, doc.path)] : []),
+        here,
+        path.dirname(here),
+        dir,
+      ]
+      for (const root of roots)
+        if (await isDir(path.join(root, 'labels')))
+          return { classes: checkedClasses(doc.names, name), labelsDir: path.join(root, 'labels') }
+      return { classes: checkedClasses(doc.names, name), labelsDir: here }
+    }
+  }
+  const labelsDir = (await isDir(path.join(dir, 'labels'))) ? path.join(dir, 'labels') : dir
   for (const name of ['classes.txt', 'obj.names', 'classes.names']) {
     const text = await readFile(path.join(dir, name), 'utf8').catch(() => undefined)
-    if (text !== undefined) return checkedClasses(parseClassesTxt(text), name)
+    if (text !== undefined)
+      return { classes: checkedClasses(parseClassesTxt(text), name), labelsDir }
   }
   throw new CamlabelError(
     'NOT_FOUND',
     `No class names in ${dir}`,
-    'A YOLO folder needs data.yaml (names:) or classes.txt beside labels/.',
+    'A YOLO dataset needs data.yaml (names:) or classes.txt beside labels/.',
+  )
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isFile(),
+    () => false,
   )
 }
 

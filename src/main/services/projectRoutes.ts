@@ -2,12 +2,11 @@
 import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { LabelSourceInput, ProjectSummary } from '../../shared/contracts/project.ts'
-import { CamlabelError } from '../../shared/errors.ts'
 import { loadManifest, modelPath } from '../engine/manifest.ts'
 import { ProjectStore } from '../store/projectStore.ts'
 import { projectUpscale, UPSCALE_META } from '../project/settings.ts'
 import { projectName, type ServiceContext } from './context.ts'
-import { importProject, type ImportSource } from '../project/importProject.ts'
+import { checkImportInputs, importProject, type ImportSource } from '../project/importProject.ts'
 import type { Handlers } from './router.ts'
 
 /** The summary the start view, the gallery counts and the title bar show. */
@@ -89,19 +88,14 @@ export function createProjectRoutes(
   return {
     'project.create': async ({ images, project, labels }) => {
       const imagesDir = ctx.grants.resolve(images, ['folder'], 'image folder')
-      if (!existsSync(imagesDir)) {
-        throw new CamlabelError(
-          'NOT_FOUND',
-          `The image folder ${imagesDir} does not exist`,
-          'Choose the image folder again.',
-        )
-      }
+      const source = importSource(ctx, labels)
+      await checkImportInputs(imagesDir, source)
       const file = project
         ? ctx.grants.resolve(project, ['save'], 'project file')
         : defaultProjectPath(imagesDir)
       const store = ProjectStore.create(file, imagesDir)
       try {
-        const r = await importProject(store, { labels: importSource(ctx, labels) })
+        const r = await importProject(store, { labels: source })
         const report = {
           imported: r.imported + r.existing,
           skipped: r.skipped,

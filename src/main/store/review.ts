@@ -7,7 +7,7 @@
 import type { Box } from '../../shared/box.ts'
 import type { BoxStatus, ImageStatus } from '../../shared/contracts/common.ts'
 import { isBackgroundLabel } from '../../shared/labels.ts'
-import type { Dataset, DatasetImage } from '../formats/dataset.ts'
+import type { BoxAttributes, Dataset, DatasetBox, DatasetImage } from '../formats/dataset.ts'
 import { boxOf, fitBox } from './boxRules.ts'
 import type { ImagesRepo } from './images.ts'
 import type { LabelsRepo } from './labels.ts'
@@ -24,6 +24,48 @@ export interface ReviewBox {
   box: Box
   status: BoxStatus
   score: number | null
+}
+
+/** Which images `dataset()` holds (by default the reviewed ones, see isReviewed). */
+export interface DatasetOptions {
+  /** Also pending proposals (with their score), and the images that have them. */
+  withProposals?: boolean
+  /** Also images not reviewed yet, with the boxes they have (none, mostly): negatives. */
+  unreviewed?: boolean
+  /** Exactly these images, whatever their review. */
+  only?: ReadonlySet<number>
+}
+
+/** Image and box counts behind an export's choices (see `exportCounts`). */
+export interface ExportCounts {
+  /** Images reviewed: every box decided, at least one decision (rejecting all is a negative). */
+  reviewed: number
+  /** Kept boxes of reviewed images. */
+  reviewedBoxes: number
+  unreviewed: number
+  /** Kept boxes on images still under review (imported, or decided among pending ones). */
+  unreviewedBoxes: number
+  pendingProposals: number
+  /** Images with a pending proposal. */
+  pendingImages: number
+}
+
+/**
+ * Whether an image counts as reviewed for an export: its status is accepted, edited or rejected
+ * (no proposal awaits a decision, and someone decided — or it came with boxes from an import).
+ * An image whose every box was rejected is a reviewed negative.
+ */
+export function isReviewed(status: ImageStatus): boolean {
+  return status === 'accepted' || status === 'edited' || status === 'rejected'
+}
+
+/** Attributes as stored: JSON of the keys that are set, or null for none. */
+function storedAttributes(a: BoxAttributes | undefined): string | null {
+  if (!a) return null
+  const kept = Object.fromEntries(
+    Object.entries(a).filter(([, v]) => v !== undefined && v !== false && v !== 'Unspecified'),
+  )
+  return Object.keys(kept).length ? JSON.stringify(kept) : null
 }
 
 /** Counts for `camlabel status` and the project summary. */
@@ -221,19 +263,21 @@ export class ReviewRepo {
 
   /**
    * Adds boxes read from an existing annotation file as `accepted` annotations with source
-   * `import`; their labels become image-level labels. Returns how many boxes were added.
+   * `import`, with their attributes; their labels become image-level labels. Returns how many
+   * boxes were added.
    */
-  addImported(imageId: number, boxes: { label: string; box: Box }[]): number {
+  addImported(imageId: number, boxes: Omit<DatasetBox, 'score'>[]): number {
     return this.transaction(() => {
       const ins = this.sql(
-        `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'accepted', 'import', ?)`,
+        `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, attributes, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'accepted', 'import', ?, ?)`,
       )
       const t = Date.now()
       const image = this.images.require(imageId)
       for (const b of boxes) {
         const c = fitBox(b.box, image.width, image.height)
-        ins.run(imageId, this.labels.ensureClass(b.label), c.x0, c.y0, c.x1, c.y1, t)
+        const attrs = storedAttributes(b.attributes)
+        ins.run(imageId, this.labels.ensureClass(b.label), c.x0, c.y0, c.x1, c.y1, attrs, t)
       }
       this.labels.add(boxes.map((b) => ({ imageId, label: b.label, source: 'import' })))
       refreshImage(this.sql, imageId, false)
@@ -286,18 +330,38 @@ export class ReviewRepo {
    * pending proposals with their scores. Classes in project order; 'background' (negatives, never
    * boxed) is not a class of the dataset.
    */
-  dataset(options: { withProposals?: boolean; only?: ReadonlySet<number> } = {}): Dataset {
+  dataset(options: DatasetOptions = {}): Dataset {
     const names = new Map(this.labels.classes().map((c) => [c.id, c.name]))
-    const rows = this.sql('SELECT id, path, width, height FROM images ORDER BY path').all() as {
-      id: number
-      path: string
-      width: number
-      height: number
-    }[]
+    const rows = this.sql(
+      'SELECT id, path, width, height, status FROM images ORDER BY path',
+    ).all() as { id: number; path: string; width: number; height: number; status: ImageStatus }[]
+    const withPending = options.withProposals
+      ? new Set(
+          this.sql(
+            `SELECT DISTINCT image_id FROM proposals p
+               WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)`,
+          )
+            .pluck()
+            .all() as number[],
+        )
+      : undefined
     const out = new Map<number, DatasetImage>()
     for (const im of rows) {
       if (options.only && !options.only.has(im.id)) continue
-      out.set(im.id, { file: im.path, width: im.width, height: im.height, boxes: [], labels: [] })
+      const wanted =
+        options.only !== undefined ||
+        options.unreviewed === true ||
+        isReviewed(im.status) ||
+        withPending?.has(im.id) === true
+      if (!wanted) continue
+      out.set(im.id, {
+        id: im.id,
+        file: im.path,
+        width: im.width,
+        height: im.height,
+        boxes: [],
+        labels: [],
+      })
     }
     for (const l of this.sql('SELECT image_id, class_id FROM labels').all() as {
       image_id: number
@@ -306,10 +370,15 @@ export class ReviewRepo {
       out.get(l.image_id)?.labels!.push(names.get(l.class_id)!)
     }
     const kept = this.sql(
-      "SELECT image_id, class_id, x0, y0, x1, y1 FROM annotations WHERE status != 'rejected' ORDER BY image_id, id",
-    ).all() as Pick<AnnotationRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1'>[]
-    for (const k of kept)
-      out.get(k.image_id)?.boxes.push({ box: boxOf(k), label: names.get(k.class_id)! })
+      "SELECT image_id, class_id, x0, y0, x1, y1, attributes FROM annotations WHERE status != 'rejected' ORDER BY image_id, id",
+    ).all() as (Pick<AnnotationRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1'> & {
+      attributes: string | null
+    })[]
+    for (const k of kept) {
+      const box: DatasetBox = { box: boxOf(k), label: names.get(k.class_id)! }
+      if (k.attributes) box.attributes = JSON.parse(k.attributes) as BoxAttributes
+      out.get(k.image_id)?.boxes.push(box)
+    }
     if (options.withProposals) {
       const pending = this.sql(
         `SELECT image_id, class_id, x0, y0, x1, y1, score FROM proposals p
@@ -324,5 +393,46 @@ export class ReviewRepo {
     const boxed = new Set(images.flatMap((im) => im.boxes.map((b) => b.label)))
     const classes = [...names.values()].filter((c) => !isBackgroundLabel(c) || boxed.has(c))
     return { classes, images }
+  }
+
+  /**
+   * Every proposal a run made (pending or decided: the model's detections as they came), by image,
+   * with the classes of `dataset()`, for a results file that is scored against a reviewed export.
+   */
+  detections(): Dataset {
+    const names = new Map(this.labels.classes().map((c) => [c.id, c.name]))
+    const out = new Map<number, DatasetImage>()
+    for (const im of this.sql('SELECT id, path, width, height FROM images ORDER BY path').all() as {
+      id: number
+      path: string
+      width: number
+      height: number
+    }[])
+      out.set(im.id, { id: im.id, file: im.path, width: im.width, height: im.height, boxes: [] })
+    for (const p of this.sql(
+      'SELECT image_id, class_id, x0, y0, x1, y1, score FROM proposals ORDER BY image_id, score DESC, id',
+    ).all() as Pick<ProposalRow, 'image_id' | 'class_id' | 'x0' | 'y0' | 'x1' | 'y1' | 'score'>[])
+      out
+        .get(p.image_id)
+        ?.boxes.push({ box: boxOf(p), label: names.get(p.class_id)!, score: p.score })
+    return { classes: this.dataset({ only: new Set() }).classes, images: [...out.values()] }
+  }
+
+  /** What an export would write, for the export dialog and `camlabel export` to say before and after. */
+  exportCounts(): ExportCounts {
+    const row = this.sql(
+      `SELECT
+        (SELECT count(*) FROM images WHERE status IN ('accepted', 'edited', 'rejected')) AS reviewed,
+        (SELECT count(*) FROM annotations a JOIN images i ON i.id = a.image_id
+           WHERE a.status != 'rejected' AND i.status IN ('accepted', 'edited', 'rejected')) AS reviewedBoxes,
+        (SELECT count(*) FROM images WHERE status NOT IN ('accepted', 'edited', 'rejected')) AS unreviewed,
+        (SELECT count(*) FROM annotations a JOIN images i ON i.id = a.image_id
+           WHERE a.status != 'rejected' AND i.status NOT IN ('accepted', 'edited', 'rejected')) AS unreviewedBoxes,
+        (SELECT count(*) FROM proposals p
+           WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS pendingProposals,
+        (SELECT count(DISTINCT image_id) FROM proposals p
+           WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS pendingImages`,
+    ).get() as ExportCounts
+    return row
   }
 }

@@ -239,6 +239,15 @@ DROP TABLE history;
 ALTER TABLE runs ADD COLUMN error_code TEXT;
 `,
   },
+  {
+    version: 6,
+    description: 'box attributes (difficult, truncated, occluded, pose) kept from imports',
+    sql: `
+-- A JSON object of the attributes an imported box came with (VOC's difficult/truncated/pose,
+-- occluded), written back by the exports; NULL for none. Review edits keep it.
+ALTER TABLE annotations ADD COLUMN attributes TEXT;
+`,
+  },
 ]
 
 /** The schema version this build writes. */
