@@ -9,13 +9,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { ensureModel } from '../../src/main/engine/modelFetch.ts'
 import { defaultModel } from '../../src/main/engine/manifest.ts'
 import type { ReviewBox } from '../../src/shared/contracts/review.ts'
 import { BRIDGE_SHIM } from './bridgeShim.ts'
-import { chromiumMissing, launchChromium } from './browser.ts'
+import { chromiumMissing, launchChromium, watchConsole } from './browser.ts'
 import { rendererDir, repoRoot, startHost, type TestHost } from './host.ts'
 
 const shared = path.resolve(repoRoot, '../shared')
@@ -33,6 +33,12 @@ async function choose(testid: string, file: string): Promise<void> {
 let browser: Browser
 let page: Page
 let work: string
+let consoleErrors: string[] = []
+
+// The session must end without a console error (a failed request, an exception) after any test.
+afterEach(() => {
+  expect(consoleErrors).toEqual([])
+})
 
 /** What the store holds for an image, through the same route the page uses. */
 async function detail(id: number): Promise<{ boxes: ReviewBox[]; file: string }> {
@@ -77,7 +83,7 @@ beforeAll(async () => {
   host = await startHost({ dataDir: path.join(work, 'appdata') })
   browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
-  page.on('pageerror', (err) => console.error('page error:', err.message))
+  consoleErrors = watchConsole(page)
   await page.addInitScript({ content: BRIDGE_SHIM })
   await page.goto(host.url)
 })

@@ -1,6 +1,6 @@
 /** Headless Debian Chromium through playwright-core (never a downloaded browser). */
 import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -20,4 +20,17 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   })
+}
+
+/**
+ * Collects what the page reports as errors — console errors (a failed image request is one) and
+ * uncaught exceptions — so a test can require that a session produced none.
+ */
+export function watchConsole(page: Page): string[] {
+  const errors: string[] = []
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`)
+  })
+  page.on('pageerror', (err) => errors.push(`page error: ${err.message}`))
+  return errors
 }

@@ -257,3 +257,70 @@ describe('gallery store', () => {
     expect(g.neighbour(imageIds[2]!, 1)).toBeNull()
   })
 })
+
+describe('jobs store', () => {
+  test('a job whose progress and end arrive before its start answers ends in the UI', async () => {
+    // The order a quick job gives over the bridge: progress, done, then the start call's answer.
+    const listeners = new Map<string, ((e: unknown) => void)[]>()
+    const fire = (type: string, e: unknown) => listeners.get(type)?.forEach((cb) => cb(e))
+    const fake: CamlabelBridge = {
+      invoke: (async (route: string) => {
+        if (route !== 'job.learn') return { ok: false, error: { code: 'INTERNAL', message: route } }
+        const base = { jobId: 'j1', kind: 'learn' }
+        fire('job.progress', {
+          ...base,
+          type: 'job.progress',
+          stage: 'learning',
+          done: 1,
+          total: 1,
+          failed: 0,
+          rate: 0,
+          eta: null,
+        })
+        fire('job.done', {
+          ...base,
+          type: 'job.done',
+          done: 0,
+          failed: 0,
+          seconds: 0.01,
+          cancelled: false,
+        })
+        return { ok: true, value: { jobId: 'j1', total: 1 } }
+      }) as CamlabelBridge['invoke'],
+      on: ((type: string, cb: (e: unknown) => void) => {
+        listeners.set(type, [...(listeners.get(type) ?? []), cb])
+        return () => undefined
+      }) as CamlabelBridge['on'],
+      imageUrl: (id, v) => `/${v}/${id}`,
+    }
+    setActivePinia(createPinia())
+    setApiClient(fake)
+    try {
+      const { useJobsStore } = await import('../../src/renderer/src/stores/jobs.ts')
+      const jobs = useJobsStore()
+      await jobs.learn(undefined)
+      expect(jobs.running).toBe(false)
+      expect(jobs.lastResult).toMatchObject({ kind: 'learn', cancelled: false })
+      // A late progress event of the ended job does not bring it back.
+      fire('job.progress', {
+        type: 'job.progress',
+        jobId: 'j1',
+        kind: 'learn',
+        stage: 'learning',
+        done: 1,
+        total: 1,
+        failed: 0,
+        rate: 0,
+        eta: null,
+      })
+      expect(jobs.running).toBe(false)
+    } finally {
+      setApiClient({
+        invoke: ((route: string, input: unknown) =>
+          services.router.dispatch(route, input)) as CamlabelBridge['invoke'],
+        on: () => () => {},
+        imageUrl: (id, v) => `/${v}/${id}`,
+      })
+    }
+  })
+})

@@ -90,7 +90,12 @@ describe('feature cache', () => {
   it('upgrades a schema-1 project, and a schema-1 file opened read-only reads as empty', () => {
     const file = path.join(tmp, 'v1.camlabel')
     const old = ProjectStore.create(file, tmp, { migrations: MIGRATIONS.slice(0, 1) })
-    old.images.upsert([img('x.jpg')])
+    // A row as schema 1 holds it (today's repositories write today's columns).
+    old.db
+      .prepare(
+        'INSERT INTO images(path, width, height, size, mtime_ms, hash, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run('x.jpg', 100, 80, 1000, 1, 'sha1:x.jpg', Date.now())
     old.close()
     const ro = ProjectStore.open(file, { readonly: true })
     expect(ro.labels.mappings().size).toBe(0)

@@ -91,7 +91,7 @@ export function mappedClasses(
       throw new CamlabelError(
         'INVALID_ARGUMENT',
         `The mapping of '${label}' names '${name}', which is not a class of this model`,
-        'Use a wnid (n02084071), a class name from the synsets file, or #N / #N-M class indices.',
+        'Use a wnid (n02123045), a class name from the synsets file, or #N / #N-M class indices.',
       )
     }
     indices.add(modelClass.index)

@@ -89,6 +89,17 @@ export async function importProject(
     out.problems.push(code ? { file, message, code } : { file, message })
   await checkImportInputs(root, options.labels)
   const scan = await scanImageFolder(root)
+  // Images all at the top: folder names would silently give no labels at all.
+  if (
+    options.labels.kind === 'folders' &&
+    scan.images.length > 0 &&
+    scan.images.every((f) => !f.includes('/'))
+  )
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      `The images of ${root} are not in sub-folders, so folder names give no labels`,
+      'Give the labels another way (a labels CSV, or annotations), or import the images without labels.',
+    )
   out.skipped = scan.skipped.length
   for (const p of scan.problems) problem(p.file, p.reason)
 
@@ -140,6 +151,7 @@ export async function importProject(
     out.existing = scan.images.length - failed.size - out.imported
     await importLabels(store, options.labels, scan.images, failed, out)
     store.jobs.finish(jobId, 'done')
+    saveImportReport(store, out)
   } catch (err) {
     store.jobs.finish(
       jobId,
@@ -221,6 +233,49 @@ export async function checkImportInputs(imageRoot: string, labels: ImportSource)
         `The ${input.name} ${abs} is not a file`,
         'Give the file itself.',
       )
+  }
+}
+
+/** Meta key of the last import's report (importReport reads it back). */
+export const IMPORT_REPORT_META = 'import_report'
+
+/** Problems a stored report keeps (the count says how many there were). */
+const STORED_PROBLEMS = 2000
+
+/** The last import's report as the project keeps it. */
+export interface StoredImportReport {
+  at: string
+  imported: number
+  existing: number
+  skipped: number
+  labels: number
+  boxes: number
+  problemCount: number
+  problems: ImportReport['problems']
+}
+
+function saveImportReport(store: ProjectStore, r: ImportReport): void {
+  const stored: StoredImportReport = {
+    at: new Date().toISOString(),
+    imported: r.imported,
+    existing: r.existing,
+    skipped: r.skipped,
+    labels: r.labels,
+    boxes: r.boxes,
+    problemCount: r.problems.length,
+    problems: r.problems.slice(0, STORED_PROBLEMS),
+  }
+  store.setMeta(IMPORT_REPORT_META, JSON.stringify(stored))
+}
+
+/** The project's last import report, or null when it has none (made before reports were kept). */
+export function importReport(store: Pick<ProjectStore, 'getMeta'>): StoredImportReport | null {
+  const raw = store.getMeta(IMPORT_REPORT_META)
+  if (!raw) return null
+  try {
+    return JSON.parse(raw) as StoredImportReport
+  } catch {
+    return null
   }
 }
 

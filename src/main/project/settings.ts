@@ -31,3 +31,18 @@ export const MODEL_META = 'last_model'
 export function projectModel(store: Meta): string | undefined {
   return store.getMeta(MODEL_META)
 }
+
+/** Meta key of the score under which extra proposals are hidden in review. */
+export const MIN_SCORE_META = 'min_score'
+
+/**
+ * The project's minimum score for extra proposals (default 0.1): an image's best proposal of a
+ * label is always shown; its other proposals scoring below this are hidden in review and not
+ * accepted by "Accept all" (most are clutter: a puddle at 0.04).
+ */
+export function projectMinScore(store: Meta): number {
+  const v = Number(store.getMeta(MIN_SCORE_META))
+  return store.getMeta(MIN_SCORE_META) !== undefined && v >= 0 && v <= 1 ? v : DEFAULT_MIN_SCORE
+}
+
+export const DEFAULT_MIN_SCORE = 0.1

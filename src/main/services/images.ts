@@ -49,6 +49,14 @@ export async function resolveImageFile(
   return { file: await imageFiles(store).resolve(image.file), hash: image.hash }
 }
 
+/** The thumbnail of an image that cannot be decoded. */
+const UNREADABLE_THUMB = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120" viewBox="0 0 160 120">' +
+    '<rect width="160" height="120" fill="#2a1c1f"/>' +
+    '<path d="M64 38h32v44H64z" fill="none" stroke="#e0707a" stroke-width="4"/>' +
+    '<path d="M60 86l40-52" stroke="#e0707a" stroke-width="4"/></svg>',
+)
+
 /** The bytes and content type for a request. */
 export async function imageBody(
   store: ProjectStore,
@@ -70,11 +78,18 @@ export async function imageBody(
   } catch {
     // not cached yet
   }
-  const body = await sharp(file, { limitInputPixels: 100_000_000 })
-    .rotate()
-    .resize({ ...size, fit: 'inside', withoutEnlargement: true })
-    .jpeg({ quality: 78 })
-    .toBuffer()
+  let body: Buffer
+  try {
+    body = await sharp(file, { limitInputPixels: 100_000_000 })
+      .rotate()
+      .resize({ ...size, fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 78 })
+      .toBuffer()
+  } catch {
+    // A file that cannot be decoded (truncated, not an image) gets a picture saying so, not an
+    // error: the gallery shows the reason beside it (the last run's error).
+    return { body: UNREADABLE_THUMB, type: 'image/svg+xml' }
+  }
   await mkdir(path.dirname(cached), { recursive: true })
   const tmp = `${cached}.${process.pid}.tmp`
   await writeFile(tmp, body)

@@ -44,6 +44,13 @@ export function createJobRoutes(
           if (r.resourced) notes.push(`${r.resourced} re-proposed for a changed source`)
           if (r.recomputed) notes.push(`${r.recomputed} recomputed from stored CAMs`)
           if (r.learn?.warning) notes.push(r.learn.warning)
+          if (r.failed > 0) {
+            const files = store.runs.errors(identity.ref).map((e) => e.file)
+            const named = files.slice(0, 3).join(', ') + (files.length > 3 ? ', …' : '')
+            notes.push(
+              `${r.failed} image${r.failed === 1 ? '' : 's'} could not be read${named ? `: ${named}` : ''} (filter “Could not be read”)`,
+            )
+          }
           return {
             done: r.done,
             failed: r.failed,

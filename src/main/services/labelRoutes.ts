@@ -14,8 +14,38 @@ import type { Handlers } from './router.ts'
 
 export function createLabelRoutes(
   ctx: ServiceContext,
-): Pick<Handlers, 'labels.sources' | 'labels.setMapping'> {
+): Pick<
+  Handlers,
+  | 'labels.sources'
+  | 'labels.setMapping'
+  | 'labels.add'
+  | 'labels.rename'
+  | 'labels.usage'
+  | 'labels.remove'
+> {
+  const classes = () =>
+    ctx
+      .requireProject()
+      .labels.classes()
+      .map((c) => c.name)
+  const changed = () => ctx.emit({ type: 'project.changed', reason: 'labels' })
   return {
+    'labels.add': ({ label }) => {
+      ctx.requireProject().labels.ensureClass(label)
+      changed()
+      return { classes: classes() }
+    },
+    'labels.rename': ({ from, to }) => {
+      const r = ctx.requireProject().labels.rename(from, to)
+      changed()
+      return { classes: classes(), ...r }
+    },
+    'labels.usage': ({ label }) => ctx.requireProject().labels.usage(label),
+    'labels.remove': ({ label }) => {
+      const r = ctx.requireProject().labels.remove(label)
+      changed()
+      return { classes: classes(), ...r }
+    },
     'labels.sources': ({ model }) => {
       if (model !== undefined) pageModel(model)
       return describeLabels(ctx.requireProject(), model)

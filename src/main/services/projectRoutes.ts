@@ -4,9 +4,19 @@ import path from 'node:path'
 import type { LabelSourceInput, ProjectSummary } from '../../shared/contracts/project.ts'
 import { loadManifest, modelPath } from '../engine/manifest.ts'
 import { ProjectStore } from '../store/projectStore.ts'
-import { projectUpscale, UPSCALE_META } from '../project/settings.ts'
+import {
+  MIN_SCORE_META,
+  projectMinScore,
+  projectUpscale,
+  UPSCALE_META,
+} from '../project/settings.ts'
 import { projectName, type ServiceContext } from './context.ts'
-import { checkImportInputs, importProject, type ImportSource } from '../project/importProject.ts'
+import {
+  checkImportInputs,
+  importProject,
+  importReport,
+  type ImportSource,
+} from '../project/importProject.ts'
 import type { Handlers } from './router.ts'
 
 /** The summary the start view, the gallery counts and the title bar show. */
@@ -21,6 +31,8 @@ export function summarise(store: ProjectStore): ProjectSummary {
     byStatus: counts.byStatus,
     byClass: Object.fromEntries(counts.byClass.map((c) => [c.label, c.images])),
     upscale: projectUpscale(store),
+    minScore: projectMinScore(store),
+    unreadable: store.gallery.unreadableCount(),
   }
 }
 
@@ -84,6 +96,7 @@ export function createProjectRoutes(
   | 'project.summary'
   | 'project.recent'
   | 'project.settings'
+  | 'project.importReport'
 > {
   return {
     'project.create': async ({ images, project, labels }) => {
@@ -125,10 +138,12 @@ export function createProjectRoutes(
     'project.summary': () => (ctx.project ? summarise(ctx.project) : null),
     'project.recent': async () =>
       (await ctx.recent()).map((r) => ({ ...r, token: ctx.grants.grant('file', r.path).token })),
-    'project.settings': ({ upscale }) => {
+    'project.settings': ({ upscale, minScore }) => {
       const store = ctx.requireProject()
       if (upscale) store.setMeta(UPSCALE_META, upscale)
+      if (minScore !== undefined) store.setMeta(MIN_SCORE_META, String(minScore))
       return summarise(store)
     },
+    'project.importReport': () => importReport(ctx.requireProject()),
   }
 }

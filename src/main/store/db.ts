@@ -137,6 +137,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
       if (m.version <= version) continue
       conn.transaction(() => {
         conn.exec(m.sql)
+        m.fill?.(conn)
         conn.pragma(`user_version = ${m.version}`)
         const set = conn.prepare(
           'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',

@@ -13,6 +13,10 @@ export interface GalleryQuery {
   status?: ImageStatus
   /** A class name: images with this image-level label. */
   label?: string
+  /** Only images the last run could not read. */
+  unreadable?: boolean
+  /** Only images whose path holds this text (case-insensitive for ASCII, as SQLite's LIKE). */
+  search?: string
   sort?: 'name' | 'score'
   offset?: number
   limit?: number
@@ -35,7 +39,15 @@ export interface GalleryItem {
   labels: string[]
   minScore: number | null
   boxes: GalleryBox[]
+  /** Why the last run could not read the image (null: it could, or none ran). */
+  error: string | null
 }
+
+/**
+ * The error of an image's latest run when that run failed (a later successful run of any model
+ * clears it), as an SQL expression over `i`.
+ */
+const LAST_ERROR_SQL = `(SELECT r.error FROM runs r WHERE r.image_id = i.id ORDER BY r.at DESC LIMIT 1)`
 
 function where(q: GalleryQuery): { sql: string; params: unknown[]; join: string } {
   const parts: string[] = []
@@ -50,11 +62,18 @@ function where(q: GalleryQuery): { sql: string; params: unknown[]; join: string 
     parts.push('i.status = ?')
     params.push(q.status)
   }
+  if (q.unreadable) parts.push(`${LAST_ERROR_SQL} IS NOT NULL`)
+  if (q.search) {
+    parts.push("i.path LIKE ? ESCAPE '\\'")
+    params.push(`%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
+  }
   return { sql: parts.length ? 'WHERE ' + parts.join(' AND ') : '', params, join }
 }
 
 function orderBy(q: GalleryQuery): string {
-  return q.sort === 'score' ? 'ORDER BY i.score_key, i.path' : 'ORDER BY i.path'
+  return q.sort === 'score'
+    ? 'ORDER BY i.score_key, i.name_key, i.path'
+    : 'ORDER BY i.name_key, i.path'
 }
 
 /** The gallery's pages, sequences and counts. */
@@ -63,7 +82,7 @@ export class GalleryRepo {
 
   /** Number of images matching the filter. */
   total(q: GalleryQuery): number {
-    if (q.label !== undefined && q.status === undefined) {
+    if (q.label !== undefined && q.status === undefined && !q.unreadable && !q.search) {
       // Every labels row has its image (foreign key, ON DELETE CASCADE): counting the label's
       // index range skips one image lookup per row (100 000 images, a 10 % label: 9.5 → 0.3 ms).
       return (
@@ -94,7 +113,8 @@ export class GalleryRepo {
     const limit = Math.max(1, Math.min(q.limit ?? 200, 1000))
     const offset = Math.max(0, q.offset ?? 0)
     const rows = this.sql(
-      `SELECT i.id, i.path AS file, i.width, i.height, i.status, i.min_score AS minScore
+      `SELECT i.id, i.path AS file, i.width, i.height, i.status, i.min_score AS minScore,
+         ${LAST_ERROR_SQL} AS error
        FROM images i ${w.join} ${w.sql} ${orderBy(q)} LIMIT ? OFFSET ?`,
     ).all(...w.params, limit, offset) as Omit<GalleryItem, 'labels' | 'boxes'>[]
     const items: GalleryItem[] = rows.map((r) => ({ ...r, labels: [], boxes: [] }))
@@ -133,6 +153,15 @@ export class GalleryRepo {
       }
     }
     return { total: this.total(q), items }
+  }
+
+  /** Images the last run could not read. */
+  unreadableCount(): number {
+    return (
+      this.sql(`SELECT count(*) AS n FROM images i WHERE ${LAST_ERROR_SQL} IS NOT NULL`).get() as {
+        n: number
+      }
+    ).n
   }
 
   /** Image counts per status, optionally within one label. */

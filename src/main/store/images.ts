@@ -6,6 +6,7 @@ import type { ImageStatus } from '../../shared/contracts/common.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { storedPathProblem } from '../formats/paths.ts'
 import { SUSPICIOUS_PATH_SQL } from './imagePaths.ts'
+import { naturalKey } from './naturalKey.ts'
 import type { Prepared } from './statements.ts'
 import { refreshImage } from './status.ts'
 
@@ -66,7 +67,7 @@ export class ImagesRepo {
     return this.transaction(() => {
       const get = this.sql('SELECT id, hash FROM images WHERE path = ?')
       const ins = this.sql(
-        'INSERT INTO images(path, width, height, size, mtime_ms, hash, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO images(path, name_key, width, height, size, mtime_ms, hash, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       const upd = this.sql(
         'UPDATE images SET width = ?, height = ?, size = ?, mtime_ms = ?, hash = ? WHERE id = ?',
@@ -85,7 +86,16 @@ export class ImagesRepo {
           }
           continue
         }
-        const id = ins.run(im.file, im.width, im.height, im.size, im.mtimeMs, im.hash, t)
+        const id = ins.run(
+          im.file,
+          naturalKey(im.file),
+          im.width,
+          im.height,
+          im.size,
+          im.mtimeMs,
+          im.hash,
+          t,
+        )
         ids.set(im.file, Number(id.lastInsertRowid))
         added.push(im.file)
       }

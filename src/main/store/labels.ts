@@ -8,6 +8,7 @@ import { labelProblem } from '../../shared/labels.ts'
 import type { LabelMapping } from '../engine/labels.ts'
 import type { Db } from './db.ts'
 import type { Prepared } from './statements.ts'
+import { refreshImage } from './status.ts'
 
 /** A class of the project, in the user's order. */
 export interface ClassInfo {
@@ -98,6 +99,93 @@ export class LabelsRepo {
       `SELECT c.name AS label, count(*) AS images FROM labels l JOIN classes c ON c.id = l.class_id
          GROUP BY c.id ORDER BY c.position`,
     ).all() as { label: string; images: number }[]
+  }
+
+  /** The id of a class by name. @throws CamlabelError NOT_FOUND */
+  private requireClass(name: string): number {
+    const r = this.sql('SELECT id FROM classes WHERE name = ?').get(name) as
+      { id: number } | undefined
+    if (!r)
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `The project has no label '${name}'`,
+        'Choose one of its labels.',
+      )
+    return r.id
+  }
+
+  /** Images with a label, a proposal or a box of a class. */
+  private imagesOf(classId: number): number[] {
+    return this.sql(
+      `SELECT image_id FROM labels WHERE class_id = @c UNION SELECT image_id FROM proposals WHERE class_id = @c
+       UNION SELECT image_id FROM annotations WHERE class_id = @c`,
+    )
+      .pluck()
+      .all({ c: classId }) as number[]
+  }
+
+  /**
+   * Renames a label, keeping every image label, proposal, box and CAM of it; renamed onto another
+   * label of the project, the two are merged into that one. Returns whether it merged and the
+   * images it touched (their review status is refreshed).
+   * @throws CamlabelError NOT_FOUND (no such label), INVALID_ARGUMENT (a name that cannot be a label)
+   */
+  rename(from: string, to: string): { merged: boolean; images: number } {
+    return this.transaction(() => {
+      const a = this.requireClass(from)
+      const name = to.trim()
+      const problem = labelProblem(name)
+      if (problem)
+        throw new CamlabelError('INVALID_ARGUMENT', problem, 'Use a short name on one line.')
+      const b = (
+        this.sql('SELECT id FROM classes WHERE name = ?').get(name) as { id: number } | undefined
+      )?.id
+      if (b === undefined || b === a) {
+        this.sql('UPDATE classes SET name = ? WHERE id = ?').run(name, a)
+        return { merged: false, images: 0 }
+      }
+      const touched = this.imagesOf(a)
+      this.sql(
+        'INSERT OR IGNORE INTO labels(image_id, class_id, source) SELECT image_id, @b, source FROM labels WHERE class_id = @a',
+      ).run({ a, b })
+      this.sql('UPDATE proposals SET class_id = @b WHERE class_id = @a').run({ a, b })
+      this.sql('UPDATE annotations SET class_id = @b WHERE class_id = @a').run({ a, b })
+      this.sql(
+        `INSERT OR IGNORE INTO cams(image_id, class_id, model, revision, width, height, data, confidence, source, source_key, created_at)
+         SELECT image_id, @b, model, revision, width, height, data, confidence, source, source_key, created_at FROM cams WHERE class_id = @a`,
+      ).run({ a, b })
+      // Its image labels, CAMs and mapping go with the class (ON DELETE CASCADE).
+      this.sql('DELETE FROM classes WHERE id = ?').run(a)
+      for (const id of touched) refreshImage(this.sql, id)
+      return { merged: true, images: touched.length }
+    })
+  }
+
+  /**
+   * Deletes a label with everything of it: its image labels, proposals, CAMs and boxes. Returns the
+   * images touched and the boxes deleted.
+   * @throws CamlabelError NOT_FOUND
+   */
+  remove(name: string): { images: number; boxes: number } {
+    return this.transaction(() => {
+      const a = this.requireClass(name)
+      const touched = this.imagesOf(a)
+      const boxes = Number(this.sql('DELETE FROM annotations WHERE class_id = ?').run(a).changes)
+      this.sql('DELETE FROM classes WHERE id = ?').run(a)
+      for (const id of touched) refreshImage(this.sql, id)
+      return { images: touched.length, boxes }
+    })
+  }
+
+  /** Box and proposal counts of a label, for the confirmation before deleting it. */
+  usage(name: string): { images: number; boxes: number; proposals: number } {
+    const a = this.requireClass(name)
+    const n = (sql: string) => (this.sql(sql).get(a) as { n: number }).n
+    return {
+      images: this.imagesOf(a).length,
+      boxes: n("SELECT count(*) AS n FROM annotations WHERE class_id = ? AND status != 'rejected'"),
+      proposals: n('SELECT count(*) AS n FROM proposals WHERE class_id = ?'),
+    }
   }
 
   /** The user's per-label CAM source choices (labels without one are `auto`). */

@@ -119,6 +119,12 @@ export class ProjectStore {
         'Open it instead, or choose another project path.',
       )
     if (existsSync(abs)) throw exists()
+    if (!existsSync(path.dirname(abs)))
+      throw new CamlabelError(
+        'NOT_FOUND',
+        `The folder ${path.dirname(abs)} for the project file does not exist`,
+        'Choose a place in an existing folder.',
+      )
     sweepCreates(abs)
     const tmp = `${abs}${CREATING}${process.pid}-${randomBytes(4).toString('hex')}`
     try {

@@ -24,6 +24,7 @@ export interface ReviewBox {
   box: Box
   status: BoxStatus
   score: number | null
+  attributes?: BoxAttributes
 }
 
 /** Which images `dataset()` holds (by default the reviewed ones, see isReviewed). */
@@ -60,7 +61,7 @@ export function isReviewed(status: ImageStatus): boolean {
 }
 
 /** Attributes as stored: JSON of the keys that are set, or null for none. */
-function storedAttributes(a: BoxAttributes | undefined): string | null {
+export function storedAttributes(a: BoxAttributes | undefined): string | null {
   if (!a) return null
   const kept = Object.fromEntries(
     Object.entries(a).filter(([, v]) => v !== undefined && v !== false && v !== 'Unspecified'),
@@ -104,6 +105,7 @@ export class ReviewRepo {
         box: boxOf(a),
         status: a.status,
         score: a.score,
+        ...(a.attributes ? { attributes: JSON.parse(a.attributes) as BoxAttributes } : {}),
       })),
       ...props.map((p) => ({
         id: `p${p.id}`,
@@ -191,24 +193,37 @@ export class ReviewRepo {
           continue
         }
         const a = anns.get(b.id) ?? (p ? byProposal.get(p.id) : undefined)
+        const attrs = storedAttributes(b.attributes)
         if (a) {
           if (
             a.class_id !== classId ||
             !sameCorners(a, b.box) ||
             a.status !== b.status ||
-            a.score !== b.score
+            a.score !== b.score ||
+            a.attributes !== attrs
           ) {
             this.sql(
-              'UPDATE annotations SET class_id = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, status = ?, score = ?, updated_at = ? WHERE id = ?',
-            ).run(classId, b.box.x0, b.box.y0, b.box.x1, b.box.y1, b.status, b.score, t, a.id)
+              'UPDATE annotations SET class_id = ?, x0 = ?, y0 = ?, x1 = ?, y1 = ?, status = ?, score = ?, attributes = ?, updated_at = ? WHERE id = ?',
+            ).run(
+              classId,
+              b.box.x0,
+              b.box.y0,
+              b.box.x1,
+              b.box.y1,
+              b.status,
+              b.score,
+              attrs,
+              t,
+              a.id,
+            )
             changed = true
           }
           keepAnns.add(a.id)
           if (a.proposal_id !== null) keepProps.add(a.proposal_id)
         } else {
           const id = this.sql(
-            `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, proposal_id, score, key, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 'review', ?, ?, ?, ?)`,
+            `INSERT INTO annotations(image_id, class_id, x0, y0, x1, y1, status, source, proposal_id, score, key, attributes, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'review', ?, ?, ?, ?, ?)`,
           ).run(
             imageId,
             classId,
@@ -220,6 +235,7 @@ export class ReviewRepo {
             p?.id ?? null,
             b.score,
             p ? null : b.id,
+            attrs,
             t,
           ).lastInsertRowid
           keepAnns.add(Number(id))

@@ -1,14 +1,18 @@
+import { naturalKey } from './naturalKey.ts'
+import type { Db } from './sqlite.ts'
+
 /**
  * The project file's schema, as versioned migrations. Migration N takes a database at version N-1
  * to version N inside one transaction; `PRAGMA user_version` holds the version (also copied to the
  * meta table for people reading the file with other tools). Never edit a shipped migration: add one.
  */
 
-/** One migration step. */
+/** One migration step: its SQL, then `fill` for what SQL cannot compute (same transaction). */
 export interface Migration {
   version: number
   description: string
   sql: string
+  fill?: (db: Db) => void
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -247,6 +251,31 @@ ALTER TABLE runs ADD COLUMN error_code TEXT;
 -- occluded), written back by the exports; NULL for none. Review edits keep it.
 ALTER TABLE annotations ADD COLUMN attributes TEXT;
 `,
+  },
+  {
+    version: 7,
+    description: 'natural order of image names (raccoon-2 before raccoon-10); runs by image',
+    sql: `
+-- naturalKey(path) (naturalKey.ts): the gallery's order by name, walked by its index.
+ALTER TABLE images ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+DROP INDEX images_status_path;
+DROP INDEX images_status_score;
+DROP INDEX images_score;
+CREATE INDEX images_name_key ON images(name_key, path);
+CREATE INDEX images_status_name_key ON images(status, name_key, path);
+CREATE INDEX images_status_score ON images(status, score_key, name_key, path);
+CREATE INDEX images_score ON images(score_key, name_key, path);
+-- The latest run of an image (its read error, for the gallery's "could not be read").
+CREATE INDEX runs_image_at ON runs(image_id, at);
+`,
+    fill: (db) => {
+      const set = db.prepare('UPDATE images SET name_key = ? WHERE id = ?')
+      for (const r of db.prepare('SELECT id, path FROM images').all() as {
+        id: number
+        path: string
+      }[])
+        set.run(naturalKey(r.path), r.id)
+    },
   },
 ]
 

@@ -30,6 +30,8 @@ export interface AnnotationRow extends Box {
   proposal_id: number | null
   score: number | null
   key: string | null
+  /** JSON of the box's attributes (difficult, truncated, occluded, pose), or null. */
+  attributes: string | null
   updated_at: number
 }
 

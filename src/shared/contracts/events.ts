@@ -54,7 +54,16 @@ export const appEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('job.failed'), jobId: z.string(), error: errorDataSchema }),
   z.object({
     type: z.literal('project.changed'),
-    reason: z.enum(['opened', 'imported', 'proposed', 'learned', 'mapping', 'reviewed', 'closed']),
+    reason: z.enum([
+      'opened',
+      'imported',
+      'proposed',
+      'learned',
+      'mapping',
+      'labels',
+      'reviewed',
+      'closed',
+    ]),
     imageIds: z.array(z.number().int()).optional(),
   }),
 ])

@@ -6,6 +6,10 @@ import { boxSchema, boxStatusSchema, imageStatusSchema } from './common.ts'
 export const galleryFilterSchema = z.object({
   status: imageStatusSchema.optional(),
   label: z.string().optional(),
+  /** Only the images the last run could not read. */
+  unreadable: z.boolean().optional(),
+  /** Only images whose path holds this text. */
+  search: z.string().max(200).optional(),
   /** 'score': lowest proposal score first, so doubtful images are reviewed first. */
   sort: z.enum(['name', 'score']).default('name'),
 })
@@ -20,6 +24,8 @@ export const galleryItemSchema = z.object({
   labels: z.array(z.string()),
   minScore: z.number().nullable(),
   boxes: z.array(z.object({ box: boxSchema, status: boxStatusSchema, label: z.string() })),
+  /** Why the last run could not read the image, or null. */
+  error: z.string().nullable(),
 })
 export type GalleryItem = z.infer<typeof galleryItemSchema>
 

@@ -95,4 +95,42 @@ export const labelsSetMapping = defineRoute(
   labelSourcesSchema,
 )
 
-export const labelRoutes = [labelsSources, labelsSetMapping] as const
+/** Adds a label to the project (for boxes of a class no image is labelled with yet). */
+export const labelsAdd = defineRoute(
+  'labels.add',
+  z.object({ label: labelSchema }),
+  z.object({ classes: z.array(z.string()) }),
+)
+
+/**
+ * Renames a label, keeping its boxes, proposals and image labels; onto another label's name, the
+ * two are merged.
+ */
+export const labelsRename = defineRoute(
+  'labels.rename',
+  z.object({ from: z.string(), to: labelSchema }),
+  z.object({ classes: z.array(z.string()), merged: z.boolean(), images: z.number().int() }),
+)
+
+/** What deleting a label would delete, for the confirmation. */
+export const labelsUsage = defineRoute(
+  'labels.usage',
+  z.object({ label: z.string() }),
+  z.object({ images: z.number().int(), boxes: z.number().int(), proposals: z.number().int() }),
+)
+
+/** Deletes a label with its image labels, proposals, CAMs and boxes. */
+export const labelsRemove = defineRoute(
+  'labels.remove',
+  z.object({ label: z.string() }),
+  z.object({ classes: z.array(z.string()), images: z.number().int(), boxes: z.number().int() }),
+)
+
+export const labelRoutes = [
+  labelsSources,
+  labelsSetMapping,
+  labelsAdd,
+  labelsRename,
+  labelsUsage,
+  labelsRemove,
+] as const

@@ -24,6 +24,10 @@ export const projectSummarySchema = z.object({
   byClass: z.record(z.string(), z.number().int()),
   /** The upscaling mode proposal jobs of this project use (a project setting). */
   upscale: upscaleModeSchema,
+  /** Extra proposals (not an image's best of a label) scoring below this are hidden in review. */
+  minScore: z.number().min(0).max(1),
+  /** Images the last run could not read. */
+  unreadable: z.number().int(),
 })
 export type ProjectSummary = z.infer<typeof projectSummarySchema>
 
@@ -32,6 +36,24 @@ export const importReportSchema = z.object({
   skipped: z.number().int(),
   problems: z.array(z.object({ file: z.string(), message: z.string() })),
 })
+
+/** The last import's report as the project keeps it (its problems capped, their count kept). */
+export const storedImportReportSchema = z.object({
+  at: z.string(),
+  imported: z.number().int(),
+  existing: z.number().int(),
+  skipped: z.number().int(),
+  labels: z.number().int(),
+  boxes: z.number().int(),
+  problemCount: z.number().int(),
+  problems: z.array(z.object({ file: z.string(), message: z.string() })),
+})
+
+export const projectImportReport = defineRoute(
+  'project.importReport',
+  z.object({}),
+  storedImportReportSchema.nullable(),
+)
 
 export const projectCreate = defineRoute(
   'project.create',
@@ -82,12 +104,16 @@ export const projectRecent = defineRoute(
 /** Changes the project's settings (stored in the project file). */
 export const projectSettings = defineRoute(
   'project.settings',
-  z.object({ upscale: upscaleModeSchema.optional() }),
+  z.object({
+    upscale: upscaleModeSchema.optional(),
+    minScore: z.number().min(0).max(1).optional(),
+  }),
   projectSummarySchema,
 )
 
 export const projectRoutes = [
   projectCreate,
+  projectImportReport,
   projectDefaultPath,
   projectOpen,
   projectSummary,

@@ -13,6 +13,15 @@ import {
   upscaleModeSchema,
 } from './common.ts'
 
+/** What annotation formats record of an object beside its box (VOC, CVAT), set per box. */
+export const boxAttributesSchema = z.object({
+  difficult: z.boolean().optional(),
+  truncated: z.boolean().optional(),
+  occluded: z.boolean().optional(),
+  pose: z.string().max(40).optional(),
+})
+export type BoxAttributesInput = z.infer<typeof boxAttributesSchema>
+
 /** One box as the review screen edits it. `id` is the renderer's key, stable across saves. */
 export const reviewBoxSchema = z.object({
   id: z.string().min(1).max(64),
@@ -21,6 +30,8 @@ export const reviewBoxSchema = z.object({
   status: boxStatusSchema,
   /** The proposal's score; null for boxes the user drew or imported annotations. */
   score: z.number().nullable(),
+  /** Absent for none (a proposal has none until it is kept). */
+  attributes: boxAttributesSchema.optional(),
 })
 export type ReviewBox = z.infer<typeof reviewBoxSchema>
 

@@ -11,6 +11,8 @@ import type {
   RouteOutput,
 } from '../../../shared/contracts/index.ts'
 
+import { appErrorText } from './appWords.ts'
+
 export type ApiClient = CamlabelBridge
 
 /** An error from a route, with the code and hint main sent. */
@@ -58,11 +60,11 @@ export function onEvent<T extends AppEventType>(
   return api().on(type, cb)
 }
 
-/** A short user-facing text for any error a route threw. */
+/** A short user-facing text for any error a route threw, in the app's words (appWords.ts). */
 export function errorText(err: unknown): string {
   if (err && typeof err === 'object' && 'message' in err) {
-    const e = err as { message: string; hint?: string }
-    return e.hint ? `${e.message} — ${e.hint}` : e.message
+    const e = err as { message: string; hint?: string; code?: string }
+    return appErrorText(e.code, e.message, e.hint)
   }
   return String(err)
 }

@@ -88,8 +88,36 @@ export const useAnnotationStore = defineStore('annotation', () => {
   const refineMs = ref<number | null>(null)
   let refinedRequest: Promise<void> | null = null
 
+  /**
+   * Extra proposals scoring under this are hidden and "Accept all" rejects them (the project's
+   * setting): an image's best pending proposal of each label always shows.
+   */
+  const minScore = ref(0.1)
+  /** Show the hidden low-score proposals anyway. */
+  const showLow = ref(false)
+  /** Pending proposals under minScore that are not their label's best on the image. */
+  const lowIds = computed(() => {
+    const best = new Map<string, ReviewBox>()
+    for (const b of boxes.value)
+      if (b.status === 'pending' && (best.get(b.label)?.score ?? -1) < (b.score ?? 0))
+        best.set(b.label, b)
+    const out = new Set<string>()
+    for (const b of boxes.value)
+      if (
+        b.status === 'pending' &&
+        b.score !== null &&
+        b.score < minScore.value &&
+        best.get(b.label) !== b
+      )
+        out.add(b.id)
+    return out
+  })
+  const hidden = computed(() => (showLow.value ? new Set<string>() : lowIds.value))
   const selected = computed(() => boxes.value.find((b) => b.id === selectedId.value) ?? null)
-  const visibleBoxes = computed(() => boxes.value.filter((b) => b.status !== 'rejected'))
+  /** The boxes the canvas and the list show: not rejected, not hidden. */
+  const visibleBoxes = computed(() =>
+    boxes.value.filter((b) => b.status !== 'rejected' && !hidden.value.has(b.id)),
+  )
   const counts = computed(() => {
     const c: Record<BoxStatus, number> = {
       pending: 0,
@@ -143,7 +171,9 @@ export const useAnnotationStore = defineStore('annotation', () => {
     past.value = []
     future.value = []
     gesture = null
-    selectedId.value = d.boxes.find((b) => b.status === 'pending')?.id ?? null
+    showLow.value = false
+    selectedId.value =
+      d.boxes.find((b) => b.status === 'pending' && !lowIds.value.has(b.id))?.id ?? null
     camLabel.value = d.cams[0]?.label ?? null
     saveState.value = 'saved'
     savedAt.value = null
@@ -320,14 +350,47 @@ export const useAnnotationStore = defineStore('annotation', () => {
     return id
   }
 
-  /** Accepts every pending proposal (one undo step). */
+  /**
+   * Accepts every pending proposal shown; the hidden low-score ones are rejected, so the image is
+   * decided (one undo step).
+   */
   function acceptAll(): void {
     if (!boxes.value.some((b) => b.status === 'pending')) return
-    commit(boxes.value.map((b) => (b.status === 'pending' ? { ...b, status: 'accepted' } : b)))
+    const off = hidden.value
+    commit(
+      boxes.value.map((b) =>
+        b.status === 'pending' ? { ...b, status: off.has(b.id) ? 'rejected' : 'accepted' } : b,
+      ),
+    )
+  }
+
+  /**
+   * Sets a box's attributes (difficult, truncated, occluded); a pending proposal is kept by it
+   * (a proposal has no attributes until it is a box of the review).
+   */
+  function setAttribute(
+    key: 'difficult' | 'truncated' | 'occluded',
+    value: boolean,
+    id = selectedId.value,
+  ): void {
+    if (!id) return
+    update(id, (b) => {
+      const attributes = { ...b.attributes, [key]: value }
+      if (!value) delete attributes[key]
+      const status: BoxStatus = b.status === 'pending' ? 'accepted' : b.status
+      return Object.keys(attributes).length
+        ? { ...b, status, attributes }
+        : { ...omitAttributes(b), status }
+    })
+  }
+
+  function omitAttributes(b: ReviewBox): ReviewBox {
+    const { attributes: _attributes, ...rest } = b
+    return rest
   }
 
   function selectNextPending(): void {
-    const p = boxes.value.find((b) => b.status === 'pending')
+    const p = boxes.value.find((b) => b.status === 'pending' && !hidden.value.has(b.id))
     if (p) selectedId.value = p.id
   }
 
@@ -460,6 +523,11 @@ export const useAnnotationStore = defineStore('annotation', () => {
     previewProposals,
     selected,
     visibleBoxes,
+    minScore,
+    showLow,
+    lowIds,
+    hidden,
+    setAttribute,
     counts,
     canUndo,
     canRedo,

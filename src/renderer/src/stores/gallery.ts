@@ -14,10 +14,20 @@ export interface GalleryFilterState {
   status: ImageStatus | ''
   label: string
   sort: 'name' | 'score'
+  /** Only images the last run could not read. */
+  unreadable: boolean
+  /** Only images whose path holds this text. */
+  search: string
 }
 
 export const useGalleryStore = defineStore('gallery', () => {
-  const filter = reactive<GalleryFilterState>({ status: '', label: '', sort: 'name' })
+  const filter = reactive<GalleryFilterState>({
+    status: '',
+    label: '',
+    sort: 'name',
+    unreadable: false,
+    search: '',
+  })
   const total = ref(0)
   /** Items by index in the filtered order; sparse until their page is loaded. */
   const items = shallowRef<(GalleryItem | undefined)[]>([])
@@ -26,12 +36,18 @@ export const useGalleryStore = defineStore('gallery', () => {
   let generation = 0
   let unsubscribe: (() => void) | null = null
 
-  function query(): { status?: ImageStatus; label?: string; sort: 'name' | 'score' } {
-    const q: { status?: ImageStatus; label?: string; sort: 'name' | 'score' } = {
-      sort: filter.sort,
-    }
+  function query(): {
+    status?: ImageStatus
+    label?: string
+    sort: 'name' | 'score'
+    unreadable?: boolean
+    search?: string
+  } {
+    const q: ReturnType<typeof query> = { sort: filter.sort }
     if (filter.status) q.status = filter.status
     if (filter.label) q.label = filter.label
+    if (filter.unreadable) q.unreadable = true
+    if (filter.search.trim()) q.search = filter.search.trim()
     return q
   }
 

@@ -1,13 +1,15 @@
 /**
  * The running job (a proposal run or "learn classes"): progress, rate, ETA, provider, cancel. Fed
- * by job events. A job can end before its start call returns (nothing to do, a quick learn): the
- * ends of jobs not yet known are kept and applied when the start call answers.
+ * by job events. A job can end before its start call returns (nothing to do, a quick learn), and
+ * its progress can arrive before that answer too: every job that ended is remembered, so neither a
+ * late answer nor a late event makes an ended job run again.
  */
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { AppEventOf } from '../../../shared/contracts/index.ts'
 import type { JobKind } from '../../../shared/contracts/events.ts'
 import { errorText, invoke, onEvent } from '../api/client.ts'
+import { appErrorText } from '../api/appWords.ts'
 
 type Progress = AppEventOf<'job.progress'>
 type Ended = AppEventOf<'job.done'> | AppEventOf<'job.failed'>
@@ -36,10 +38,13 @@ export const useJobsStore = defineStore('jobs', () => {
   )
   /** Ends of jobs this store has not been told about yet (see the file comment). */
   const early = new Map<string, Ended>()
+  /** Jobs that ended: their late progress and their start's late answer are ignored. */
+  const ended = new Set<string>()
 
   const unsubscribers: (() => void)[] = []
 
   function end(e: Ended): void {
+    ended.add(e.jobId)
     if (e.type === 'job.done') {
       lastResult.value = {
         kind: e.kind,
@@ -51,7 +56,7 @@ export const useJobsStore = defineStore('jobs', () => {
       }
       if (e.provider) provider.value = e.provider
     } else {
-      error.value = e.error.hint ? `${e.error.message} — ${e.error.hint}` : e.error.message
+      error.value = appErrorText(e.error.code, e.error.message, e.error.hint)
     }
     jobId.value = null
     kind.value = null
@@ -68,6 +73,7 @@ export const useJobsStore = defineStore('jobs', () => {
     }
     unsubscribers.push(
       onEvent('job.progress', (e) => {
+        if (ended.has(e.jobId)) return
         if (jobId.value === null && !early.has(e.jobId)) {
           jobId.value = e.jobId
           kind.value = e.kind
@@ -90,11 +96,13 @@ export const useJobsStore = defineStore('jobs', () => {
     lastResult.value = null
     try {
       const out = await call()
-      const ended = early.get(out.jobId)
+      // Ended already, and shown: by its end event (before this answer), or kept in `early`.
+      if (ended.has(out.jobId)) return
+      const endedEarly = early.get(out.jobId)
       early.delete(out.jobId)
       jobId.value = out.jobId
       kind.value = which
-      if (ended) end(ended)
+      if (endedEarly) end(endedEarly)
     } catch (err) {
       error.value = errorText(err)
     }

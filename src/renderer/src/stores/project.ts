@@ -35,6 +35,8 @@ export const useProjectStore = defineStore('project', () => {
   })
 
   let unsubscribe: (() => void) | null = null
+  let unsubscribeProgress: (() => void) | null = null
+  let progressTimer: ReturnType<typeof setTimeout> | null = null
 
   /** Loads models, recent projects and the already-open project (if main has one). */
   async function init(): Promise<void> {
@@ -45,6 +47,14 @@ export const useProjectStore = defineStore('project', () => {
     recent.value = await invoke('project.recent', {})
     summary.value = await invoke('project.summary', {})
     unsubscribe ??= onEvent('project.changed', () => void refresh())
+    // The counts move during a run: refreshed at most every 1.5 s while it reports progress.
+    unsubscribeProgress ??= onEvent('job.progress', () => {
+      if (progressTimer) return
+      progressTimer = setTimeout(() => {
+        progressTimer = null
+        void refresh()
+      }, 1500)
+    })
   }
 
   async function refresh(): Promise<void> {
@@ -99,7 +109,14 @@ export const useProjectStore = defineStore('project', () => {
     if (out) summary.value = out
   }
 
+  /** The score under which extra proposals are hidden in review (stored in the project file). */
+  async function setMinScore(minScore: number): Promise<void> {
+    const out = await run(() => invoke('project.settings', { minScore }))
+    if (out) summary.value = out
+  }
+
   return {
+    setMinScore,
     summary,
     recent,
     models,

@@ -2,13 +2,15 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 
-export type ViewName = 'start' | 'gallery' | 'classes' | 'annotate'
+export type ViewName = 'start' | 'gallery' | 'classes' | 'annotate' | 'guide'
 
 export const useUiStore = defineStore('ui', () => {
   const view = ref<ViewName>('start')
   const imageId = ref<number | null>(null)
   const helpOpen = ref(false)
   const exportOpen = ref(false)
+  /** The last import's report (its problems, each naming its file or CSV line). */
+  const reportOpen = ref(false)
   const toast = ref<string | null>(null)
   let toastTimer: ReturnType<typeof setTimeout> | null = null
 
@@ -27,5 +29,5 @@ export const useUiStore = defineStore('ui', () => {
     toastTimer = setTimeout(() => (toast.value = null), 4000)
   }
 
-  return { view, imageId, helpOpen, exportOpen, toast, show, openImage, notify }
+  return { view, imageId, helpOpen, exportOpen, reportOpen, toast, show, openImage, notify }
 })
