@@ -3,15 +3,20 @@
  * before the classifier averaged over H×W (the global average pooling the CAM's linearity rests
  * on). One vector per image, cached by the caller under featureKey (modelIdentity.ts).
  */
+import { normaliseByMax } from '../../shared/cam/proposals.ts'
 import { toErrorData, type ErrorData } from '../../shared/errors.ts'
+import type { LabelSource } from './labels.ts'
 import { isFailure, prefetchImages } from './prefetch.ts'
+import { labelCam } from './propose.ts'
 import type { LoadedModel } from './session.ts'
-import type { FeatureMaps, ForwardResult } from './types.ts'
+import type { FeatureMaps, ForwardResult, Map2D } from './types.ts'
 
 /** One image whose features are wanted; `key` is the caller's id (relative path, row id). */
 export interface FeatureTask {
   key: string
   path: string
+  /** Its labels: with `cells`, each one's normalised CAM comes back too. */
+  labels?: string[]
 }
 
 export interface FeatureResult {
@@ -22,6 +27,10 @@ export interface FeatureResult {
   height: number
   /** Global average of each feature channel; absent when the image failed. */
   features?: Float32Array
+  /** With `cells`: the feature cells themselves, [C, h, w] (learning from reviewed boxes). */
+  maps?: FeatureMaps
+  /** With `cells`: each task label's CAM, divided by its max. */
+  cams?: { label: string; cam: Map2D }[]
   warnings: string[]
   /** Per-image failure (unreadable, too large…): the batch goes on. */
   error?: ErrorData
@@ -32,6 +41,8 @@ export interface ExtractOptions {
   onProgress?: (progress: { done: number; total: number; failed: number }) => void
   /** How many images are decoded ahead of the forward pass (default 3). */
   prefetch?: number
+  /** Also the feature cells and the labels' CAMs, each label's from its source. */
+  cells?: (label: string) => LabelSource
 }
 
 /** Global average pooling of a [C, H, W] stack: one value per channel, summed in float64. */
@@ -88,7 +99,17 @@ export async function* extractFeatures(
       }
       try {
         const fwd = await model.forward(prepared.tensor)
-        result = { ...base, features: pooledFeatures(fwd), warnings: prepared.warnings }
+        const features = pooledFeatures(fwd)
+        result = { ...base, features, warnings: prepared.warnings }
+        if (options.cells) {
+          const sources = options.cells
+          // A copy: the forward's buffer may hold the whole batch, and the result is transferred.
+          result.maps = { ...fwd.features, data: fwd.features.data.slice() }
+          result.cams = [...new Set(task.labels ?? [])].map((label) => ({
+            label,
+            cam: normaliseByMax(labelCam(sources(label), fwd, model, features).cam),
+          }))
+        }
       } catch (err) {
         result = { ...base, warnings: prepared.warnings, error: toErrorData(err) }
       }

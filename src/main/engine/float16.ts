@@ -57,6 +57,11 @@ const halfTable = (() => {
   return t
 })()
 
+/** One float16 bit pattern → its value, through the lookup table (fromHalf, fast). */
+export function halfValue(h: number): number {
+  return halfTable[h]!
+}
+
 /** Float16 bit patterns → float32, through a 64 K lookup table (the hot path for model outputs). */
 export function float16ToFloat32(
   src: Uint16Array,

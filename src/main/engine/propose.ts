@@ -9,6 +9,7 @@ import { proposalsFromMap } from '../../shared/cam/boxes.ts'
 import { normaliseByMax, upscaleForBoxes } from '../../shared/cam/proposals.ts'
 import type { LabelSource } from './labels.ts'
 import { poolFeatureMaps } from './features.ts'
+import { combineMaps, objectnessMap, type ObjectnessHead } from './objectness.ts'
 import { isFailure, prefetchImages } from './prefetch.ts'
 import type { PreparedImage } from './preprocess.ts'
 import { refineCam, type GuideImage, type RefineParams } from './refine.ts'
@@ -21,6 +22,8 @@ export interface ImageTask {
   key: string
   path: string
   labels: string[]
+  /** Plain CAMs even when the request has a head learned from reviews (a reviewed image). */
+  plain?: boolean
 }
 
 export interface LabelProposals {
@@ -52,6 +55,11 @@ export interface ProposeOptions {
   upscale?: UpscaleMode
   /** Parameters of the guided upscaler (its threshold follows `proposal.threshold`). */
   refine?: Partial<RefineParams>
+  /**
+   * The head learned from the project's reviewed boxes (objectness.ts): each label's map becomes
+   * its CAM combined with the head's map, cut at the head's level instead of `proposal.threshold`.
+   */
+  objectness?: ObjectnessHead
   /** How many images are decoded ahead of the forward pass. */
   prefetch?: number
   signal?: AbortSignal
@@ -107,33 +115,34 @@ export function proposeFromForward(
   prepared: PreparedImage,
   fwd: ForwardResult,
   model: Pick<LoadedModel, 'head'>,
-  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine'>,
+  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine' | 'objectness'>,
 ): ImageResult {
   // Learned heads need the pooled features for their confidence; other sources do not.
   const features = needsPooled(task.labels, options.sources)
     ? poolFeatureMaps(fwd.features)
     : undefined
+  const head = task.plain ? undefined : options.objectness
+  const objectness = head ? objectnessMap(fwd.features, head) : undefined
+  const proposal = head ? { ...options.proposal, threshold: head.level } : options.proposal
   const labels: LabelProposals[] = []
   for (const label of new Set(task.labels)) {
     const source = options.sources(label)
-    const { cam, confidence } = camForSource(source, fwd, model, features)
-    const normalised = normaliseByMax(cam)
+    const { cam, confidence } = labelCam(source, fwd, model, features)
+    // With a head learned from reviews, the combined map is what is stored: recomputing boxes
+    // from it later (another threshold) starts from what these boxes came from.
+    const normalised = objectness
+      ? combineMaps(normaliseByMax(cam), objectness, head!.alpha)
+      : normaliseByMax(cam)
     const full =
       options.upscale === 'guided'
-        ? guidedMap(normalised, guideOf(prepared), options.proposal, options.refine)
-        : upscaleForBoxes(normalised, prepared.width, prepared.height, options.proposal.workingSize)
+        ? guidedMap(normalised, guideOf(prepared), proposal, options.refine)
+        : upscaleForBoxes(normalised, prepared.width, prepared.height, proposal.workingSize)
     labels.push({
       label,
       source: source.kind,
       confidence,
       cam: normalised,
-      proposals: proposalsFromMap(
-        full,
-        options.proposal,
-        prepared.width,
-        prepared.height,
-        confidence,
-      ),
+      proposals: proposalsFromMap(full, proposal, prepared.width, prepared.height, confidence),
     })
   }
   return {
@@ -182,7 +191,8 @@ function needsPooled(labels: string[], sources: (label: string) => LabelSource):
   return labels.some((l) => sources(l).kind === 'learned')
 }
 
-function camForSource(
+/** A label's raw CAM (not normalised) and the classifier's confidence in it, from its source. */
+export function labelCam(
   source: LabelSource,
   fwd: ForwardResult,
   model: Pick<LoadedModel, 'head'>,

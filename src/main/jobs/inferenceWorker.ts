@@ -12,6 +12,7 @@ import { DEFAULT_PROPOSAL_OPTIONS } from '../../shared/cam/types.ts'
 import { toErrorData } from '../../shared/errors.ts'
 import { extractFeatures } from '../engine/features.ts'
 import { trainHead } from '../engine/head.ts'
+import { fitObjectness, type ObjectnessFit } from '../engine/objectness.ts'
 import { prepareImage } from '../engine/preprocess.ts'
 import { guidedMap, proposeImages } from '../engine/propose.ts'
 import type { GuideImage } from '../engine/refine.ts'
@@ -20,6 +21,7 @@ import {
   isToWorker,
   PROTOCOL_VERSION,
   type FeaturesRequest,
+  type FitRequest,
   type FromWorker,
   type ModelRequest,
   type ProposeRequest,
@@ -76,6 +78,7 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
     proposal: req.proposal,
     sources: (label) => sources.get(label) ?? { kind: 'agnostic' },
     upscale: req.upscale,
+    ...(req.objectness ? { objectness: req.objectness } : {}),
     signal,
   })
   for await (const result of results) {
@@ -86,10 +89,28 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
 
 async function features(req: FeaturesRequest, signal: AbortSignal): Promise<void> {
   const model = await ready(req.id, req)
-  for await (const result of extractFeatures(model, req.tasks, { signal })) {
-    const transfer = result.features ? [result.features.buffer as ArrayBuffer] : []
+  const cells = req.cells ? new Map(Object.entries(req.cells)) : undefined
+  const options = cells
+    ? { signal, cells: (label: string) => cells.get(label) ?? { kind: 'agnostic' as const } }
+    : { signal }
+  for await (const result of extractFeatures(model, req.tasks, options)) {
+    const transfer = [
+      result.features,
+      result.maps?.data,
+      ...(result.cams ?? []).map((c) => c.cam.data),
+    ]
+      .filter((a) => a !== undefined)
+      .map((a) => a.buffer as ArrayBuffer)
     post(req.id, { type: 'features', result }, transfer)
   }
+}
+
+function fit(req: FitRequest, signal: AbortSignal): void {
+  const fitted: ObjectnessFit | undefined = fitObjectness(req.samples, req.images, req.proposal, {
+    ...req.options,
+    signal,
+  })
+  post(req.id, { type: 'fitted', fit: fitted })
 }
 
 function train(req: TrainRequest, signal: AbortSignal): void {
@@ -171,6 +192,7 @@ port.on('message', (message: unknown) => {
   // Registered now, so a cancel that arrives before a queued batch starts is not lost.
   controllers.set(message.id, new AbortController())
   if (message.type === 'train') return void handle(message.id, (s) => train(message, s), false)
+  if (message.type === 'fit') return void handle(message.id, (s) => fit(message, s), false)
   if (message.type === 'refine') return void handle(message.id, () => refine(message), false)
   const run =
     message.type === 'propose'

@@ -11,12 +11,19 @@ import type { ErrorData } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
 import type { HeadSample, LearnedHead, TrainHeadOptions } from '../engine/head.ts'
 import type { LabelSource } from '../engine/labels.ts'
+import type {
+  CellSamples,
+  FitOptions,
+  ObjectnessFit,
+  ObjectnessHead,
+  ReviewedImage,
+} from '../engine/objectness.ts'
 import type { ModelIdentity } from '../engine/modelIdentity.ts'
 import type { ImageResult, ImageTask } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import type { Preprocessing } from '../engine/types.ts'
 
-export const PROTOCOL_VERSION = 4
+export const PROTOCOL_VERSION = 5
 
 interface Versioned {
   v: typeof PROTOCOL_VERSION
@@ -36,12 +43,27 @@ export interface ProposeRequest extends Versioned, ModelRequest {
   proposal: ProposalOptions
   upscale: UpscaleMode
   sources: Record<string, LabelSource>
+  /** The head learned from reviewed boxes, when the project has one (objectness.ts). */
+  objectness?: ObjectnessHead
 }
 
-/** The pooled features of every task's image (for learning a head). */
+/**
+ * The pooled features of every task's image (for learning a head); with `cells`, the feature cells
+ * and each task label's CAM from these sources too (for learning from reviewed boxes).
+ */
 export interface FeaturesRequest extends Versioned, ModelRequest {
   type: 'features'
   tasks: ImageTask[]
+  cells?: Record<string, LabelSource>
+}
+
+/** Fits the head learned from reviewed boxes (fitObjectness) off the main thread. */
+export interface FitRequest extends Versioned {
+  type: 'fit'
+  samples: CellSamples
+  images: ReviewedImage[]
+  proposal: ProposalOptions
+  options: Omit<FitOptions, 'signal'>
 }
 
 /** Trains a learned head (trainHead) off the main thread. */
@@ -76,7 +98,13 @@ export interface CloseMessage extends Versioned {
 }
 
 export type ToWorker =
-  ProposeRequest | FeaturesRequest | TrainRequest | RefineRequest | CancelMessage | CloseMessage
+  | ProposeRequest
+  | FeaturesRequest
+  | TrainRequest
+  | FitRequest
+  | RefineRequest
+  | CancelMessage
+  | CloseMessage
 
 /** What the worker says once the model of a batch request is loaded. */
 export interface ReadyInfo {
@@ -102,18 +130,20 @@ export type FromWorker = Versioned &
     | { type: 'result'; result: ImageResult }
     | { type: 'features'; result: FeatureResult }
     | { type: 'trained'; head: LearnedHead }
+    | { type: 'fitted'; fit: ObjectnessFit | undefined }
     | { type: 'refined'; maps: RefinedMap[]; decodeMs: number; refineMs: number }
     | { type: 'done' }
     | { type: 'failed'; error: ErrorData }
     | { type: 'closed' }
   )
 
-const TO_WORKER = new Set(['propose', 'features', 'train', 'refine', 'cancel', 'close'])
+const TO_WORKER = new Set(['propose', 'features', 'train', 'fit', 'refine', 'cancel', 'close'])
 const FROM_WORKER = new Set([
   'ready',
   'result',
   'features',
   'trained',
+  'fitted',
   'refined',
   'done',
   'failed',

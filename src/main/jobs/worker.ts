@@ -17,6 +17,13 @@ import { CamlabelError } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
 import type { HeadSample, LearnedHead, TrainHeadOptions } from '../engine/head.ts'
 import type { LabelSource } from '../engine/labels.ts'
+import type {
+  CellSamples,
+  FitOptions,
+  ObjectnessFit,
+  ObjectnessHead,
+  ReviewedImage,
+} from '../engine/objectness.ts'
 import type { ModelIdentity } from '../engine/modelIdentity.ts'
 import type { ImageResult, ImageTask } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
@@ -47,6 +54,13 @@ export interface ProposeOptions extends BatchOptions {
   upscale?: UpscaleMode
   /** Each label's CAM source, resolved by the label planner. */
   sources: ReadonlyMap<string, LabelSource>
+  /** The head learned from reviewed boxes (see engine/propose.ts). */
+  objectness?: ObjectnessHead
+}
+
+export interface FeaturesOptions extends BatchOptions {
+  /** Also the feature cells and each task label's CAM, from these sources. */
+  cells?: ReadonlyMap<string, LabelSource>
 }
 
 /** A refine request without its protocol fields. */
@@ -99,6 +113,7 @@ export class InferenceWorker {
         proposal: { ...DEFAULT_PROPOSAL_OPTIONS, ...options.proposal },
         upscale: options.upscale ?? 'bilinear',
         sources: Object.fromEntries(options.sources),
+        ...(options.objectness ? { objectness: options.objectness } : {}),
       },
       options,
       (m) => (m.type === 'result' ? m.result : undefined),
@@ -106,13 +121,14 @@ export class InferenceWorker {
   }
 
   /** Yields the pooled features of every task's image, in order. */
-  features(tasks: readonly ImageTask[], options: BatchOptions): AsyncGenerator<FeatureResult> {
+  features(tasks: readonly ImageTask[], options: FeaturesOptions): AsyncGenerator<FeatureResult> {
     return this.batch<FeatureResult>(
       {
         type: 'features',
         model: options.model,
         providers: options.providers ?? 'auto',
         tasks: [...tasks],
+        ...(options.cells ? { cells: Object.fromEntries(options.cells) } : {}),
       },
       options,
       (m) => (m.type === 'features' ? m.result : undefined),
@@ -128,6 +144,19 @@ export class InferenceWorker {
     const m = await this.once({ type: 'train', samples, options }, signal)
     if (m.type !== 'trained') throw unexpected(m)
     return m.head
+  }
+
+  /** Fits the head learned from reviewed boxes in the worker (see fitObjectness). */
+  async fit(
+    samples: CellSamples,
+    images: ReviewedImage[],
+    proposal: ProposalOptions,
+    options: Omit<FitOptions, 'signal'> = {},
+    signal?: AbortSignal,
+  ): Promise<ObjectnessFit | undefined> {
+    const m = await this.once({ type: 'fit', samples, images, proposal, options }, signal)
+    if (m.type !== 'fitted') throw unexpected(m)
+    return m.fit
   }
 
   /** The guided maps and boxes of one image's CAMs (the review screen's guided view). */
