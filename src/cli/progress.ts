@@ -15,6 +15,7 @@ const STAGE_NAMES: Partial<Record<JobStage, string>> = {
   importing: 'import',
   features: 'features',
   recompute: 'recompute',
+  'review-cells': 'reviewed images',
   proposing: 'propose',
 }
 

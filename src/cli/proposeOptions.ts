@@ -7,6 +7,7 @@ import { THRESHOLD_RANGE, UPSCALE_MODES, type UpscaleMode } from '../shared/cam/
 import { parseMapping, type HeadMode, type MappingChoice } from '../main/engine/labels.ts'
 import { modelIdentity, type ModelIdentity } from '../main/engine/modelIdentity.ts'
 import type { ProviderChoice } from '../main/engine/session.ts'
+import type { FromReview } from '../main/project/settings.ts'
 import { choiceOption, numberOption } from './args.ts'
 
 export const PROPOSE_OPTIONS = {
@@ -17,6 +18,7 @@ export const PROPOSE_OPTIONS = {
   'working-size': { type: 'string' },
   provider: { type: 'string' },
   map: { type: 'string', multiple: true },
+  'from-review': { type: 'string' },
 } as const
 
 export const PROVIDERS = ['auto', 'cpu', 'cuda', 'dml', 'coreml'] as const
@@ -33,6 +35,8 @@ export interface ProposeSettings {
   providers: ProviderChoice
   /** `--map LABEL=…` choices, by label (`auto`: back to the default). */
   mappings: Map<string, MappingChoice>
+  /** `--from-review auto|off`; undefined when not given (a project keeps its setting). */
+  fromReview: FromReview | undefined
 }
 
 type Values = Partial<Record<Exclude<keyof typeof PROPOSE_OPTIONS, 'map'>, string>> & {
@@ -72,5 +76,9 @@ export function readProposeSettings(values: Values, cwd: string): ProposeSetting
     head: choiceOption(values.head, ['auto', 'model', 'learn', 'agnostic'], 'head', 'auto'),
     providers: choiceOption(values.provider, PROVIDERS, 'provider', 'auto'),
     mappings: new Map((values.map ?? []).map(parseMapping)),
+    fromReview:
+      values['from-review'] === undefined
+        ? undefined
+        : choiceOption<FromReview>(values['from-review'], ['auto', 'off'], 'from-review', 'auto'),
   }
 }

@@ -48,6 +48,9 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
                       PROJECT keeps its mappings for later runs (LABEL=auto resets one) and
                       re-proposes the labels whose source changed
   --working-size N    longest side the CAM is upscaled to before boxes are taken (default 512)
+  --from-review MODE  auto | off: a PROJECT's proposals learn from its reviewed boxes (default auto,
+                      once 2 images with boxes are reviewed or imported; the project keeps the
+                      choice); images not reviewed yet are re-proposed as the model improves
   --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
   --overwrite         replace an existing --out file`
 

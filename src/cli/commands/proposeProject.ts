@@ -6,6 +6,7 @@
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { proposeProject } from '../../main/project/proposeProject.ts'
+import { describeReviewModel } from '../../main/project/reviewLearning.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import type { CommandIO } from '../io.ts'
 import { cliReport } from '../progress.ts'
@@ -40,6 +41,7 @@ export async function runProjectPropose(
       head: settings.head,
       providers: settings.providers,
       ...(mappings.size ? { mappings } : {}),
+      ...(settings.fromReview ? { fromReview: settings.fromReview } : {}),
       signal: abort.signal,
       report,
     })
@@ -56,6 +58,13 @@ export async function runProjectPropose(
       )
     if (r.recomputed > 0)
       io.stderr(`recomputed ${r.recomputed} images from stored CAMs (no inference)\n`)
+    if (r.review?.model)
+      io.stderr(
+        `${describeReviewModel(r.review.model)}${r.review.updated ? '' : ' (up to date)'} — proposals for ${r.fromReviewImages} images made with it\n`,
+      )
+    else if (r.review?.reason) io.stderr(`learning from reviews: ${r.review.reason}\n`)
+    else if (!r.review && r.relearned > 0)
+      io.stderr(`learning from reviews is off: ${r.relearned} images back to plain CAM proposals\n`)
     io.stderr(
       `${r.done} images processed (${r.failed} failed), ${r.proposals} proposals in ${s.toFixed(1)} s; ` +
         `${r.alreadyDone} already done, ${r.unlabelled} without labels${r.cancelled ? '; cancelled — run again to resume' : ''}\n`,

@@ -1,4 +1,5 @@
 /** `camlabel status PROJECT`: image counts by review status, box counts, and counts by class. */
+import { reviewLearningStatus } from '../../main/project/reviewLearning.ts'
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
@@ -41,6 +42,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
             ...c,
             interruptedJobs: jobs.length,
             labelSources: sources?.labels.map((l) => ({ ...l })),
+            fromReview: reviewLearningStatus(store),
           },
           null,
           2,
@@ -68,6 +70,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       lines.push('', `  CAM sources (model ${sources.model}):`)
       for (const l of sources.labels) lines.push(`  ${l.label.padEnd(24)} ${describeSource(l)}`)
     } else if (sourcesError) lines.push('', `  CAM sources unknown: ${sourcesError}`)
+    lines.push('', `  learning from reviews: ${reviewLearningStatus(store).text}`)
     if (jobs.length)
       lines.push(
         '',

@@ -25,13 +25,19 @@ export interface JobOutcome {
 export type JobBody = (report: Report, signal: AbortSignal) => Promise<JobOutcome>
 
 export class JobRunner {
-  private current: { id: string; controller: AbortController; ended: Promise<void> } | undefined
+  private current:
+    { id: string; kind: JobKind; controller: AbortController; ended: Promise<void> } | undefined
 
   constructor(private readonly emit: (event: AppEvent) => void) {}
 
   /** True while a job runs. */
   get busy(): boolean {
     return this.current !== undefined
+  }
+
+  /** The kind of the running job, if any. */
+  get kind(): JobKind | undefined {
+    return this.current?.kind
   }
 
   /**
@@ -101,7 +107,7 @@ export class JobRunner {
         onEnd?.()
       }
     })()
-    this.current = { id: jobId, controller, ended }
+    this.current = { id: jobId, kind, controller, ended }
     return jobId
   }
 

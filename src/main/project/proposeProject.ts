@@ -35,7 +35,16 @@ import {
   sourcesByKind,
   type LabelPlan,
 } from './labelPlan.ts'
-import { MODEL_META, projectThreshold, projectUpscale, THRESHOLD_META } from './settings.ts'
+import {
+  FROM_REVIEW_META,
+  MODEL_META,
+  projectFromReview,
+  projectThreshold,
+  projectUpscale,
+  THRESHOLD_META,
+  type FromReview,
+} from './settings.ts'
+import { learnFromReview, type ReviewLearning } from './reviewLearning.ts'
 import { checkImages } from './imageFiles.ts'
 import { lockProject } from './runLock.ts'
 import { withWorker } from './workerScope.ts'
@@ -62,6 +71,21 @@ export interface ProposeProjectOptions {
   mappings?: ReadonlyMap<string, MappingChoice>
   /** L2 strength of a head trained by this run (default DEFAULT_HEAD_LAMBDA). */
   lambda?: number
+  /**
+   * Whether proposals learn from the project's reviewed boxes (default: the project's setting,
+   * 'auto' unless switched off). When given, it is stored as the project's.
+   */
+  fromReview?: FromReview
+  /**
+   * Only bring proposals in line with the reviewed boxes (re-propose images made by an older model
+   * learned from reviews, or by none): no new images, no other redo. The app's background update.
+   */
+  reviewOnly?: boolean
+  /**
+   * The image open in review now (asked as the run plans, and again before each save): its
+   * proposals are left for a later run, and the re-proposal starts after it.
+   */
+  openImage?: () => { id: number; file: string } | undefined
   /** Stop after this many new images (for tests and trial runs). */
   limit?: number
   /** The inference worker to use (default: one started for this run and closed after it). */
@@ -99,6 +123,15 @@ export interface ProposeProjectResult {
   sources: ReturnType<typeof sourcesByKind>
   /** The feature pass and training before the run (absent when no label needed a head). */
   learn?: LearnProjectResult
+  /** What the run learned from reviewed boxes (absent when switched off). */
+  review?: ReviewLearning
+  /**
+   * Images already proposed whose proposals were replaced because the model learned from reviews
+   * changed (or learning from reviews was switched off).
+   */
+  relearned: number
+  /** Images this run proposed with the model learned from reviews (new and re-proposed ones). */
+  fromReviewImages: number
   proposals: number
   jobId: number
   cancelled: boolean
@@ -207,6 +240,8 @@ async function propose(
   const mode = options.head ?? 'auto'
   const info = await describeModel(identity)
   if (options.threshold !== undefined) store.setMeta(THRESHOLD_META, String(options.threshold))
+  if (options.fromReview !== undefined) store.setMeta(FROM_REVIEW_META, options.fromReview)
+  const fromReview = options.fromReview ?? projectFromReview(store)
   store.setMeta(MODEL_META, identity.ref)
   if (options.mappings) {
     checkMappings(options.mappings, info.classes)
@@ -254,8 +289,33 @@ async function propose(
     // image, SqueezeNet fp16 on 2 CPU cores, one label: decode + guide 10 ms, forward 12.6 ms,
     // refine 10 ms. Refining the stored CAM after a fresh decode would skip only the forward pass
     // (~40 % here) at the cost of a second code path; re-running keeps one path.
+    // The model learned from reviewed boxes, brought up to date first; the images it proposes for
+    // are those not reviewed yet (a reviewed image's boxes are the user's).
+    const proposal = {
+      ...DEFAULT_PROPOSAL_OPTIONS,
+      threshold: run.threshold,
+      workingSize: run.workingSize!,
+    }
+    const review =
+      fromReview === 'auto'
+        ? await learnFromReview(store, {
+            model: identity,
+            featureKey: info.featureKey,
+            plan,
+            proposal,
+            paths: check.paths,
+            worker,
+            ...(options.providers ? { providers: options.providers } : {}),
+            ...(signal ? { signal } : {}),
+            ...(report ? { report } : {}),
+          })
+        : undefined
+    const reviewKey = review?.model?.key ?? null
+    const reviewRun: RunInfo = review?.model
+      ? { ...run, threshold: review.model.head.level, reviewKey }
+      : { ...run, reviewKey: null }
     const rethreshold = options.threshold !== undefined
-    const redo = store.runs.toRedo(run, rethreshold)
+    const redo = options.reviewOnly ? [] : store.runs.toRedo(run, rethreshold)
     const recomputed =
       run.upscale === 'bilinear'
         ? await recomputeFromCams(store, run, redo, {
@@ -269,14 +329,27 @@ async function propose(
       .map((t) => ({ ...t, labels: proposable(t.labels) }))
       .filter((t) => t.labels.length > 0)
     const rerunIds = new Set(rerun.map((t) => String(t.id)))
-    // Labels whose source changed since their CAMs were stored: re-proposed for those labels only
-    // (an image run again in full needs no separate pass).
-    const stale = store.runs
-      .staleLabelImages(run.model, run.revision, plan.keys)
+    // Images not reviewed yet made by another model learned from reviews (or by none, or by one
+    // now switched off): re-proposed in review order, starting after the open image.
+    const open = options.openImage?.()
+    const relearn = store.runs
+      .toRelearn(run, reviewKey, open ? { after: open.file, skip: open.id } : {})
       .map((t) => ({ ...t, labels: proposable(t.labels) }))
       .filter((t) => t.labels.length > 0 && !rerunIds.has(String(t.id)))
+    const relearnIds = new Set(relearn.map((t) => String(t.id)))
+    // Labels whose source changed since their CAMs were stored: re-proposed for those labels only
+    // (an image run again in full needs no separate pass).
+    const stale = options.reviewOnly
+      ? []
+      : store.runs
+          .staleLabelImages(run.model, run.revision, plan.keys)
+          .map((t) => ({ ...t, labels: proposable(t.labels) }))
+          .filter(
+            (t) =>
+              t.labels.length > 0 && !rerunIds.has(String(t.id)) && !relearnIds.has(String(t.id)),
+          )
     const staleIds = new Set(stale.map((t) => String(t.id)))
-    const todo = store.runs.toPropose(run.model, run.revision)
+    const todo = options.reviewOnly ? [] : store.runs.toPropose(run.model, run.revision)
     const labelled = todo.filter((t) => proposable(t.labels).length > 0)
     const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
     // An image whose file cannot be used fails this run with the reason (a new one is marked, so a
@@ -291,12 +364,15 @@ async function propose(
         }
       }
     })
-    const tasks: ImageTask[] = [...rerun, ...stale, ...selected]
+    // The images proposals learn from keep plain CAMs: their boxes are the user's.
+    const reviewed = review?.model ? store.reviewCells.reviewedIds() : new Set<number>()
+    const tasks: ImageTask[] = [...relearn, ...rerun, ...stale, ...selected]
       .filter((t) => !unusable.has(t.id))
       .map((t) => ({
         key: String(t.id),
         path: check.paths.get(t.id)!,
         labels: proposable(t.labels),
+        ...(reviewed.has(t.id) ? { plain: true } : {}),
       }))
     const result: ProposeProjectResult = {
       model: run.model,
@@ -307,7 +383,12 @@ async function propose(
       changed: check.changed.map((c) => c.file),
       alreadyDone: Math.max(
         0,
-        store.images.count() - todo.length - recomputed - rerun.length - stale.length,
+        store.images.count() -
+          todo.length -
+          recomputed -
+          rerun.length -
+          stale.length -
+          relearn.length,
       ),
       recomputed,
       reproposed: 0,
@@ -316,6 +397,9 @@ async function propose(
       learnedLabels,
       sources: sourcesByKind(plan),
       ...(learn ? { learn } : {}),
+      ...(review ? { review } : {}),
+      relearned: 0,
+      fromReviewImages: 0,
       proposals: 0,
       jobId: store.jobs.start('propose', { ...run }, tasks.length),
       cancelled: false,
@@ -330,9 +414,10 @@ async function propose(
       for await (const r of worker.propose(tasks, {
         model: identity,
         providers: options.providers ?? 'auto',
-        proposal: { threshold: run.threshold, workingSize: run.workingSize! },
+        proposal,
         upscale: run.upscale!,
         sources: plan.sources,
+        ...(review?.model ? { objectness: review.model.head } : {}),
         ...(signal ? { signal } : {}),
         onReady: (info) => {
           result.provider = info.provider
@@ -355,17 +440,37 @@ async function propose(
           if (r.error) {
             // An image already processed keeps its run mark (its other labels' proposals stand),
             // and so does one run again: its previous proposals stay.
-            if (!staleIds.has(r.key) && !rerunIds.has(r.key))
+            if (!staleIds.has(r.key) && !rerunIds.has(r.key) && !relearnIds.has(r.key))
               store.runs.markFailed(imageId, run, r.error)
             result.failed++
           } else {
-            if (rerunIds.has(r.key)) {
-              store.runs.repropose(imageId, run, labelResults)
+            // A reviewed image (new to this model revision) keeps plain CAMs: its boxes are the
+            // user's, and its proposals are not what the model learned from reviews is for.
+            const saveRun = reviewed.has(imageId) ? { ...run, reviewKey: null } : reviewRun
+            if (relearnIds.has(r.key)) {
+              // Opened since the run planned: it keeps its boxes until a later update.
+              if (options.openImage?.()?.id !== imageId) {
+                store.runs.repropose(imageId, saveRun, labelResults)
+                result.relearned++
+                if (saveRun.reviewKey) result.fromReviewImages++
+              }
+            } else if (rerunIds.has(r.key)) {
+              store.runs.repropose(imageId, saveRun, labelResults)
               result.reproposed++
+              if (saveRun.reviewKey) result.fromReviewImages++
             } else if (staleIds.has(r.key)) {
-              store.runs.save(imageId, run, labelResults, new Set(labelResults.map((l) => l.label)))
+              store.runs.save(
+                imageId,
+                saveRun,
+                labelResults,
+                new Set(labelResults.map((l) => l.label)),
+              )
               result.resourced++
-            } else store.runs.save(imageId, run, labelResults)
+              if (saveRun.reviewKey) result.fromReviewImages++
+            } else {
+              store.runs.save(imageId, saveRun, labelResults)
+              if (saveRun.reviewKey) result.fromReviewImages++
+            }
             result.proposals += r.labels.reduce((n, l) => n + l.proposals.length, 0)
           }
           result.done++
@@ -419,6 +524,8 @@ function cancelledBeforeRun(
     learnedLabels: [],
     sources: sourcesByKind(plan),
     ...(learn ? { learn } : {}),
+    relearned: 0,
+    fromReviewImages: 0,
     proposals: 0,
     jobId,
     cancelled: true,

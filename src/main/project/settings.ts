@@ -46,3 +46,13 @@ export function projectMinScore(store: Meta): number {
 }
 
 export const DEFAULT_MIN_SCORE = 0.1
+
+/** Meta key of whether proposals learn from the project's reviewed boxes ('auto' or 'off'). */
+export const FROM_REVIEW_META = 'from_review'
+
+/** Whether proposals learn from reviewed boxes: 'auto' (the default) or 'off'. */
+export type FromReview = 'auto' | 'off'
+
+export function projectFromReview(store: Meta): FromReview {
+  return store.getMeta(FROM_REVIEW_META) === 'off' ? 'off' : 'auto'
+}

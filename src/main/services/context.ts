@@ -13,6 +13,7 @@ import { JobRunner } from '../jobs/runner.ts'
 import { PathGrants } from './grants.ts'
 import { InferenceWorker } from '../jobs/worker.ts'
 import { ProjectStore } from '../store/projectStore.ts'
+import { ReviewUpdates } from './reviewUpdates.ts'
 
 export interface ServiceOptions {
   /** Folder for recent.json and the thumbnail cache (Electron: app.getPath('userData')). */
@@ -44,10 +45,13 @@ export class ServiceContext {
   readonly jobs: JobRunner
   /** The paths the user chose (or main offered) in this run: the only ones the page can name. */
   readonly grants = new PathGrants()
+  /** Background updates of proposals from reviewed boxes. */
+  readonly reviewUpdates: ReviewUpdates
 
   constructor(options: ServiceOptions) {
     this.options = options
     this.jobs = new JobRunner((e) => this.options.emit(e))
+    this.reviewUpdates = new ReviewUpdates(this)
   }
 
   get emit(): (event: AppEvent) => void {
@@ -71,6 +75,7 @@ export class ServiceContext {
    */
   async setProject(store: ProjectStore): Promise<void> {
     if (this.current && this.current !== store) {
+      this.reviewUpdates.cancel()
       await this.jobs.stop()
       this.current.close()
     }
@@ -80,6 +85,7 @@ export class ServiceContext {
 
   /** Stops the running job, ends the inference worker and closes the project (app quit). */
   async close(): Promise<void> {
+    this.reviewUpdates.cancel()
     await this.jobs.stop()
     await this.worker.close()
     this.current?.close()

@@ -8,6 +8,7 @@
  */
 import { learnProjectHead } from '../project/learnProject.ts'
 import { proposeProject } from '../project/proposeProject.ts'
+import { describeReviewModel } from '../project/reviewLearning.ts'
 import type { ServiceContext } from './context.ts'
 import { pageModel } from './pageInput.ts'
 import type { Handlers } from './router.ts'
@@ -18,8 +19,9 @@ export function createJobRoutes(
   const changed = (reason: 'proposed' | 'learned') => () =>
     ctx.emit({ type: 'project.changed', reason })
   return {
-    'job.propose': ({ model, threshold, upscale }) => {
+    'job.propose': async ({ model, threshold, upscale }) => {
       const store = ctx.requireProject()
+      await ctx.reviewUpdates.yieldTo()
       const identity = pageModel(model)
       // An estimate for the reply: the labelled images without proposals. The progress events
       // carry the run's real count (re-proposed labels and recomputed images included).
@@ -44,6 +46,8 @@ export function createJobRoutes(
           if (r.resourced) notes.push(`${r.resourced} re-proposed for a changed source`)
           if (r.recomputed) notes.push(`${r.recomputed} recomputed from stored CAMs`)
           if (r.learn?.warning) notes.push(r.learn.warning)
+          if (r.review?.model)
+            notes.push(`${describeReviewModel(r.review.model)} (${r.fromReviewImages} images)`)
           if (r.failed > 0) {
             const files = store.runs.errors(identity.ref).map((e) => e.file)
             const named = files.slice(0, 3).join(', ') + (files.length > 3 ? ', …' : '')
@@ -62,8 +66,9 @@ export function createJobRoutes(
       )
       return { jobId, total }
     },
-    'job.learn': ({ model, force }) => {
+    'job.learn': async ({ model, force }) => {
       const store = ctx.requireProject()
+      await ctx.reviewUpdates.yieldTo()
       const identity = pageModel(model)
       const jobId = ctx.jobs.start(
         'learn',

@@ -1,4 +1,5 @@
 /** Routes of the app and project domains: info, native pickers, create/open/summary/recent. */
+import { reviewLearningStatus } from '../project/reviewLearning.ts'
 import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { LabelSourceInput, ProjectSummary } from '../../shared/contracts/project.ts'
@@ -7,6 +8,7 @@ import { ProjectStore } from '../store/projectStore.ts'
 import {
   MIN_SCORE_META,
   projectMinScore,
+  FROM_REVIEW_META,
   projectUpscale,
   UPSCALE_META,
 } from '../project/settings.ts'
@@ -33,6 +35,7 @@ export function summarise(store: ProjectStore): ProjectSummary {
     upscale: projectUpscale(store),
     minScore: projectMinScore(store),
     unreadable: store.gallery.unreadableCount(),
+    fromReview: (({ enabled, text }) => ({ enabled, text }))(reviewLearningStatus(store)),
   }
 }
 
@@ -138,10 +141,15 @@ export function createProjectRoutes(
     'project.summary': () => (ctx.project ? summarise(ctx.project) : null),
     'project.recent': async () =>
       (await ctx.recent()).map((r) => ({ ...r, token: ctx.grants.grant('file', r.path).token })),
-    'project.settings': ({ upscale, minScore }) => {
+    'project.settings': ({ upscale, minScore, fromReview }) => {
       const store = ctx.requireProject()
       if (upscale) store.setMeta(UPSCALE_META, upscale)
       if (minScore !== undefined) store.setMeta(MIN_SCORE_META, String(minScore))
+      if (fromReview !== undefined) {
+        store.setMeta(FROM_REVIEW_META, fromReview ? 'auto' : 'off')
+        // On: learn now; off: back to plain proposals for the images not reviewed.
+        ctx.reviewUpdates.schedule(0)
+      }
       return summarise(store)
     },
     'project.importReport': () => importReport(ctx.requireProject()),

@@ -3,6 +3,7 @@
  * the run that made its proposals, the review screen's save, and the guided maps (computed in the
  * inference worker, off the main thread).
  */
+import { isReviewed } from '../store/review.ts'
 import { DEFAULT_PROPOSAL_OPTIONS } from '../../shared/cam/types.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { encodeFloats } from '../../shared/floats.ts'
@@ -39,6 +40,7 @@ export function createReviewRoutes(
     'image.get': ({ imageId }) => {
       const store = ctx.requireProject()
       const image = store.images.require(imageId)
+      ctx.reviewUpdates.opened({ id: image.id, file: image.file })
       const source = reviewSource(store, imageId)
       return {
         id: image.id,
@@ -64,6 +66,8 @@ export function createReviewRoutes(
     },
     'image.save': ({ imageId, threshold, boxes }) => {
       const out = ctx.requireProject().review.save(imageId, { threshold, boxes })
+      // A reviewed image teaches the proposals of the others (see reviewUpdates.ts).
+      if (isReviewed(out.status)) ctx.reviewUpdates.schedule()
       return { savedAt: new Date().toISOString(), status: out.status, revision: out.revision }
     },
     'image.refined': async ({ imageId, threshold, labels }) => {

@@ -22,6 +22,7 @@ import { GalleryRepo } from './gallery.ts'
 import { ImagesRepo } from './images.ts'
 import { JobsRepo } from './jobs.ts'
 import { LabelsRepo } from './labels.ts'
+import { ReviewCellsRepo } from './reviewCells.ts'
 import { LearningRepo } from './learning.ts'
 import { ReviewRepo, type ProjectCounts } from './review.ts'
 import { RunsRepo } from './runs.ts'
@@ -81,6 +82,7 @@ export class ProjectStore {
   readonly runs: RunsRepo
   readonly review: ReviewRepo
   readonly learning: LearningRepo
+  readonly reviewCells: ReviewCellsRepo
   readonly gallery: GalleryRepo
   readonly jobs: JobsRepo
   private readonly sql: Prepared
@@ -95,6 +97,7 @@ export class ProjectStore {
     this.runs = new RunsRepo(db, this.sql, tx, this.labels)
     this.review = new ReviewRepo(this.sql, tx, this.images, this.labels)
     this.learning = new LearningRepo(db, this.sql, tx)
+    this.reviewCells = new ReviewCellsRepo(db, this.sql)
     this.gallery = new GalleryRepo(this.sql)
     this.jobs = new JobsRepo(this.sql)
   }

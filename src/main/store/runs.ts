@@ -13,6 +13,8 @@ import { coversDecided, repeatsDecided, type DecidedBox } from './boxRules.ts'
 import { hasTable, type LabelsRepo } from './labels.ts'
 import type { Db } from './db.ts'
 import type { Prepared } from './statements.ts'
+import { naturalKey } from './naturalKey.ts'
+import { LEARNED_FROM_SQL } from './reviewCells.ts'
 import { refreshImage } from './status.ts'
 
 /**
@@ -26,6 +28,11 @@ export interface RunInfo {
   threshold: number
   upscale?: UpscaleMode
   workingSize?: number
+  /**
+   * The fingerprint of the model learned from reviews that made the proposals (null: plain CAMs).
+   * Undefined keeps the image's (a recompute from its stored CAMs changes only the threshold).
+   */
+  reviewKey?: string | null
 }
 
 /** How an image's current proposals were made (its newest successful run). */
@@ -241,6 +248,36 @@ export class RunsRepo {
     return rows.map((r) => ({ ...r, labels: JSON.parse(r.labels) as string[] }))
   }
 
+  /**
+   * Images not reviewed yet whose proposals this model revision made with another model learned
+   * from reviews than `reviewKey` (null: plain CAMs), with their labels, in review order (natural
+   * name order) starting after the image named `after`, then from the top; `skip` (the image open
+   * in review) is left for a later update.
+   */
+  toRelearn(
+    run: Pick<RunInfo, 'model' | 'revision'>,
+    reviewKey: string | null,
+    options: { after?: string; skip?: number } = {},
+  ): ImageToRun[] {
+    if (!hasTable(this.db, 'review_cells')) return []
+    const rows = this.sql(
+      `SELECT i.id, i.path AS file,
+           (SELECT json_group_array(c.name) FROM labels l JOIN classes c ON c.id = l.class_id WHERE l.image_id = i.id) AS labels
+         FROM runs r JOIN images i ON i.id = r.image_id
+         WHERE r.model = @model AND r.revision = @revision AND r.error IS NULL
+           AND r.review_key IS NOT @key AND i.id IS NOT @skip
+           AND NOT ${LEARNED_FROM_SQL}
+         ORDER BY (@after IS NOT NULL AND i.name_key <= @after), i.name_key, i.path`,
+    ).all({
+      model: run.model,
+      revision: run.revision,
+      key: reviewKey,
+      skip: options.skip ?? null,
+      after: options.after !== undefined ? naturalKey(options.after) : null,
+    }) as { id: number; file: string; labels: string }[]
+    return rows.map((r) => ({ id: r.id, file: r.file, labels: JSON.parse(r.labels) as string[] }))
+  }
+
   /** Records that a run could not process an image (unreadable…): a resumed run does not retry it. */
   markFailed(imageId: number, run: RunInfo, error: Pick<ErrorData, 'code' | 'message'>): void {
     this.transaction(() => {
@@ -271,6 +308,10 @@ export class RunsRepo {
       error?.code ?? null,
       Date.now(),
     )
+    if (run.reviewKey !== undefined && hasTable(this.db, 'review_cells'))
+      this.sql(
+        'UPDATE runs SET review_key = ? WHERE model = ? AND revision = ? AND image_id = ?',
+      ).run(run.reviewKey, run.model, run.revision, imageId)
   }
 
   /** Failures recorded by runs (image path, error code and message), path order. */

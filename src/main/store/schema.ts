@@ -277,6 +277,31 @@ CREATE INDEX runs_image_at ON runs(image_id, at);
         set.run(naturalKey(r.path), r.id)
     },
   },
+  {
+    version: 8,
+    description:
+      'learning from reviewed boxes: feature cells of reviewed images, runs by review model',
+    sql: `
+-- The feature cells ([C, h, w], float16) and the labels' normalised CAMs (JSON: label → [w, h,
+-- base64 float32]) of a reviewed image, under the model's feature key and its label sources, for
+-- the image file's version (hash): an update after one more reviewed image runs the model on that
+-- image only. Rows of images no longer reviewed are pruned by the next update.
+CREATE TABLE review_cells (
+  image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  channels INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  cams TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (key, image_id)
+) WITHOUT ROWID;
+-- Which model learned from reviews made an image's proposals (its fingerprint); NULL: plain CAMs.
+ALTER TABLE runs ADD COLUMN review_key TEXT;
+`,
+  },
 ]
 
 /** The schema version this build writes. */

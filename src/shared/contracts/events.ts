@@ -5,7 +5,8 @@ import { errorDataSchema } from './contract.ts'
 /**
  * `importing`: images read into a project; `features`: the pooled-feature pass before learning a
  * head (in the worker); `learning`: training the head; `recompute`: boxes recomputed from stored
- * CAMs (no inference).
+ * CAMs (no inference); `review-cells`: the feature cells of newly reviewed images (learning from
+ * reviewed boxes).
  */
 export const jobStageSchema = z.enum([
   'importing',
@@ -13,13 +14,17 @@ export const jobStageSchema = z.enum([
   'features',
   'learning',
   'recompute',
+  'review-cells',
   'proposing',
   'saving',
 ])
 export type JobStage = z.infer<typeof jobStageSchema>
 
-/** `propose`: a proposal run; `learn`: the "learn classes" job (features, then the head). */
-export const jobKindSchema = z.enum(['propose', 'learn'])
+/**
+ * `propose`: a proposal run; `learn`: the "learn classes" job (features, then the head); `review`:
+ * the background update of proposals from reviewed boxes.
+ */
+export const jobKindSchema = z.enum(['propose', 'learn', 'review'])
 export type JobKind = z.infer<typeof jobKindSchema>
 
 export const appEventSchema = z.discriminatedUnion('type', [

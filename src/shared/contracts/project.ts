@@ -28,6 +28,8 @@ export const projectSummarySchema = z.object({
   minScore: z.number().min(0).max(1),
   /** Images the last run could not read. */
   unreadable: z.number().int(),
+  /** Whether proposals learn from reviewed boxes (a project setting), and where that stands. */
+  fromReview: z.object({ enabled: z.boolean(), text: z.string() }),
 })
 export type ProjectSummary = z.infer<typeof projectSummarySchema>
 
@@ -107,6 +109,7 @@ export const projectSettings = defineRoute(
   z.object({
     upscale: upscaleModeSchema.optional(),
     minScore: z.number().min(0).max(1).optional(),
+    fromReview: z.boolean().optional(),
   }),
   projectSummarySchema,
 )
