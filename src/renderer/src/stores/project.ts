@@ -115,8 +115,15 @@ export const useProjectStore = defineStore('project', () => {
     if (out) summary.value = out
   }
 
+  /** Whether proposals learn from reviewed boxes (stored in the project file; updates follow). */
+  async function setFromReview(fromReview: boolean): Promise<void> {
+    const out = await run(() => invoke('project.settings', { fromReview }))
+    if (out) summary.value = out
+  }
+
   return {
     setMinScore,
+    setFromReview,
     summary,
     recent,
     models,
