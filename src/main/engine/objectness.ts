@@ -39,6 +39,8 @@ export interface ReviewedImage {
   cams: Map<string, Map2D>
   /** Kept boxes per label (for choosing the level). */
   boxesByLabel: Map<string, Box[]>
+  /** What its boxes are (any text that changes with them): its cached held-out scores' key. */
+  version?: string
 }
 
 /** Options of trainObjectness. */
@@ -385,17 +387,58 @@ export interface ObjectnessFit {
   foldImages: number
   /** Undefined with fewer than two boxed images (nothing to hold out). */
   validation?: ObjectnessValidation
+  /** Each scored image's held-out scores by its fold head (reused while the fold heads are kept). */
+  held: HeldScores[]
+}
+
+/** One image's held-out scores: per label with boxes, the best IoU at each [alpha][level]. */
+export interface HeldScores {
+  id: number
+  version: string
+  scores: number[][][]
 }
 
 /** Options of fitObjectness. */
 export type FitOptions = Omit<ObjectnessOptions, 'start'> & {
   folds?: number
   /**
-   * The previous update's fit: the head starts from it, and its fold heads are kept until the
-   * reviewed images grew by REFOLD_GROWTH (an image added since is held out by the fold it
-   * belongs to, which has not seen it: its held-out map stays honest).
+   * The previous update's fit: the head starts from it, and its fold heads are kept while
+   * keepsFolds says so (an image added since is held out by the fold it belongs to, which has not
+   * seen it: its held-out map stays honest).
    */
   previous?: Pick<ObjectnessFit, 'head' | 'folds' | 'foldImages'>
+  /**
+   * Boxed images of the scoring set, the ones in `held` included (default: those of `images`):
+   * it sets the number of folds.
+   */
+  boxed?: number
+  /**
+   * Held-out scores of scoring images left out of `images` because the previous fit scored them
+   * with the fold heads kept now (see keepsFolds); ignored when the folds are trained again.
+   */
+  held?: HeldScores[]
+}
+
+/**
+ * Whether a fit keeps the previous fit's fold heads: same number of folds, and the reviewed
+ * images grew by less than REFOLD_GROWTH since those heads were trained. A caller that knows it
+ * (the same `reviewed` and `folds`) can skip sending the images whose held-out scores it has.
+ */
+export function keepsFolds(
+  previous: Pick<ObjectnessFit, 'folds' | 'foldImages'> | undefined,
+  reviewed: number,
+  folds: number,
+): boolean {
+  return (
+    previous !== undefined &&
+    previous.folds.length === folds &&
+    reviewed < previous.foldImages * REFOLD_GROWTH
+  )
+}
+
+/** The number of folds for `boxed` scoring images. */
+export function foldCount(boxed: number, folds = 3): number {
+  return Math.min(folds, boxed)
 }
 
 /** The fold of an image, from its id (a multiplicative hash: folds mix ids from everywhere). */
@@ -449,14 +492,11 @@ export function fitObjectness(
   })
   if (!weights) return undefined
   const isBoxed = (im: ReviewedImage) => [...im.boxesByLabel.values()].some((b) => b.length)
-  const folds = Math.min(options.folds ?? 3, images.filter(isBoxed).length)
+  const folds = foldCount(options.boxed ?? images.filter(isBoxed).length, options.folds)
   const reviewed = new Set(samples.image).size
-  const held: number[][][] = []
+  const keepFolds = keepsFolds(previous, reviewed, folds)
+  const scored: HeldScores[] = keepFolds ? [...(options.held ?? [])] : []
   const foldHeads: Pick<ObjectnessHead, 'weights' | 'bias'>[] = []
-  const keepFolds =
-    previous !== undefined &&
-    previous.folds.length === folds &&
-    reviewed < previous.foldImages * REFOLD_GROWTH
   for (let f = 0; f < folds; f++) {
     const start = previous?.folds[f]
     const foldHead =
@@ -471,17 +511,21 @@ export function fitObjectness(
     images.forEach((im) => {
       if (foldOf(im.id, folds) !== f) return
       const obj = objectnessMap(im.features, foldHead)
+      const scores: number[][][] = []
       for (const [label, truth] of im.boxesByLabel) {
         const cam = im.cams.get(label)
-        if (cam && truth.length) held.push(gridScores(cam, obj, truth, im, proposal))
+        if (cam && truth.length) scores.push(gridScores(cam, obj, truth, im, proposal))
       }
+      scored.push({ id: im.id, version: im.version ?? '', scores })
     })
   }
+  const held = scored.flatMap((h) => h.scores)
   if (held.length === 0)
     return {
       head: { ...weights, level: proposal.threshold, alpha: 0.5 },
       folds: foldHeads,
       foldImages: reviewed,
+      held: scored,
     }
   let best = { a: 1, l: 0, mean: -1 }
   ALPHAS.forEach((_, a) =>
@@ -495,6 +539,7 @@ export function fitObjectness(
     head: { ...weights, level: LEVELS[best.l]!, alpha: ALPHAS[best.a]! },
     folds: foldHeads,
     foldImages: keepFolds ? previous!.foldImages : reviewed,
+    held: scored,
     validation: {
       images: at.length,
       acc05: at.filter((v) => v >= 0.5).length / at.length,

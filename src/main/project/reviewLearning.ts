@@ -13,7 +13,10 @@ import {
   CellSampleBuilder,
   cellBudget,
   FIT_IMAGES,
+  foldCount,
   imageCells,
+  keepsFolds,
+  type HeldScores,
   type ObjectnessFit,
   type ObjectnessHead,
   type ObjectnessValidation,
@@ -23,7 +26,13 @@ import type { ProviderChoice } from '../engine/session.ts'
 import type { Report } from '../jobs/progress.ts'
 import type { InferenceWorker } from '../jobs/worker.ts'
 import type { ProjectStore } from '../store/projectStore.ts'
-import { decodeCams, decodeFeatures, decodeRows, type ReviewedRow } from '../store/reviewCells.ts'
+import {
+  decodeCams,
+  decodeFeatures,
+  decodeRows,
+  poolRows,
+  type ReviewedRow,
+} from '../store/reviewCells.ts'
 import type { Box } from '../../shared/box.ts'
 import { proposable, type LabelPlan } from './labelPlan.ts'
 import { projectFromReview } from './settings.ts'
@@ -54,6 +63,7 @@ interface StoredReviewModel extends Omit<ReviewModel, 'head'> {
   head: Omit<ObjectnessHead, 'weights'> & { weights: number[] }
   folds: { weights: number[]; bias: number }[]
   foldImages: number
+  held: HeldScores[]
 }
 
 const toStored = (w: Float32Array) => Array.from(w)
@@ -80,6 +90,7 @@ export function storedReviewModel(
       head,
       folds: s.folds.map((f) => ({ weights: Float32Array.from(f.weights), bias: f.bias })),
       foldImages: s.foldImages,
+      held: s.held ?? [],
     },
   }
 }
@@ -110,6 +121,22 @@ export interface LearnFromReviewOptions {
 }
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex')
+
+/**
+ * Cells kept per image in its sample pool: an update with at least maxCells / POOL_CELLS reviewed
+ * images (500) samples this many or fewer per image, and reads only the pools.
+ */
+const POOL_CELLS = 16
+
+/** The kept boxes of a reviewed image, as text (they decide its cells' targets). */
+function boxesKey(r: ReviewedRow): string {
+  return r.boxes
+    .map(
+      (b) =>
+        `${b.label} ${b.box.x0.toFixed(1)} ${b.box.y0.toFixed(1)} ${b.box.x1.toFixed(1)} ${b.box.y1.toFixed(1)}`,
+    )
+    .join(';')
+}
 
 /** The labels whose CAMs a reviewed image needs: its labels and its boxes' classes. */
 function camLabels(row: ReviewedRow, plan: LabelPlan): string[] {
@@ -158,10 +185,7 @@ export async function learnFromReview(
       [
         cellsKey,
         proposal.workingSize,
-        ...rows.map(
-          (r) =>
-            `${r.id}\t${r.hash}\t${r.boxes.map((b) => `${b.label} ${b.box.x0.toFixed(1)} ${b.box.y0.toFixed(1)} ${b.box.x1.toFixed(1)} ${b.box.y1.toFixed(1)}`).join(';')}`,
-        ),
+        ...rows.map((r) => `${r.id}\t${r.hash}\t${boxesKey(r)}`),
       ].join('\n'),
     )
   const stored = storedReviewModel(store, options.featureKey)
@@ -171,6 +195,7 @@ export async function learnFromReview(
   const cached = store.reviewCells.cachedIds(cellsKey)
   const missing = rows.filter((r) => !cached.has(r.id))
   let extracted = 0
+  const withCells = new Set(cached)
   if (missing.length > 0) {
     options.report?.({
       type: 'progress',
@@ -200,6 +225,7 @@ export async function learnFromReview(
           features: r.maps,
           cams: new Map(r.cams.map((c) => [c.label, c.cam])),
         })
+        withCells.add(row.id)
         extracted++
       }
       done++
@@ -218,20 +244,52 @@ export async function learnFromReview(
   // update's cost stays flat), and the full maps of the scoring set only.
   const scoring = scoringIds(rows)
   const budget = cellBudget(rows.length)
+  // While the fold heads are kept, a scoring image already scored with its boxes as they are now
+  // keeps its held-out scores: it is sampled like any other, not sent whole to the worker.
+  const reviewed = rows.filter((r) => withCells.has(r.id)).length
+  const keep = keepsFolds(stored?.previous, reviewed, foldCount(scoring.size))
+  const known = new Map(keep ? stored!.previous.held.map((h) => [h.id, h]) : [])
+  const reuse: HeldScores[] = []
+  // Held-out scores depend on the boxes and on the labels' CAMs (their sources are in cellsKey).
+  const versionOf = (r: ReviewedRow) => `${cellsKey}|${boxesKey(r)}`
   let builder: CellSampleBuilder | undefined
   const images: ReviewedImage[] = []
   for (const r of rows) {
-    const encoded = store.reviewCells.get(cellsKey, r.id)
-    if (!encoded) continue
-    builder ??= new CellSampleBuilder(encoded.channels, rows.length * budget)
     const im = {
       id: r.id,
       boxes: r.boxes.map((b) => b.box),
       width: r.width,
       height: r.height,
     }
+    const scored = known.get(r.id)
+    const rescore = scoring.has(r.id) && scored?.version !== versionOf(r)
+    if (scoring.has(r.id) && !rescore) reuse.push(scored!)
+    if (!rescore && budget <= POOL_CELLS) {
+      // Many reviews: a few cells of this image, from its pool (no full map read).
+      const stored = store.reviewCells.pool(cellsKey, r.id)
+      if (!stored) continue
+      builder ??= new CellSampleBuilder(stored.channels, rows.length * budget)
+      const picked = imageCells({ ...im, features: stored }, budget)
+      const poolKey = boxesKey(r)
+      const fromPool =
+        stored.pool?.key === poolKey
+          ? poolRows(stored.pool, stored.channels, picked.cells)
+          : undefined
+      if (fromPool) {
+        builder.addRows(r.id, fromPool, picked.targets)
+        continue
+      }
+      const encoded = store.reviewCells.get(cellsKey, r.id)!
+      const pool = imageCells({ ...im, features: stored }, POOL_CELLS)
+      store.reviewCells.savePool(cellsKey, r.id, poolKey, pool, decodeRows(encoded, pool.cells))
+      builder.addRows(r.id, decodeRows(encoded, picked.cells), picked.targets)
+      continue
+    }
+    const encoded = store.reviewCells.get(cellsKey, r.id)
+    if (!encoded) continue
+    builder ??= new CellSampleBuilder(encoded.channels, rows.length * budget)
     const picked = imageCells({ ...im, features: encoded }, budget)
-    if (!scoring.has(r.id)) {
+    if (!rescore) {
       builder.addRows(r.id, decodeRows(encoded, picked.cells), picked.targets)
       continue
     }
@@ -240,7 +298,7 @@ export async function learnFromReview(
     const boxesByLabel = new Map<string, Box[]>()
     for (const b of r.boxes)
       boxesByLabel.set(b.label, [...(boxesByLabel.get(b.label) ?? []), b.box])
-    images.push({ ...im, features, cams: decodeCams(encoded), boxesByLabel })
+    images.push({ ...im, features, cams: decodeCams(encoded), boxesByLabel, version: versionOf(r) })
   }
   if (!builder) return { updated: false, extracted, reason: 'No reviewed image could be read' }
   const samples = builder.done()
@@ -249,7 +307,7 @@ export async function learnFromReview(
     samples,
     images,
     proposal,
-    stored ? { previous: stored.previous } : {},
+    { boxed: scoring.size, held: reuse, ...(stored ? { previous: stored.previous } : {}) },
     signal,
   )
   const fitMs = performance.now() - started
@@ -275,6 +333,7 @@ export async function learnFromReview(
       ? fit.folds.map((f) => ({ weights: toStored(f.weights), bias: f.bias }))
       : [],
     foldImages: fit.foldImages,
+    held: fit.held,
   }
   store.setMeta(REVIEW_MODEL_META, JSON.stringify(record))
   return { model, updated: true, extracted }

@@ -80,6 +80,37 @@ export function decodeCams(e: EncodedCells): Map<string, Map2D> {
   return cams
 }
 
+/** The cells of a sample pool and their targets. */
+export interface PoolCells {
+  cells: number[]
+  targets: number[]
+}
+
+/** A cached image's map size, and its sample pool when one is stored. */
+export interface StoredPool {
+  channels: number
+  height: number
+  width: number
+  pool?: PoolCells & { key: string; rows: Buffer }
+}
+
+/** Rows of a sample pool ([k × C] float16), the ones of `cells` in that order, as float32. */
+export function poolRows(
+  pool: PoolCells & { rows: Buffer },
+  channels: number,
+  cells: readonly number[],
+): Float32Array | undefined {
+  const index = new Map(pool.cells.map((c, k) => [c, k]))
+  const out = new Float32Array(cells.length * channels)
+  for (let k = 0; k < cells.length; k++) {
+    const at = index.get(cells[k]!)
+    if (at === undefined) return undefined
+    for (let c = 0; c < channels; c++)
+      out[k * channels + c] = halfValue(pool.rows.readUInt16LE(2 * (at * channels + c)))
+  }
+  return out
+}
+
 export class ReviewCellsRepo {
   constructor(
     private readonly db: Db,
@@ -158,7 +189,7 @@ export class ReviewCellsRepo {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(key, image_id) DO UPDATE SET hash = excluded.hash, channels = excluded.channels,
            height = excluded.height, width = excluded.width, data = excluded.data, cams = excluded.cams,
-           created_at = excluded.created_at`,
+           pool_key = NULL, pool_cells = NULL, pool = NULL, created_at = excluded.created_at`,
     ).run(
       imageId,
       key,
@@ -169,6 +200,49 @@ export class ReviewCellsRepo {
       Buffer.from(half.buffer, half.byteOffset, half.byteLength),
       JSON.stringify(cams),
       Date.now(),
+    )
+  }
+
+  /**
+   * One image's sample pool under `key` (see the schema: a few cells, read without the full map),
+   * with the map's size; `pool` is absent until savePool stored one.
+   */
+  pool(key: string, imageId: number): StoredPool | undefined {
+    if (!this.present) return undefined
+    const r = this.sql(
+      `SELECT r.channels, r.height, r.width, r.pool_key AS poolKey, r.pool_cells AS cells, r.pool FROM review_cells r
+         JOIN images i ON i.id = r.image_id AND i.hash = r.hash WHERE r.key = ? AND r.image_id = ?`,
+    ).get(key, imageId) as
+      | (Omit<StoredPool, 'pool'> & {
+          poolKey: string | null
+          cells: string | null
+          pool: Buffer | null
+        })
+      | undefined
+    if (!r) return undefined
+    const { poolKey, cells, pool, ...size } = r
+    return poolKey && cells && pool
+      ? { ...size, pool: { key: poolKey, ...(JSON.parse(cells) as PoolCells), rows: pool } }
+      : size
+  }
+
+  /** Stores an image's sample pool: `rows` [cells × C] for the boxes `poolKey` names. */
+  savePool(
+    key: string,
+    imageId: number,
+    poolKey: string,
+    cells: PoolCells,
+    rows: Float32Array,
+  ): void {
+    const half = float32ToFloat16(rows)
+    this.sql(
+      'UPDATE review_cells SET pool_key = ?, pool_cells = ?, pool = ? WHERE key = ? AND image_id = ?',
+    ).run(
+      poolKey,
+      JSON.stringify(cells),
+      Buffer.from(half.buffer, half.byteOffset, half.byteLength),
+      key,
+      imageId,
     )
   }
 

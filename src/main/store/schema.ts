@@ -285,19 +285,26 @@ CREATE INDEX runs_image_at ON runs(image_id, at);
 -- The feature cells ([C, h, w], float16) and the labels' normalised CAMs (JSON: label → [w, h,
 -- base64 float32]) of a reviewed image, under the model's feature key and its label sources, for
 -- the image file's version (hash): an update after one more reviewed image runs the model on that
--- image only. Rows of images no longer reviewed are pruned by the next update.
+-- image only. pool: the few cells an update samples once the reviews are many ([k × C] float16,
+-- with their cell indices and targets in pool_cells), for the boxes pool_key names; read without
+-- the full map, which is why the big columns come last (a rowid table: rows are large). Rows of
+-- images no longer reviewed are pruned by the next update.
 CREATE TABLE review_cells (
+  id INTEGER PRIMARY KEY,
   image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
   key TEXT NOT NULL,
   hash TEXT NOT NULL,
   channels INTEGER NOT NULL,
   height INTEGER NOT NULL,
   width INTEGER NOT NULL,
-  data BLOB NOT NULL,
+  pool_key TEXT,
+  pool_cells TEXT,
+  pool BLOB,
   cams TEXT NOT NULL,
+  data BLOB NOT NULL,
   created_at INTEGER NOT NULL,
-  PRIMARY KEY (key, image_id)
-) WITHOUT ROWID;
+  UNIQUE (key, image_id)
+);
 -- Which model learned from reviews made an image's proposals (its fingerprint); NULL: plain CAMs.
 ALTER TABLE runs ADD COLUMN review_key TEXT;
 `,
