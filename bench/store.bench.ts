@@ -98,7 +98,7 @@ function naivePage(store: ProjectStore, q: GalleryQuery): number[] {
 }
 
 /** Fills a project with `n` images, labels from 10 classes, 1–3 proposals each, a quarter reviewed. */
-function synthesise(store: ProjectStore, n: number, existing = false): void {
+export function synthesise(store: ProjectStore, n: number, existing = false): void {
   const db = store.db
   store.transaction(() => {
     if (!existing) {

@@ -16,7 +16,6 @@ export const processIO: CommandIO = {
 
 /** A command module in src/cli/commands/<name>.ts exports these. */
 export interface Command {
-  summary: string
   usage: string
   run(argv: string[], io: CommandIO): Promise<number>
 }

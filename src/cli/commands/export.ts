@@ -125,7 +125,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'export reviewed boxes as COCO, Pascal VOC or YOLO',
   usage,
   run,
 }

@@ -120,7 +120,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'create a project from an image folder (labels, COCO, VOC, YOLO)',
   usage,
   run,
 }

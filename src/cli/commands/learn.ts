@@ -91,7 +91,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'learn a CAM head for the labels of a project (prints its accuracy)',
   usage,
   run,
 }

@@ -73,7 +73,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'fetch models into models/ (download or --from DIR)',
   usage,
   run,
 }

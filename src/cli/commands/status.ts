@@ -84,7 +84,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
 }
 
 export const command: Command = {
-  summary: 'counts of a project by review status and class',
   usage,
   run,
 }

@@ -9,7 +9,6 @@ import { CamlabelError } from '../../shared/errors.ts'
 import { parseClasses } from './classes.ts'
 import { classesAsset, modelPath } from './manifest.ts'
 import { featureKey, type ModelIdentity } from './modelIdentity.ts'
-import { openModel } from './session.ts'
 import type { ModelClass } from './types.ts'
 
 /** A model as the planner and the feature cache see it. */
@@ -50,6 +49,9 @@ export async function describeModel(identity: ModelIdentity): Promise<ModelInfo>
       classes: parseClasses(text),
     }
   } else {
+    // Loaded here only: a manifest model is described from its class list, so `camlabel status`
+    // and the planner never load onnxruntime, sharp or the graph parser for it.
+    const { openModel } = await import('./session.ts')
     const loaded = await openModel(identity, { providers: 'cpu' })
     try {
       const featureTensor = loaded.head.featureTensor

@@ -361,7 +361,7 @@ export interface ReviewLearningStatus {
 
 export function reviewLearningStatus(store: ProjectStore): ReviewLearningStatus {
   const enabled = projectFromReview(store) === 'auto'
-  const boxed = store.reviewCells.reviewed().filter((r) => r.boxes.length > 0).length
+  const boxed = store.reviewCells.boxedCount()
   const stored = enabled ? storedReviewModel(store) : undefined
   const model = stored
     ? {

@@ -139,6 +139,16 @@ export class ReviewCellsRepo {
     }))
   }
 
+  /** How many of the images proposals learn from have boxes (one indexed count, for status). */
+  boxedCount(): number {
+    return this.sql(
+      `SELECT count(*) FROM images i WHERE ${LEARNED_FROM_SQL}
+         AND EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.status != 'rejected')`,
+    )
+      .pluck()
+      .get() as number
+  }
+
   /** Ids of the images proposals learn from. */
   reviewedIds(): Set<number> {
     return new Set(
