@@ -1,25 +1,46 @@
 /**
- * The `camlabel` command: dispatches to src/cli/commands/<name>.ts. Every failure ends with a clear
- * message on stderr and a non-zero exit code.
+ * The `camlabel` command: dispatches to src/cli/commands/<name>.ts, loaded only when that command
+ * runs (they bring onnxruntime, sharp and SQLite), so `camlabel --help` reads this table alone.
+ * Every failure ends with a clear message on stderr and a non-zero exit code.
  */
 import { toErrorData } from '../shared/errors.ts'
 import { processIO, type Command, type CommandIO } from './io.ts'
 
-const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  models: () => import('./commands/models.ts'),
-  propose: () => import('./commands/propose.ts'),
-  init: () => import('./commands/init.ts'),
-  status: () => import('./commands/status.ts'),
-  export: () => import('./commands/export.ts'),
-  learn: () => import('./commands/learn.ts'),
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  models: {
+    summary: 'fetch models into models/ (download or --from DIR)',
+    load: () => import('./commands/models.ts'),
+  },
+  propose: {
+    summary: 'propose boxes for labelled images (COCO JSON out)',
+    load: () => import('./commands/propose.ts'),
+  },
+  init: {
+    summary: 'create a project from an image folder (labels, COCO, VOC, YOLO)',
+    load: () => import('./commands/init.ts'),
+  },
+  status: {
+    summary: 'counts of a project by review status and class',
+    load: () => import('./commands/status.ts'),
+  },
+  export: {
+    summary: 'export reviewed boxes as COCO, Pascal VOC or YOLO',
+    load: () => import('./commands/export.ts'),
+  },
+  merge: {
+    summary: 'fold shard files (propose --shard i/n) into a project',
+    load: () => import('./commands/merge.ts'),
+  },
+  learn: {
+    summary: 'learn a CAM head for the labels of a project (prints its accuracy)',
+    load: () => import('./commands/learn.ts'),
+  },
 }
 
-async function usage(io: CommandIO): Promise<void> {
+function usage(io: CommandIO): void {
   const lines = ['Usage: camlabel <command> [options]', '', 'Commands:']
-  for (const [name, load] of Object.entries(COMMANDS)) {
-    const { command } = await load()
-    lines.push(`  ${name.padEnd(8)} ${command.summary}`)
-  }
+  for (const [name, { summary }] of Object.entries(COMMANDS))
+    lines.push(`  ${name.padEnd(8)} ${summary}`)
   lines.push('', 'Run `camlabel <command> --help` for the options of one command.')
   io.stdout(lines.join('\n') + '\n')
 }
@@ -27,10 +48,10 @@ async function usage(io: CommandIO): Promise<void> {
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    await usage(io)
+    usage(io)
     return name === undefined ? 2 : 0
   }
-  const load = COMMANDS[name]
+  const load = COMMANDS[name]?.load
   if (!load) {
     io.stderr(`camlabel: unknown command '${name}'. Run 'camlabel --help' for the list.\n`)
     return 2

@@ -52,6 +52,9 @@ Proposes bounding boxes for the labels of each image from Class Activation Maps.
                       once 2 images with boxes are reviewed or imported; the project keeps the
                       choice); images not reviewed yet are re-proposed as the model improves
   --provider P        auto | cpu | cuda | dml | coreml (default auto: GPU when there is one)
+  --shard i/n         PROJECT only: propose a stable 1/n of its images (by a hash of each path)
+                      in a copy of the project, --out FILE (default P.shard-i-of-n.camlabel);
+                      fold the shards back with 'camlabel merge P SHARDS…' (see docs/SHARDING.md)
   --overwrite         replace an existing --out file`
 
 const MAX_LISTED = 20
@@ -90,14 +93,20 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       labels: { type: 'string' },
       out: { type: 'string' },
       overwrite: { type: 'boolean' },
+      shard: { type: 'string' },
     },
     'propose',
   )
   const settings = readProposeSettings(values, io.cwd)
   if (positionals.length > 0) {
     const { runProjectPropose } = await import('./proposeProject.ts')
-    return runProjectPropose(positionals, settings, io)
+    return runProjectPropose(positionals, settings, io, {
+      ...(values.shard !== undefined ? { shard: values.shard } : {}),
+      ...(values.out !== undefined ? { out: values.out } : {}),
+    })
   }
+  if (values.shard !== undefined)
+    throw new CamlabelError('INVALID_ARGUMENT', '--shard works on a PROJECT', usage)
   if (!values.images) throw new CamlabelError('INVALID_ARGUMENT', '--images DIR is required', usage)
   if (!values.out) throw new CamlabelError('INVALID_ARGUMENT', '--out FILE.json is required', usage)
   const images = path.resolve(io.cwd, values.images)
@@ -227,7 +236,6 @@ async function writeProposals(
 }
 
 export const command: Command = {
-  summary: 'propose boxes for labelled images (COCO JSON out)',
   usage,
   run,
 }

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
 import { proposeProject } from '../../main/project/proposeProject.ts'
 import { describeReviewModel } from '../../main/project/reviewLearning.ts'
+import { openShard, parseShard, shardFile } from '../../main/project/shards.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import type { CommandIO } from '../io.ts'
 import { cliReport } from '../progress.ts'
@@ -17,13 +18,24 @@ export async function runProjectPropose(
   positionals: string[],
   settings: ProposeSettings,
   io: CommandIO,
+  sharding: { shard?: string; out?: string } = {},
 ): Promise<number> {
   if (positionals.length !== 1)
     throw new CamlabelError(
       'INVALID_ARGUMENT',
       'propose takes one PROJECT path (or --images/--labels/--out)',
     )
-  const store = ProjectStore.open(path.resolve(io.cwd, positionals[0]))
+  const project = path.resolve(io.cwd, positionals[0])
+  if (sharding.out !== undefined && sharding.shard === undefined)
+    throw new CamlabelError(
+      'INVALID_ARGUMENT',
+      '--out goes with --shard on a PROJECT (proposals are stored in the project itself)',
+    )
+  const shard = sharding.shard !== undefined ? parseShard(sharding.shard) : undefined
+  const shardPath = shard
+    ? path.resolve(io.cwd, sharding.out ?? shardFile(project, shard))
+    : undefined
+  const store = shard ? openShard(project, shardPath!, shard) : ProjectStore.open(project)
   const { mappings } = settings
   const abort = new AbortController()
   const onSignal = () => abort.abort()
@@ -42,6 +54,7 @@ export async function runProjectPropose(
       providers: settings.providers,
       ...(mappings.size ? { mappings } : {}),
       ...(settings.fromReview ? { fromReview: settings.fromReview } : {}),
+      ...(shard ? { shard } : {}),
       signal: abort.signal,
       report,
     })
@@ -69,6 +82,10 @@ export async function runProjectPropose(
       `${r.done} images processed (${r.failed} failed), ${r.proposals} proposals in ${s.toFixed(1)} s; ` +
         `${r.alreadyDone} already done, ${r.unlabelled} without labels${r.cancelled ? '; cancelled — run again to resume' : ''}\n`,
     )
+    if (shard)
+      io.stderr(
+        `shard ${shard.index}/${shard.count} is in ${shardPath}; once every shard is done: camlabel merge ${positionals[0]} SHARDS…\n`,
+      )
     return r.cancelled ? 130 : r.done > 0 && r.failed === r.done ? 1 : 0
   } finally {
     report.finish()

@@ -45,6 +45,7 @@ import {
   type FromReview,
 } from './settings.ts'
 import { learnFromReview, type ReviewLearning } from './reviewLearning.ts'
+import { inShard, type Shard } from './shards.ts'
 import { checkImages } from './imageFiles.ts'
 import { lockProject } from './runLock.ts'
 import { withWorker } from './workerScope.ts'
@@ -86,6 +87,8 @@ export interface ProposeProjectOptions {
    * proposals are left for a later run, and the re-proposal starts after it.
    */
   openImage?: () => { id: number; file: string } | undefined
+  /** Only the images of this shard (see shards.ts): the rest are left as they are. */
+  shard?: Shard
   /** Stop after this many new images (for tests and trial runs). */
   limit?: number
   /** The inference worker to use (default: one started for this run and closed after it). */
@@ -315,7 +318,9 @@ async function propose(
       ? { ...run, threshold: review.model.head.level, reviewKey }
       : { ...run, reviewKey: null }
     const rethreshold = options.threshold !== undefined
-    const redo = options.reviewOnly ? [] : store.runs.toRedo(run, rethreshold)
+    const mine = <T extends { file: string }>(list: T[]): T[] =>
+      options.shard ? list.filter((t) => inShard(t.file, options.shard!)) : list
+    const redo = options.reviewOnly ? [] : mine(store.runs.toRedo(run, rethreshold))
     const recomputed =
       run.upscale === 'bilinear'
         ? await recomputeFromCams(store, run, redo, {
@@ -332,8 +337,9 @@ async function propose(
     // Images not reviewed yet made by another model learned from reviews (or by none, or by one
     // now switched off): re-proposed in review order, starting after the open image.
     const open = options.openImage?.()
-    const relearn = store.runs
-      .toRelearn(run, reviewKey, open ? { after: open.file, skip: open.id } : {})
+    const relearn = mine(
+      store.runs.toRelearn(run, reviewKey, open ? { after: open.file, skip: open.id } : {}),
+    )
       .map((t) => ({ ...t, labels: proposable(t.labels) }))
       .filter((t) => t.labels.length > 0 && !rerunIds.has(String(t.id)))
     const relearnIds = new Set(relearn.map((t) => String(t.id)))
@@ -341,15 +347,14 @@ async function propose(
     // (an image run again in full needs no separate pass).
     const stale = options.reviewOnly
       ? []
-      : store.runs
-          .staleLabelImages(run.model, run.revision, plan.keys)
+      : mine(store.runs.staleLabelImages(run.model, run.revision, plan.keys))
           .map((t) => ({ ...t, labels: proposable(t.labels) }))
           .filter(
             (t) =>
               t.labels.length > 0 && !rerunIds.has(String(t.id)) && !relearnIds.has(String(t.id)),
           )
     const staleIds = new Set(stale.map((t) => String(t.id)))
-    const todo = options.reviewOnly ? [] : store.runs.toPropose(run.model, run.revision)
+    const todo = options.reviewOnly ? [] : mine(store.runs.toPropose(run.model, run.revision))
     const labelled = todo.filter((t) => proposable(t.labels).length > 0)
     const selected = options.limit !== undefined ? labelled.slice(0, options.limit) : labelled
     // An image whose file cannot be used fails this run with the reason (a new one is marked, so a
