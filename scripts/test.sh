@@ -23,6 +23,8 @@ RUNTIME_FILES=(
   tests/integration/project.test.ts
   tests/integration/worker.test.ts
   tests/integration/propose.test.ts
+  tests/integration/reviewLearning.test.ts
+  tests/integration/shards.test.ts
   tests/integration/packaging.test.ts
 )
 

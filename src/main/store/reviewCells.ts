@@ -80,6 +80,11 @@ export function decodeCams(e: EncodedCells): Map<string, Map2D> {
   return cams
 }
 
+/** A blob as a Buffer: better-sqlite3 gives one, node:sqlite a plain Uint8Array (no copy). */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+}
+
 /** The cells of a sample pool and their targets. */
 export interface PoolCells {
   cells: number[]
@@ -178,8 +183,9 @@ export class ReviewCellsRepo {
       `SELECT r.channels, r.height, r.width, r.data, r.cams FROM review_cells r
          JOIN images i ON i.id = r.image_id AND i.hash = r.hash WHERE r.key = ? AND r.image_id = ?`,
     ).get(key, imageId) as
-      { channels: number; height: number; width: number; data: Buffer; cams: string } | undefined
-    return r
+      | { channels: number; height: number; width: number; data: Uint8Array; cams: string }
+      | undefined
+    return r && { ...r, data: asBuffer(r.data) }
   }
 
   /**
@@ -232,7 +238,10 @@ export class ReviewCellsRepo {
     if (!r) return undefined
     const { poolKey, cells, pool, ...size } = r
     return poolKey && cells && pool
-      ? { ...size, pool: { key: poolKey, ...(JSON.parse(cells) as PoolCells), rows: pool } }
+      ? {
+          ...size,
+          pool: { key: poolKey, ...(JSON.parse(cells) as PoolCells), rows: asBuffer(pool) },
+        }
       : size
   }
 
