@@ -433,6 +433,53 @@ describe('a day of review', () => {
     await expect.poll(() => page.getByTestId('labels-empty').count()).toBe(1)
     await shot('10-empty-project')
   })
+
+  test('reviewed images teach the proposals of the rest, in the background; the switch turns it off', async () => {
+    const { images, csv } = raccoonCopy('learn', false)
+    await createProject(images, 'csv', path.join(work, 'learn.camlabel'), csv)
+    await expect.poll(() => page.getByTestId('gallery-item').count()).toBe(12)
+    const text = page.getByTestId('review-learning-text')
+    await expect.poll(() => text.textContent()).toMatch(/starts once 2 images with boxes/)
+    await propose()
+    const before = await Promise.all((await ids()).map(async (id) => (await detail(id)).boxes))
+    // Review two images as a user does: open the first, Enter twice (accept all, next).
+    await page.getByTestId('tab-gallery').click()
+    await page.getByTestId('gallery-item').first().click()
+    await waitSaved()
+    await page.keyboard.press('Enter')
+    await waitSaved()
+    await page.keyboard.press('Enter')
+    await waitSaved()
+    const done = page.getByTestId('job-message')
+    await expect
+      .poll(() => done.textContent(), { timeout: 60_000 })
+      .toMatch(/learned from 2 reviewed images.* — proposals for \d+ images updated/)
+    await shot('11-learned-from-reviews')
+    const all = await ids()
+    const after = await Promise.all(all.map(async (id) => (await detail(id)).boxes))
+    const boxesOf = (list: ReviewBox[]) => list.map((b) => b.box)
+    // The two reviewed images kept their boxes, now accepted; images not reviewed got new ones.
+    const reviewed = after.flatMap((list, i) =>
+      list.length > 0 && list.every((b) => b.status === 'accepted') ? [i] : [],
+    )
+    expect(reviewed).toHaveLength(2)
+    for (const i of reviewed) expect(boxesOf(after[i]!)).toEqual(boxesOf(before[i]!))
+    const unreviewed = all.map((_, i) => i).filter((i) => !reviewed.includes(i))
+    expect(unreviewed.some((i) => JSON.stringify(after[i]) !== JSON.stringify(before[i]))).toBe(
+      true,
+    )
+    await page.getByTestId('tab-gallery').click()
+    await expect.poll(() => text.textContent()).toMatch(/^learned from 2 reviewed images/)
+    await page.getByTestId('review-learning-toggle').uncheck()
+    await expect
+      .poll(() => done.textContent(), { timeout: 60_000 })
+      .toMatch(/Learning from reviews is off — \d+ images back to plain proposals/)
+    await expect.poll(() => text.textContent()).toMatch(/^off/)
+    const plain = await Promise.all(
+      all.map(async (id) => (await detail(id)).boxes.map((b) => b.box)),
+    )
+    for (const i of [3, 4, 5]) expect(plain[i]).toEqual(before[i]!.map((b) => b.box))
+  })
 })
 
 function readdirXml(dir: string): string[] {

@@ -10,6 +10,10 @@
  * is the image); labels whose CAM source changed (a new mapping, a retrained head) are re-proposed
  * on the images that have them. Decisions are never touched. Where each label's CAM comes from is
  * the label planner's decision (labelPlan.ts); a head is learned first when it asks for one.
+ *
+ * Unless switched off, the run first learns from the project's reviewed boxes (reviewLearning.ts):
+ * images not reviewed yet are proposed with that model, and those an older one (or none) made are
+ * re-proposed. With a shard (shards.ts), only that shard's images are touched.
  */
 import {
   isThreshold,
@@ -286,12 +290,6 @@ async function propose(
     const check = await checkImages(store, store.images.all(), { update: true })
     const unusable = new Map(check.failed.map((f) => [f.id, f]))
 
-    // Images already processed another way: another upscale mode or working size, or (only when a
-    // threshold is given) another threshold. Bilinear: recomputed from the stored CAMs at once.
-    // Guided: run again below (the refinement needs the decoded image as its guide). Measured per
-    // image, SqueezeNet fp16 on 2 CPU cores, one label: decode + guide 10 ms, forward 12.6 ms,
-    // refine 10 ms. Refining the stored CAM after a fresh decode would skip only the forward pass
-    // (~40 % here) at the cost of a second code path; re-running keeps one path.
     // The model learned from reviewed boxes, brought up to date first; the images it proposes for
     // are those not reviewed yet (a reviewed image's boxes are the user's).
     const proposal = {
@@ -317,6 +315,12 @@ async function propose(
     const reviewRun: RunInfo = review?.model
       ? { ...run, threshold: review.model.head.level, reviewKey }
       : { ...run, reviewKey: null }
+    // Images already processed another way: another upscale mode or working size, or (only when a
+    // threshold is given) another threshold. Bilinear: recomputed from the stored CAMs at once.
+    // Guided: run again below (the refinement needs the decoded image as its guide). Measured per
+    // image, SqueezeNet fp16 on 2 CPU cores, one label: decode + guide 10 ms, forward 12.6 ms,
+    // refine 10 ms. Refining the stored CAM after a fresh decode would skip only the forward pass
+    // (~40 % here) at the cost of a second code path; re-running keeps one path.
     const rethreshold = options.threshold !== undefined
     const mine = <T extends { file: string }>(list: T[]): T[] =>
       options.shard ? list.filter((t) => inShard(t.file, options.shard!)) : list

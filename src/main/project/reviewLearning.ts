@@ -266,21 +266,21 @@ export async function learnFromReview(
     if (scoring.has(r.id) && !rescore) reuse.push(scored!)
     if (!rescore && budget <= POOL_CELLS) {
       // Many reviews: a few cells of this image, from its pool (no full map read).
-      const stored = store.reviewCells.pool(cellsKey, r.id)
-      if (!stored) continue
-      builder ??= new CellSampleBuilder(stored.channels, rows.length * budget)
-      const picked = imageCells({ ...im, features: stored }, budget)
+      const pooled = store.reviewCells.pool(cellsKey, r.id)
+      if (!pooled) continue
+      builder ??= new CellSampleBuilder(pooled.channels, rows.length * budget)
+      const picked = imageCells({ ...im, features: pooled }, budget)
       const poolKey = boxesKey(r)
       const fromPool =
-        stored.pool?.key === poolKey
-          ? poolRows(stored.pool, stored.channels, picked.cells)
+        pooled.pool?.key === poolKey
+          ? poolRows(pooled.pool, pooled.channels, picked.cells)
           : undefined
       if (fromPool) {
         builder.addRows(r.id, fromPool, picked.targets)
         continue
       }
       const encoded = store.reviewCells.get(cellsKey, r.id)!
-      const pool = imageCells({ ...im, features: stored }, POOL_CELLS)
+      const pool = imageCells({ ...im, features: pooled }, POOL_CELLS)
       store.reviewCells.savePool(cellsKey, r.id, poolKey, pool, decodeRows(encoded, pool.cells))
       builder.addRows(r.id, decodeRows(encoded, picked.cells), picked.targets)
       continue
