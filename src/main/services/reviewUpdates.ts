@@ -7,7 +7,11 @@
  */
 import { modelIdentity } from '../engine/modelIdentity.ts'
 import { proposeProject } from '../project/proposeProject.ts'
-import { describeReviewModel } from '../project/reviewLearning.ts'
+import {
+  describeReviewModel,
+  MIN_REVIEWED,
+  reviewLearningStatus,
+} from '../project/reviewLearning.ts'
 import { projectModel } from '../project/settings.ts'
 import type { ServiceContext } from './context.ts'
 
@@ -52,6 +56,9 @@ export class ReviewUpdates {
   private start(): void {
     const store = this.ctx.project
     if (!store) return
+    // Nothing to learn yet and nothing to undo: no job (it would only fill the job bar).
+    const status = reviewLearningStatus(store)
+    if ((!status.enabled || status.boxed < MIN_REVIEWED) && !store.runs.anyFromReview()) return
     if (this.ctx.jobs.busy) {
       // After the job in the way (the user's, or an update already running).
       this.pending = true

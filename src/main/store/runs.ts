@@ -278,6 +278,12 @@ export class RunsRepo {
     return rows.map((r) => ({ id: r.id, file: r.file, labels: JSON.parse(r.labels) as string[] }))
   }
 
+  /** Whether any image's proposals were made by a model learned from reviews. */
+  anyFromReview(): boolean {
+    if (!hasTable(this.db, 'review_cells')) return false
+    return this.sql('SELECT 1 FROM runs WHERE review_key IS NOT NULL LIMIT 1').get() !== undefined
+  }
+
   /** Records that a run could not process an image (unreadable…): a resumed run does not retry it. */
   markFailed(imageId: number, run: RunInfo, error: Pick<ErrorData, 'code' | 'message'>): void {
     this.transaction(() => {
