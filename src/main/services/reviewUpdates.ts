@@ -37,7 +37,7 @@ export class ReviewUpdates {
     this.timer.unref()
   }
 
-  /** Stops a running update (a job the user starts goes first); the next review schedules again. */
+  /** Stops a running update: a job the user starts goes first, and the update runs after it. */
   async yieldTo(): Promise<void> {
     clearTimeout(this.timer)
     if (this.ctx.jobs.kind === 'review') {
