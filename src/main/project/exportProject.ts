@@ -28,6 +28,7 @@
 import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { clipBox } from '../../shared/box.ts'
+import { exportFormatSchema, type ExportFormatName } from '../../shared/contracts/exports.ts'
 import { CamlabelError, toErrorData } from '../../shared/errors.ts'
 import { toCoco, toCocoResults, writeCoco } from '../formats/coco.ts'
 import {
@@ -46,8 +47,9 @@ import type { ProjectStore } from '../store/projectStore.ts'
 import { ARCHIVE_COMMENT, EXPORT_MARKER, exportMarker, notAnExport } from './exportTarget.ts'
 import { checkImages } from './imageFiles.ts'
 
-/** The formats an export writes. */
-export type ExportFormat = 'coco' | 'coco-results' | 'voc' | 'yolo'
+/** The formats an export writes (the export route's contract is their one list). */
+export const EXPORT_FORMATS = exportFormatSchema.options
+export type ExportFormat = ExportFormatName
 
 /**
  * The validation fraction of a YOLO export when none is given: Ultralytics refuses a data.yaml
@@ -404,9 +406,7 @@ export async function exportProject(
   store: ProjectStore,
   options: ExportOptions,
 ): Promise<ExportResult> {
-  const counts = store.review.exportCounts()
-  const extra = options.includeUnreviewed || options.includeProposals
-  const reviewedIds = extra ? new Set(store.review.dataset().images.map((im) => im.id)) : undefined
+  const reviewedIds = store.review.reviewedIds()
   const dataset =
     options.format === 'coco-results'
       ? store.review.detections()
@@ -458,12 +458,10 @@ export async function exportProject(
     options,
   )
   const included =
-    reviewedIds && options.format !== 'coco-results'
-      ? images.filter((im) => !reviewedIds.has(im.id)).length
-      : 0
+    options.format !== 'coco-results' ? images.filter((im) => !reviewedIds.has(im.id!)).length : 0
   return {
     ...r,
-    unreviewed: { images: counts.unreviewed, included },
+    unreviewed: { images: rows.length - reviewedIds.size, included },
     ...(problems.length ? { problems: [...problems, ...(r.problems ?? [])] } : {}),
   }
 }

@@ -11,9 +11,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { Map2D } from '../../shared/cam/types.ts'
 import { CamlabelError, type ErrorCode } from '../../shared/errors.ts'
-import { blobToFloats } from '../store/blobs.ts'
 import { ProjectStore } from '../store/projectStore.ts'
 import type { LabelResult } from '../store/runs.ts'
 
@@ -167,11 +165,6 @@ function mergeOne(
       )
       .all() as unknown as RunRow[]
   ).filter((r) => inShard(r.path, shard) && ids.has(r.path))
-  const cams = shardStore.db.prepare(
-    `SELECT c.name AS label, m.width, m.height, m.data, m.confidence, m.source, m.source_key
-       FROM cams m JOIN classes c ON c.id = m.class_id
-       WHERE m.image_id = ? AND m.model = ? AND m.revision = ?`,
-  )
   const proposals = shardStore.db.prepare(
     `SELECT c.name AS label, p.x0, p.y0, p.x1, p.y1, p.score, p.rank FROM proposals p
        JOIN classes c ON c.id = p.class_id
@@ -197,26 +190,19 @@ function mergeOne(
         } as never)
         return
       }
-      const byLabel = new Map<string, LabelResult>()
-      for (const c of cams.all(r.image_id, r.model, r.revision) as {
-        label: string
-        width: number
-        height: number
-        data: Buffer
-        confidence: number
-        source: string
-        source_key: string | null
-      }[]) {
-        const cam: Map2D = { width: c.width, height: c.height, data: blobToFloats(c.data) }
-        byLabel.set(c.label, {
-          label: c.label,
-          source: c.source,
-          confidence: c.confidence,
-          cam,
-          proposals: [],
-          ...(c.source_key ? { sourceKey: c.source_key } : {}),
-        })
-      }
+      const byLabel = new Map<string, LabelResult>(
+        shardStore.runs.cams(r.image_id, run).map((c) => [
+          c.label,
+          {
+            label: c.label,
+            source: c.source,
+            confidence: c.confidence,
+            cam: c.cam,
+            proposals: [],
+            ...(c.sourceKey ? { sourceKey: c.sourceKey } : {}),
+          },
+        ]),
+      )
       for (const p of proposals.all(r.image_id, r.model, r.revision) as {
         label: string
         x0: number

@@ -25,6 +25,17 @@ export function hasTable(db: Db, name: string): boolean {
   )
 }
 
+/**
+ * A label name as stored: trimmed, and one labelProblem accepts.
+ * @throws CamlabelError INVALID_ARGUMENT
+ */
+function checkedName(name: string): string {
+  const n = name.trim()
+  const problem = labelProblem(n)
+  if (problem) throw new CamlabelError('INVALID_ARGUMENT', problem, 'Use a short name on one line.')
+  return n
+}
+
 /** The project's classes and image-level labels. */
 export class LabelsRepo {
   constructor(
@@ -45,12 +56,9 @@ export class LabelsRepo {
    * @throws CamlabelError INVALID_ARGUMENT for a name that cannot be a class (see labelProblem)
    */
   ensureClass(name: string): number {
-    const n = name.trim()
-    const problem = labelProblem(n)
-    if (problem)
-      throw new CamlabelError('INVALID_ARGUMENT', problem, 'Use a short name on one line.')
-    const r = this.sql('SELECT id FROM classes WHERE name = ?').get(n) as { id: number } | undefined
-    if (r) return r.id
+    const n = checkedName(name)
+    const id = this.findClass(n)
+    if (id !== undefined) return id
     const pos = (
       this.sql('SELECT coalesce(max(position), -1) + 1 AS p FROM classes').get() as { p: number }
     ).p
@@ -101,17 +109,21 @@ export class LabelsRepo {
     ).all() as { label: string; images: number }[]
   }
 
+  /** The id of a class by name, if the project has it. */
+  private findClass(name: string): number | undefined {
+    return this.sql('SELECT id FROM classes WHERE name = ?').pluck().get(name) as number | undefined
+  }
+
   /** The id of a class by name. @throws CamlabelError NOT_FOUND */
   private requireClass(name: string): number {
-    const r = this.sql('SELECT id FROM classes WHERE name = ?').get(name) as
-      { id: number } | undefined
-    if (!r)
+    const id = this.findClass(name)
+    if (id === undefined)
       throw new CamlabelError(
         'NOT_FOUND',
         `The project has no label '${name}'`,
         'Choose one of its labels.',
       )
-    return r.id
+    return id
   }
 
   /** Images with a label, a proposal or a box of a class. */
@@ -133,13 +145,8 @@ export class LabelsRepo {
   rename(from: string, to: string): { merged: boolean; images: number } {
     return this.transaction(() => {
       const a = this.requireClass(from)
-      const name = to.trim()
-      const problem = labelProblem(name)
-      if (problem)
-        throw new CamlabelError('INVALID_ARGUMENT', problem, 'Use a short name on one line.')
-      const b = (
-        this.sql('SELECT id FROM classes WHERE name = ?').get(name) as { id: number } | undefined
-      )?.id
+      const name = checkedName(to)
+      const b = this.findClass(name)
       if (b === undefined || b === a) {
         this.sql('UPDATE classes SET name = ? WHERE id = ?').run(name, a)
         return { merged: false, images: 0 }

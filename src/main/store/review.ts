@@ -57,8 +57,13 @@ export interface ExportCounts {
  * An image whose every box was rejected is a reviewed negative.
  */
 export function isReviewed(status: ImageStatus): boolean {
-  return status === 'accepted' || status === 'edited' || status === 'rejected'
+  return REVIEWED_STATUSES.includes(status)
 }
+
+const REVIEWED_STATUSES: readonly ImageStatus[] = ['accepted', 'edited', 'rejected']
+
+/** isReviewed as SQL, the status list for `IN` (the store's queries use it, never their own). */
+export const REVIEWED_SQL = `(${REVIEWED_STATUSES.map((s) => `'${s}'`).join(', ')})`
 
 /** Attributes as stored: JSON of the keys that are set, or null for none. */
 export function storedAttributes(a: BoxAttributes | undefined): string | null {
@@ -67,6 +72,18 @@ export function storedAttributes(a: BoxAttributes | undefined): string | null {
     Object.entries(a).filter(([, v]) => v !== undefined && v !== false && v !== 'Unspecified'),
   )
   return Object.keys(kept).length ? JSON.stringify(kept) : null
+}
+
+/**
+ * A dataset's classes: the project's in its order, 'background' (negatives, never boxed) only
+ * when some image has a box of it.
+ */
+function datasetClasses(
+  names: ReadonlyMap<number, string>,
+  images: readonly DatasetImage[],
+): string[] {
+  const boxed = new Set(images.flatMap((im) => im.boxes.map((b) => b.label)))
+  return [...names.values()].filter((c) => !isBackgroundLabel(c) || boxed.has(c))
 }
 
 /** Counts for `camlabel status` and the project summary. */
@@ -414,9 +431,14 @@ export class ReviewRepo {
           ?.boxes.push({ box: boxOf(p), label: names.get(p.class_id)!, score: p.score })
     }
     const images = [...out.values()]
-    const boxed = new Set(images.flatMap((im) => im.boxes.map((b) => b.label)))
-    const classes = [...names.values()].filter((c) => !isBackgroundLabel(c) || boxed.has(c))
-    return { classes, images }
+    return { classes: datasetClasses(names, images), images }
+  }
+
+  /** Ids of the reviewed images (see isReviewed), in one indexed pass. */
+  reviewedIds(): Set<number> {
+    return new Set(
+      this.sql(`SELECT id FROM images WHERE status IN ${REVIEWED_SQL}`).pluck().all() as number[],
+    )
   }
 
   /**
@@ -439,19 +461,20 @@ export class ReviewRepo {
       out
         .get(p.image_id)
         ?.boxes.push({ box: boxOf(p), label: names.get(p.class_id)!, score: p.score })
-    return { classes: this.dataset({ only: new Set() }).classes, images: [...out.values()] }
+    const images = [...out.values()]
+    return { classes: datasetClasses(names, images), images }
   }
 
   /** What an export would write, for the export dialog and `camlabel export` to say before and after. */
   exportCounts(): ExportCounts {
     const row = this.sql(
       `SELECT
-        (SELECT count(*) FROM images WHERE status IN ('accepted', 'edited', 'rejected')) AS reviewed,
+        (SELECT count(*) FROM images WHERE status IN ${REVIEWED_SQL}) AS reviewed,
         (SELECT count(*) FROM annotations a JOIN images i ON i.id = a.image_id
-           WHERE a.status != 'rejected' AND i.status IN ('accepted', 'edited', 'rejected')) AS reviewedBoxes,
-        (SELECT count(*) FROM images WHERE status NOT IN ('accepted', 'edited', 'rejected')) AS unreviewed,
+           WHERE a.status != 'rejected' AND i.status IN ${REVIEWED_SQL}) AS reviewedBoxes,
+        (SELECT count(*) FROM images WHERE status NOT IN ${REVIEWED_SQL}) AS unreviewed,
         (SELECT count(*) FROM annotations a JOIN images i ON i.id = a.image_id
-           WHERE a.status != 'rejected' AND i.status NOT IN ('accepted', 'edited', 'rejected')) AS unreviewedBoxes,
+           WHERE a.status != 'rejected' AND i.status NOT IN ${REVIEWED_SQL}) AS unreviewedBoxes,
         (SELECT count(*) FROM proposals p
            WHERE NOT EXISTS (SELECT 1 FROM annotations a WHERE a.proposal_id = p.id)) AS pendingProposals,
         (SELECT count(DISTINCT image_id) FROM proposals p

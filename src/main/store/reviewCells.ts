@@ -6,11 +6,12 @@
 import type { Box } from '../../shared/box.ts'
 import type { Map2D } from '../../shared/cam/types.ts'
 import type { FeatureMaps } from '../engine/types.ts'
-import { float16ToFloat32, float32ToFloat16, halfValue } from '../engine/float16.ts'
-import { blobToFloats, floatsToBlob } from './blobs.ts'
+import { halfValue } from '../engine/float16.ts'
+import { blobToFloats, floatsToBlob, floatsToHalfBlob, halfBlobToFloats } from './blobs.ts'
 import { boxOf } from './boxRules.ts'
 import type { Db } from './db.ts'
 import { hasTable } from './labels.ts'
+import { REVIEWED_SQL } from './review.ts'
 import type { Prepared } from './statements.ts'
 
 /**
@@ -18,7 +19,7 @@ import type { Prepared } from './statements.ts'
  * and those with imported boxes (a dataset's boxes are complete by convention, even while the
  * image's own proposals wait for review). Their boxes are the user's: never re-proposed from reviews.
  */
-export const LEARNED_FROM_SQL = `(i.status IN ('accepted', 'edited', 'rejected') OR EXISTS
+export const LEARNED_FROM_SQL = `(i.status IN ${REVIEWED_SQL} OR EXISTS
   (SELECT 1 FROM annotations a WHERE a.image_id = i.id AND a.source = 'import' AND a.status != 'rejected'))`
 
 /** An image proposals learn from (see LEARNED_FROM_SQL) with the boxes the user kept. */
@@ -50,9 +51,7 @@ export interface EncodedCells {
 
 /** All the features of cached cells, [C, h, w]. */
 export function decodeFeatures(e: EncodedCells): FeatureMaps {
-  const half = new Uint16Array(e.data.byteLength / 2)
-  new Uint8Array(half.buffer).set(e.data)
-  return { channels: e.channels, height: e.height, width: e.width, data: float16ToFloat32(half) }
+  return { channels: e.channels, height: e.height, width: e.width, data: halfBlobToFloats(e.data) }
 }
 
 /**
@@ -78,11 +77,6 @@ export function decodeCams(e: EncodedCells): Map<string, Map2D> {
   ))
     cams.set(label, { width, height, data: blobToFloats(Buffer.from(b64, 'base64')) })
   return cams
-}
-
-/** A blob as a Buffer: better-sqlite3 gives one, node:sqlite a plain Uint8Array (no copy). */
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 }
 
 /** The cells of a sample pool and their targets. */
@@ -179,13 +173,10 @@ export class ReviewCellsRepo {
    */
   get(key: string, imageId: number): EncodedCells | undefined {
     if (!this.present) return undefined
-    const r = this.sql(
+    return this.sql(
       `SELECT r.channels, r.height, r.width, r.data, r.cams FROM review_cells r
          JOIN images i ON i.id = r.image_id AND i.hash = r.hash WHERE r.key = ? AND r.image_id = ?`,
-    ).get(key, imageId) as
-      | { channels: number; height: number; width: number; data: Uint8Array; cams: string }
-      | undefined
-    return r && { ...r, data: asBuffer(r.data) }
+    ).get(key, imageId) as EncodedCells | undefined
   }
 
   /**
@@ -193,7 +184,6 @@ export class ReviewCellsRepo {
    * that need no more precision) and its labels' CAMs.
    */
   save(key: string, imageId: number, hash: string, cells: CachedCells): void {
-    const half = float32ToFloat16(cells.features.data)
     const cams = Object.fromEntries(
       [...cells.cams].map(([label, c]) => [
         label,
@@ -213,7 +203,7 @@ export class ReviewCellsRepo {
       cells.features.channels,
       cells.features.height,
       cells.features.width,
-      Buffer.from(half.buffer, half.byteOffset, half.byteLength),
+      floatsToHalfBlob(cells.features.data),
       JSON.stringify(cams),
       Date.now(),
     )
@@ -240,7 +230,7 @@ export class ReviewCellsRepo {
     return poolKey && cells && pool
       ? {
           ...size,
-          pool: { key: poolKey, ...(JSON.parse(cells) as PoolCells), rows: asBuffer(pool) },
+          pool: { key: poolKey, ...(JSON.parse(cells) as PoolCells), rows: pool },
         }
       : size
   }
@@ -253,16 +243,9 @@ export class ReviewCellsRepo {
     cells: PoolCells,
     rows: Float32Array,
   ): void {
-    const half = float32ToFloat16(rows)
     this.sql(
       'UPDATE review_cells SET pool_key = ?, pool_cells = ?, pool = ? WHERE key = ? AND image_id = ?',
-    ).run(
-      poolKey,
-      JSON.stringify(cells),
-      Buffer.from(half.buffer, half.byteOffset, half.byteLength),
-      key,
-      imageId,
-    )
+    ).run(poolKey, JSON.stringify(cells), floatsToHalfBlob(rows), key, imageId)
   }
 
   /** Drops cells under other keys and of images no longer reviewed (the cache stays small). */

@@ -75,6 +75,8 @@ export interface StoredCam {
   cam: Map2D
   confidence: number
   source: string
+  /** What exactly made it (see LabelResult.sourceKey); absent for CAMs stored before keys. */
+  sourceKey?: string
 }
 
 /** An image with its labels, as a run plans it. */
@@ -297,27 +299,28 @@ export class RunsRepo {
     run: RunInfo,
     error: Pick<ErrorData, 'code' | 'message'> | null,
   ): void {
+    // review_key: undefined keeps the image's (see RunInfo.reviewKey). A writable project is
+    // always at the latest schema, so the column is there.
     this.sql(
-      `INSERT INTO runs(image_id, model, revision, threshold, upscale, working_size, error, error_code, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO runs(image_id, model, revision, threshold, upscale, working_size, error, error_code, review_key, at)
+         VALUES (@image, @model, @revision, @threshold, @upscale, @ws, @error, @code, @key, @at)
          ON CONFLICT(model, revision, image_id) DO UPDATE SET threshold = excluded.threshold,
            upscale = excluded.upscale, working_size = excluded.working_size, error = excluded.error,
-           error_code = excluded.error_code, at = excluded.at`,
-    ).run(
-      imageId,
-      run.model,
-      run.revision,
-      run.threshold,
-      run.upscale ?? 'bilinear',
-      run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
-      error?.message ?? null,
-      error?.code ?? null,
-      Date.now(),
-    )
-    if (run.reviewKey !== undefined && hasTable(this.db, 'review_cells'))
-      this.sql(
-        'UPDATE runs SET review_key = ? WHERE model = ? AND revision = ? AND image_id = ?',
-      ).run(run.reviewKey, run.model, run.revision, imageId)
+           error_code = excluded.error_code, at = excluded.at,
+           review_key = CASE WHEN @keep THEN runs.review_key ELSE excluded.review_key END`,
+    ).run({
+      image: imageId,
+      model: run.model,
+      revision: run.revision,
+      threshold: run.threshold,
+      upscale: run.upscale ?? 'bilinear',
+      ws: run.workingSize ?? DEFAULT_PROPOSAL_OPTIONS.workingSize,
+      error: error?.message ?? null,
+      code: error?.code ?? null,
+      key: run.reviewKey ?? null,
+      keep: run.reviewKey === undefined ? 1 : 0,
+      at: Date.now(),
+    })
   }
 
   /** Failures recorded by runs (image path, error code and message), path order. */
@@ -357,14 +360,15 @@ export class RunsRepo {
   /** The stored CAMs of an image (every model revision, or only `run`'s), newest first. */
   cams(imageId: number, run?: Pick<RunInfo, 'model' | 'revision'>): StoredCam[] {
     const rows = this.sql(
-      `SELECT c.name AS label, m.model, m.revision, m.width, m.height, m.data, m.confidence, m.source
+      `SELECT c.name AS label, m.model, m.revision, m.width, m.height, m.data, m.confidence, m.source,
+           m.source_key AS sourceKey
          FROM cams m JOIN classes c ON c.id = m.class_id WHERE m.image_id = ?
            AND (? IS NULL OR (m.model = ? AND m.revision = ?))
          ORDER BY m.created_at DESC, c.position`,
     ).all(imageId, run?.model ?? null, run?.model ?? null, run?.revision ?? null) as (Omit<
       StoredCam,
-      'cam'
-    > & { width: number; height: number; data: Buffer })[]
+      'cam' | 'sourceKey'
+    > & { width: number; height: number; data: Buffer; sourceKey: string | null })[]
     return rows.map((r) => ({
       label: r.label,
       model: r.model,
@@ -372,6 +376,7 @@ export class RunsRepo {
       cam: { width: r.width, height: r.height, data: blobToFloats(r.data) },
       confidence: r.confidence,
       source: r.source,
+      ...(r.sourceKey !== null ? { sourceKey: r.sourceKey } : {}),
     }))
   }
 

@@ -9,7 +9,7 @@
  *   by the app, which does not even carry it (tests/integration/packaging.test.ts holds that).
  *
  * Both behind the few calls the store makes, with one meaning: rows are objects of their columns,
- * `pluck` gives the first column, `transaction(fn)` nests as savepoints, `readonly` opens
+ * BLOBs are Buffers (node:sqlite gives plain Uint8Arrays), `pluck` gives the first column, `transaction(fn)` nests as savepoints, `readonly` opens
  * read-only, `close` finalizes every statement and checkpoints, and errors carry SQLite's code
  * names (`SQLITE_BUSY`, `SQLITE_READONLY_DIRECTORY`…). `CAMLABEL_SQLITE=node|better-sqlite3`
  * picks one (tests run the store on both).
@@ -133,6 +133,18 @@ function guard<T>(fn: () => T): T {
   }
 }
 
+/** A row with its BLOBs as Buffers (views, no copy): what better-sqlite3 gives. */
+function withBuffers(row: unknown): unknown {
+  if (row === null || typeof row !== 'object') return row
+  const r = row as Record<string, unknown>
+  for (const key in r) {
+    const v = r[key]
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v))
+      r[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  }
+  return row
+}
+
 function firstValue(row: unknown): unknown {
   if (row === undefined || row === null) return undefined
   for (const key in row as object) return (row as Record<string, unknown>)[key]
@@ -142,7 +154,11 @@ function firstValue(row: unknown): unknown {
 class Prepared implements Statement {
   private plucking = false
 
-  constructor(private readonly s: NativeStatement) {}
+  constructor(
+    private readonly s: NativeStatement,
+    /** node:sqlite: BLOBs come as Uint8Array and are made Buffers. */
+    private readonly blobs: boolean,
+  ) {}
 
   pluck(): Statement {
     this.plucking = true
@@ -159,12 +175,14 @@ class Prepared implements Statement {
   }
 
   get(...params: Params): unknown {
-    const row = guard(() => this.s.get(...params))
+    const got = guard(() => this.s.get(...params))
+    const row = this.blobs ? withBuffers(got) : got
     return this.plucking ? firstValue(row) : row
   }
 
   all(...params: Params): unknown[] {
-    const rows = guard(() => this.s.all(...params))
+    const got = guard(() => this.s.all(...params))
+    const rows = this.blobs ? got.map(withBuffers) : got
     return this.plucking ? rows.map(firstValue) : rows
   }
 }
@@ -173,14 +191,20 @@ class Connection implements Db {
   private depth = 0
   private closed = false
 
-  constructor(private readonly db: NativeDatabase) {}
+  constructor(
+    private readonly db: NativeDatabase,
+    private readonly blobs: boolean,
+  ) {}
 
   get open(): boolean {
     return !this.closed
   }
 
   prepare(sql: string): Statement {
-    return new Prepared(guard(() => this.db.prepare(sql)))
+    return new Prepared(
+      guard(() => this.db.prepare(sql)),
+      this.blobs,
+    )
   }
 
   exec(sql: string): void {
@@ -188,7 +212,10 @@ class Connection implements Db {
   }
 
   pragma(source: string, options: { simple?: boolean } = {}): unknown {
-    const s = new Prepared(guard(() => this.db.prepare(`PRAGMA ${source}`)))
+    const s = new Prepared(
+      guard(() => this.db.prepare(`PRAGMA ${source}`)),
+      this.blobs,
+    )
     if (!s.returnsRows) {
       s.run()
       return options.simple ? undefined : []
@@ -229,7 +256,10 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
   const readonly = options.readonly ?? false
   if (sqliteDriver() === 'node') {
     const { DatabaseSync } = nodeSqlite()!
-    return new Connection(guard(() => new DatabaseSync(file, { readOnly: readonly })))
+    return new Connection(
+      guard(() => new DatabaseSync(file, { readOnly: readonly })),
+      true,
+    )
   }
   let Better: BetterSqlite3
   try {
@@ -240,5 +270,8 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
       { cause: err },
     )
   }
-  return new Connection(guard(() => new Better(file, { readonly })))
+  return new Connection(
+    guard(() => new Better(file, { readonly })),
+    false,
+  )
 }
