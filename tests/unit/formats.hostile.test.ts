@@ -11,7 +11,7 @@ import { parseCoco } from '../../src/main/formats/coco.ts'
 import { MAX_DEPTH, parseJsonFile } from '../../src/main/formats/json.ts'
 import { IMAGE_FORMATS, isImageFile } from '../../src/main/formats/paths.ts'
 import { parseVocXml, xmlText } from '../../src/main/formats/voc.ts'
-import { parseDataYamlNames, parseYoloLabels } from '../../src/main/formats/yolo.ts'
+import { parseDataYaml, parseYoloLabels } from '../../src/main/formats/yolo.ts'
 import { importProject } from '../../src/main/project/importProject.ts'
 import { ProjectStore } from '../../src/main/store/projectStore.ts'
 import { toErrorData } from '../../src/shared/errors.ts'
@@ -128,9 +128,9 @@ describe('YOLO', () => {
 
   it('data.yaml is read by a YAML library: anchors resolve, broken YAML names the line', () => {
     const yaml = 'base: &names\n  0: cat\n  1: dog\nnames: *names\n'
-    expect(parseDataYamlNames(yaml)).toEqual(['cat', 'dog'])
-    expect(parseDataYamlNames('names: [cat, "dog"]\n')).toEqual(['cat', 'dog'])
-    expect(() => parseDataYamlNames('names: [cat\nnc: 2\n', 'bad.yaml')).toThrow(
+    expect(parseDataYaml(yaml).names).toEqual(['cat', 'dog'])
+    expect(parseDataYaml('names: [cat, "dog"]\n').names).toEqual(['cat', 'dog'])
+    expect(() => parseDataYaml('names: [cat\nnc: 2\n', 'bad.yaml').names).toThrow(
       /bad\.yaml is not valid YAML at line \d+/,
     )
   })

@@ -6,7 +6,7 @@ import { boxToVoc, parseVocXml, toVocXml, vocToBox } from '../../src/main/format
 import {
   boxToYolo,
   parseClassesTxt,
-  parseDataYamlNames,
+  parseDataYaml,
   parseYoloLabels,
   seededSplit,
   toDataYaml,
@@ -121,12 +121,12 @@ describe('YOLO', () => {
     expect(
       toYoloLabels([{ box: { x0: 0, y0: 0, x1: 50, y1: 50 }, label: 'dog: big' }], 100, 100, idx),
     ).toBe('1 0.25 0.25 0.5 0.5\n')
-    expect(parseDataYamlNames(toDataYaml(['cat', 'dog: big'], { train: 'train.txt' }))).toEqual([
+    expect(parseDataYaml(toDataYaml(['cat', 'dog: big'], { train: 'train.txt' })).names).toEqual([
       'cat',
       'dog: big',
     ])
-    expect(parseDataYamlNames("names: ['a', b]\n")).toEqual(['a', 'b'])
-    expect(parseDataYamlNames('nc: 2\nnames:\n  - x\n  - y\n')).toEqual(['x', 'y'])
+    expect(parseDataYaml("names: ['a', b]\n").names).toEqual(['a', 'b'])
+    expect(parseDataYaml('nc: 2\nnames:\n  - x\n  - y\n').names).toEqual(['x', 'y'])
   })
 
   it('splits reproducibly by seed', () => {

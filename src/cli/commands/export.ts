@@ -1,12 +1,16 @@
 /** `camlabel export PROJECT --format coco|coco-results|voc|yolo --out PATH`: writes the reviewed boxes. */
 import path from 'node:path'
 import { CamlabelError } from '../../shared/errors.ts'
-import { exportProject, type ExportFormat } from '../../main/project/exportProject.ts'
+import {
+  EXPORT_FORMATS,
+  exportProject,
+  type ExportFormat,
+} from '../../main/project/exportProject.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import { numberOption, parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
 
-const FORMATS: readonly ExportFormat[] = ['coco', 'coco-results', 'voc', 'yolo']
+const FORMATS: readonly ExportFormat[] = EXPORT_FORMATS
 
 const usage = `Usage: camlabel export PROJECT --format coco|coco-results|voc|yolo --out PATH [options]
 

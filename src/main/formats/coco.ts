@@ -9,7 +9,13 @@ import type { Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { labelProblem } from '../../shared/labels.ts'
 import { writeFileAtomic, type AtomicOptions } from './atomicWrite.ts'
-import type { BoxAttributes, Dataset, DatasetImage, Problem } from './dataset.ts'
+import {
+  boxAttributes,
+  type BoxAttributes,
+  type Dataset,
+  type DatasetImage,
+  type Problem,
+} from './dataset.ts'
 import { parseJsonFile } from './json.ts'
 
 /** COCO bbox [x, y, w, h] → Box. */
@@ -320,10 +326,8 @@ export function parseCoco(text: string, source = 'COCO file'): CocoIn {
 function cocoAttributes(v: unknown): BoxAttributes | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const o = v as Record<string, unknown>
-  const out: BoxAttributes = {}
-  for (const key of ['difficult', 'truncated', 'occluded'] as const)
-    if (o[key] === true || o[key] === 1 || o[key] === '1' || o[key] === 'true') out[key] = true
-  if (typeof o.pose === 'string' && o.pose.trim() !== '' && o.pose !== 'Unspecified')
-    out.pose = o.pose.trim()
-  return Object.keys(out).length ? out : undefined
+  return boxAttributes(
+    (flag) => o[flag] === true || o[flag] === 1 || o[flag] === '1' || o[flag] === 'true',
+    typeof o.pose === 'string' ? o.pose : '',
+  )
 }

@@ -17,6 +17,24 @@ export interface BoxAttributes {
   pose?: string
 }
 
+/** The yes/no attributes. */
+export const BOX_FLAGS = ['difficult', 'truncated', 'occluded'] as const
+
+/**
+ * Attributes as a reader found them, the formats' defaults dropped: the flags `isSet` says are
+ * set, and a pose that is neither empty nor 'Unspecified'; undefined when none is left.
+ */
+export function boxAttributes(
+  isSet: (flag: (typeof BOX_FLAGS)[number]) => boolean,
+  pose: string,
+): BoxAttributes | undefined {
+  const out: BoxAttributes = {}
+  for (const flag of BOX_FLAGS) if (isSet(flag)) out[flag] = true
+  const p = pose.trim()
+  if (p !== '' && p !== 'Unspecified') out.pose = p
+  return Object.keys(out).length ? out : undefined
+}
+
 /** One box of an image with its class name; `score` set for proposals (predictions). */
 export interface DatasetBox {
   box: Box

@@ -11,7 +11,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { clipBox, type Box } from '../../shared/box.ts'
 import { CamlabelError } from '../../shared/errors.ts'
 import { labelProblem } from '../../shared/labels.ts'
-import type { BoxAttributes, DatasetImage, Problem } from './dataset.ts'
+import { boxAttributes, type BoxAttributes, type DatasetImage, type Problem } from './dataset.ts'
 
 /** VOC corners (1-based, inclusive). */
 export interface VocBndbox {
@@ -235,12 +235,8 @@ export function parseVocXml(text: string, source = 'VOC file'): VocIn {
       })
       return
     }
-    const attributes: BoxAttributes = {}
-    for (const key of ['difficult', 'truncated', 'occluded'] as const)
-      if (str(o[key]).trim() === '1') attributes[key] = true
-    const pose = str(o.pose).trim()
-    if (pose !== '' && pose !== 'Unspecified') attributes.pose = pose
-    out.objects.push({ label, box, ...(Object.keys(attributes).length ? { attributes } : {}) })
+    const attributes = boxAttributes((flag) => str(o[flag]).trim() === '1', str(o.pose))
+    out.objects.push({ label, box, ...(attributes ? { attributes } : {}) })
   })
   return out
 }

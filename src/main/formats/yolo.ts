@@ -157,11 +157,6 @@ export function parseDataYaml(
   return out
 }
 
-/** Class names from `data.yaml` text (see parseDataYaml); undefined when there is no usable `names`. */
-export function parseDataYamlNames(text: string, source = 'data.yaml'): string[] | undefined {
-  return parseDataYaml(text, source).names
-}
-
 /** Class names from `classes.txt` (one per line, blank lines ignored). */
 export function parseClassesTxt(text: string): string[] {
   return text
