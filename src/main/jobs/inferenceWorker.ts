@@ -16,6 +16,7 @@ import { fitObjectness, type ObjectnessFit } from '../engine/objectness.ts'
 import { prepareImage } from '../engine/preprocess.ts'
 import { guidedMap, proposeImages } from '../engine/propose.ts'
 import type { GuideImage } from '../engine/refine.ts'
+import type { LabelSource } from '../engine/labels.ts'
 import { openModel, type LoadedModel } from '../engine/session.ts'
 import {
   isToWorker,
@@ -71,12 +72,17 @@ async function ready(id: number, req: ModelRequest): Promise<LoadedModel> {
   return model
 }
 
+/** Each label's resolved CAM source; a label the planner did not resolve gets the agnostic CAM. */
+function sourceLookup(sources: Record<string, LabelSource>): (label: string) => LabelSource {
+  const byLabel = new Map(Object.entries(sources))
+  return (label) => byLabel.get(label) ?? { kind: 'agnostic' }
+}
+
 async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> {
   const model = await ready(req.id, req)
-  const sources = new Map(Object.entries(req.sources))
   const results = proposeImages(model, req.tasks, {
     proposal: req.proposal,
-    sources: (label) => sources.get(label) ?? { kind: 'agnostic' },
+    sources: sourceLookup(req.sources),
     upscale: req.upscale,
     ...(req.objectness ? { objectness: req.objectness } : {}),
     signal,
@@ -89,10 +95,7 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
 
 async function features(req: FeaturesRequest, signal: AbortSignal): Promise<void> {
   const model = await ready(req.id, req)
-  const cells = req.cells ? new Map(Object.entries(req.cells)) : undefined
-  const options = cells
-    ? { signal, cells: (label: string) => cells.get(label) ?? { kind: 'agnostic' as const } }
-    : { signal }
+  const options = req.cells ? { signal, cells: sourceLookup(req.cells) } : { signal }
   for await (const result of extractFeatures(model, req.tasks, options)) {
     const transfer = [
       result.features,

@@ -456,31 +456,23 @@ async function propose(
             // A reviewed image (new to this model revision) keeps plain CAMs: its boxes are the
             // user's, and its proposals are not what the model learned from reviews is for.
             const saveRun = reviewed.has(imageId) ? { ...run, reviewKey: null } : reviewRun
-            if (relearnIds.has(r.key)) {
-              // Opened since the run planned: it keeps its boxes until a later update.
-              if (options.openImage?.()?.id !== imageId) {
+            // Opened since the run planned: it keeps its boxes until a later update.
+            const opened = relearnIds.has(r.key) && options.openImage?.()?.id === imageId
+            if (!opened) {
+              if (relearnIds.has(r.key)) {
                 store.runs.repropose(imageId, saveRun, labelResults)
                 result.relearned++
-                if (saveRun.reviewKey) result.fromReviewImages++
-              }
-            } else if (rerunIds.has(r.key)) {
-              store.runs.repropose(imageId, saveRun, labelResults)
-              result.reproposed++
+              } else if (rerunIds.has(r.key)) {
+                store.runs.repropose(imageId, saveRun, labelResults)
+                result.reproposed++
+              } else if (staleIds.has(r.key)) {
+                const labels = new Set(labelResults.map((l) => l.label))
+                store.runs.save(imageId, saveRun, labelResults, labels)
+                result.resourced++
+              } else store.runs.save(imageId, saveRun, labelResults)
               if (saveRun.reviewKey) result.fromReviewImages++
-            } else if (staleIds.has(r.key)) {
-              store.runs.save(
-                imageId,
-                saveRun,
-                labelResults,
-                new Set(labelResults.map((l) => l.label)),
-              )
-              result.resourced++
-              if (saveRun.reviewKey) result.fromReviewImages++
-            } else {
-              store.runs.save(imageId, saveRun, labelResults)
-              if (saveRun.reviewKey) result.fromReviewImages++
+              result.proposals += r.labels.reduce((n, l) => n + l.proposals.length, 0)
             }
-            result.proposals += r.labels.reduce((n, l) => n + l.proposals.length, 0)
           }
           result.done++
           store.jobs.progress(result.jobId, result.done, result.failed)

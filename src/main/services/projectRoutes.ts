@@ -24,6 +24,7 @@ import type { Handlers } from './router.ts'
 /** The summary the start view, the gallery counts and the title bar show. */
 export function summarise(store: ProjectStore): ProjectSummary {
   const counts = store.counts()
+  const learning = reviewLearningStatus(store)
   return {
     path: store.file,
     name: projectName(store.file),
@@ -35,7 +36,7 @@ export function summarise(store: ProjectStore): ProjectSummary {
     upscale: projectUpscale(store),
     minScore: projectMinScore(store),
     unreadable: store.gallery.unreadableCount(),
-    fromReview: (({ enabled, text }) => ({ enabled, text }))(reviewLearningStatus(store)),
+    fromReview: { enabled: learning.enabled, text: learning.text },
   }
 }
 

@@ -103,27 +103,20 @@ export const useProjectStore = defineStore('project', () => {
     return true
   }
 
-  /** The project's upscaling mode for proposal runs (stored in the project file). */
-  async function setUpscale(upscale: 'bilinear' | 'guided'): Promise<void> {
-    const out = await run(() => invoke('project.settings', { upscale }))
-    if (out) summary.value = out
-  }
-
-  /** The score under which extra proposals are hidden in review (stored in the project file). */
-  async function setMinScore(minScore: number): Promise<void> {
-    const out = await run(() => invoke('project.settings', { minScore }))
-    if (out) summary.value = out
-  }
-
-  /** Whether proposals learn from reviewed boxes (stored in the project file; updates follow). */
-  async function setFromReview(fromReview: boolean): Promise<void> {
-    const out = await run(() => invoke('project.settings', { fromReview }))
+  /**
+   * Changes project settings (stored in the project file): the upscaling mode of proposal runs,
+   * the score under which extra proposals are hidden in review, whether proposals learn from
+   * reviewed boxes (an update follows).
+   */
+  async function saveSettings(
+    settings: Partial<{ upscale: 'bilinear' | 'guided'; minScore: number; fromReview: boolean }>,
+  ): Promise<void> {
+    const out = await run(() => invoke('project.settings', settings))
     if (out) summary.value = out
   }
 
   return {
-    setMinScore,
-    setFromReview,
+    saveSettings,
     summary,
     recent,
     models,
@@ -139,6 +132,5 @@ export const useProjectStore = defineStore('project', () => {
     refresh,
     create,
     open,
-    setUpscale,
   }
 })
