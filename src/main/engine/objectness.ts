@@ -363,10 +363,7 @@ export const FIT_IMAGES = 100
 const REFOLD_GROWTH = 1.25
 
 /** The levels and CAM exponents fitObjectness tries. */
-const LEVELS = Array.from(
-  { length: 13 },
-  (_, i) => Math.round((0.15 + i * 0.05) * 100) / 100,
-)
+const LEVELS = Array.from({ length: 13 }, (_, i) => Math.round((0.15 + i * 0.05) * 100) / 100)
 const ALPHAS = [0.4] as const
 
 /** Box quality of a head on images it was not trained on. */
