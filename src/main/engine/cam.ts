@@ -41,7 +41,7 @@ export function classMapChannel(maps: FeatureMaps, index: number): Map2D {
     throw invalidParameter('index', `a channel index in 0..${maps.channels - 1}`, index)
   }
   const plane = maps.width * maps.height
-  const data = maps.data.slice(index * plane, (index + 1) * plane)
+  const data = maps.plane ? maps.plane(index) : maps.data.slice(index * plane, (index + 1) * plane)
   return { data, width: maps.width, height: maps.height }
 }
 

@@ -203,15 +203,15 @@ export async function openModel(
         : new ort.Tensor('float32', toFloat32(data), [batch, 3, pre.height, pre.width])
     const out = await session.run({ [inputName]: tensor }, fetches)
     const scores = tensorData(out[head.scoresTensor]!)
-    const features = asFloat32(out[head.featureTensor]!)
-    const classMaps = head.classMapTensor ? asFloat32(out[head.classMapTensor]!) : undefined
+    const features = out[head.featureTensor]!
+    const classMaps = head.classMapTensor ? out[head.classMapTensor]! : undefined
     const numClasses = head.classifier.numClasses
     const results: ForwardResult[] = []
     for (let b = 0; b < batch; b++) {
       let probabilities: Float32Array = scores.slice(b * numClasses, (b + 1) * numClasses)
       if (head.scoresKind === 'logits') probabilities = softmax(probabilities)
-      const result: ForwardResult = { probabilities, features: featureItem(features, b) }
-      if (classMaps) result.classMaps = featureItem(classMaps, b)
+      const result: ForwardResult = { probabilities, features: new OutputMaps(features, b) }
+      if (classMaps) result.classMaps = new OutputMaps(classMaps, b)
       results.push(result)
     }
     return results
@@ -347,6 +347,10 @@ async function createSession(
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    ...(process.env.XT ? { intraOpNumThreads: Number(process.env.XT) } : {}),
+    ...(process.env.XS
+      ? { extra: { session: { intra_op: { allow_spinning: process.env.XS } } } }
+      : {}),
   }
   const { list, skipped } = candidates(choice)
   const failures: string[] = [...skipped]
@@ -392,18 +396,51 @@ function tensorData(t: ort.Tensor): Float32Array {
   return Float32Array.from(t.data as ArrayLike<number>)
 }
 
-function asFloat32(t: ort.Tensor): { data: Float32Array; dims: readonly number[] } {
-  return { data: tensorData(t), dims: t.dims }
+/**
+ * Item b of an [N,C,H,W] (or [N,C]) output, converted to float32 only when read: all of it through
+ * `data` (a copy, safe to transfer), or one channel through `plane`. A label's CAM needs one plane
+ * of SqueezeNet's 1000-plane float16 class maps, and converting all of them cost more than the CAM.
+ */
+class OutputMaps implements FeatureMaps {
+  readonly channels: number
+  readonly height: number
+  readonly width: number
+  readonly #tensor: ort.Tensor
+  readonly #item: number
+  #data: Float32Array | undefined
+
+  constructor(tensor: ort.Tensor, item: number) {
+    const dims = tensor.dims
+    this.channels = dims[1] ?? 1
+    this.height = dims.length >= 4 ? dims[2]! : 1
+    this.width = dims.length >= 4 ? dims[3]! : 1
+    this.#tensor = tensor
+    this.#item = item
+  }
+
+  get data(): Float32Array {
+    const size = this.channels * this.height * this.width
+    this.#data ??= valuesOf(this.#tensor, this.#item * size, size)
+    return this.#data
+  }
+
+  plane(index: number): Float32Array {
+    const size = this.height * this.width
+    if (this.#data) return this.#data.slice(index * size, (index + 1) * size)
+    return valuesOf(this.#tensor, (this.#item * this.channels + index) * size, size)
+  }
 }
 
-/** Item b of an [N,C,H,W] (or [N,C]) output as FeatureMaps (a copy, safe to transfer). */
-function featureItem(t: { data: Float32Array; dims: readonly number[] }, b: number): FeatureMaps {
-  const dims = t.dims
-  const channels = dims[1] ?? 1
-  const height = dims.length >= 4 ? dims[2]! : 1
-  const width = dims.length >= 4 ? dims[3]! : 1
-  const size = channels * height * width
-  return { data: t.data.slice(b * size, (b + 1) * size), channels, height, width }
+/** `length` values of a tensor from `start`, as a float32 copy (float16 converted). */
+function valuesOf(t: ort.Tensor, start: number, length: number): Float32Array {
+  if (t.type === 'float16') {
+    return float16ToFloat32((t.data as Uint16Array).subarray(start, start + length))
+  }
+  if (t.type === 'float32') return (t.data as Float32Array).slice(start, start + length)
+  const data = t.data as ArrayLike<number>
+  const out = new Float32Array(length)
+  for (let i = 0; i < length; i++) out[i] = Number(data[start + i])
+  return out
 }
 
 /** Numerically stable softmax. */

@@ -12,6 +12,8 @@ export interface FeatureMaps {
   channels: number
   height: number
   width: number
+  /** Channel `index` alone, copied; a forward pass's outputs convert only that channel. */
+  plane?(index: number): Float32Array
 }
 
 /** How a model wants its input prepared (from the manifest, or defaults for a user's own model). */
