@@ -13,6 +13,7 @@ export default defineConfig({
         input: {
           index: resolve('src/main/index.ts'),
           inferenceWorker: resolve('src/main/jobs/inferenceWorker.ts'),
+          imageWorker: resolve('src/main/jobs/imageWorker.ts'),
           // The camlabel command, built with the app (bin/camlabel.mjs and the installed launcher run it).
           cli: resolve('src/cli/index.ts'),
         },

@@ -22,6 +22,7 @@ RUNTIME_FILES=(
   tests/integration/security.test.ts
   tests/integration/project.test.ts
   tests/integration/worker.test.ts
+  tests/integration/imagePool.test.ts
   tests/integration/propose.test.ts
   tests/integration/reviewLearning.test.ts
   tests/integration/shards.test.ts

@@ -34,7 +34,7 @@ import { extractAll, listPackage } from '@electron/asar'
 import { Arch, build, Platform } from 'electron-builder'
 import { configureModels, installedPlace, userDataDir } from '../../src/main/app/models.ts'
 import { classesAsset, defaultModel, loadManifest } from '../../src/main/engine/manifest.ts'
-import { workerEntry } from '../../src/main/jobs/worker.ts'
+import { workerEntry } from '../../src/main/jobs/threads.ts'
 import { hasNodeSqlite } from '../../src/main/store/sqlite.ts'
 
 const repo = path.resolve(import.meta.dirname, '../..')
@@ -196,17 +196,20 @@ describe.skipIf(process.platform !== 'linux')(
         '/out/renderer/index.html',
       ])
         expect(entries.has(file), file).toBe(true)
-      // The worker is started from whichever bundle file holds worker.ts (a chunk, one folder down).
+      // Workers are started from whichever bundle file holds their starter (threads.ts, which
+      // names the bootstrap of the sources): a chunk one folder down, or an entry itself.
       const app = path.join(installed, 'resources/app.asar')
       const holder = filesUnder(path.join(app, 'out/main'), (f) =>
-        readFileSync(f, 'utf8').includes('inferenceWorker.js'),
+        readFileSync(f, 'utf8').includes('workerBootstrap.mjs'),
       )
       expect(holder.length).toBeGreaterThan(0)
       for (const file of holder) {
-        const entry = workerEntry(pathToFileURL(file).href)
-        expect(entry.viaTsx).toBe(false)
-        const inside = path.relative(app, entry.file.pathname).replaceAll(path.sep, '/')
-        expect(entries.has(`/${inside}`), inside).toBe(true)
+        for (const name of ['inferenceWorker', 'imageWorker'] as const) {
+          const entry = workerEntry(name, pathToFileURL(file).href)
+          expect(entry.viaTsx).toBe(false)
+          const inside = path.relative(app, entry.file.pathname).replaceAll(path.sep, '/')
+          expect(entries.has(`/${inside}`), inside).toBe(true)
+        }
       }
     })
 

@@ -6,7 +6,7 @@
 import { normaliseByMax } from '../../shared/cam/proposals.ts'
 import { toErrorData, type ErrorData } from '../../shared/errors.ts'
 import type { LabelSource } from './labels.ts'
-import { isFailure, prefetchImages } from './prefetch.ts'
+import { isFailure, prefetchImages, type Prepare } from './prefetch.ts'
 import { labelCam } from './propose.ts'
 import type { LoadedModel } from './session.ts'
 import type { FeatureMaps, ForwardResult, Map2D } from './types.ts'
@@ -41,6 +41,8 @@ export interface ExtractOptions {
   onProgress?: (progress: { done: number; total: number; failed: number }) => void
   /** How many images are decoded ahead of the forward pass (default 3). */
   prefetch?: number
+  /** Where images are decoded (see prefetch.ts); prepareImage on this thread when not given. */
+  prepare?: Prepare
   /** Also the feature cells and the labels' CAMs, each label's from its source. */
   cells?: (label: string) => LabelSource
 }
@@ -77,6 +79,7 @@ export async function* extractFeatures(
   let failed = 0
   const images = prefetchImages(tasks, model.spec.preprocessing, {
     depth: options.prefetch ?? 3,
+    ...(options.prepare ? { prepare: options.prepare } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   })
   for await (const { task, index, prepared } of images) {

@@ -1,10 +1,19 @@
 /**
- * Decoding ahead: images are prepared (sharp, on libuv's thread pool) a few tasks ahead of the one
- * being consumed, so decoding overlaps the forward pass instead of alternating with it.
+ * Decoding ahead: images are prepared a few tasks ahead of the one being consumed, so decoding
+ * overlaps the forward pass instead of alternating with it. sharp decodes on libuv's thread pool,
+ * but each step between its calls runs on the calling thread, which a forward pass blocks: the
+ * inference worker passes `prepare`, which decodes on other threads (jobs/imagePool.ts).
  */
 import { toErrorData, type ErrorData } from '../../shared/errors.ts'
 import { prepareImage, type PrepareOptions, type PreparedImage } from './preprocess.ts'
 import type { Preprocessing } from './types.ts'
+
+/** prepareImage, or a stand-in that runs it elsewhere. */
+export type Prepare = (
+  path: string,
+  pre: Preprocessing,
+  options: PrepareOptions,
+) => Promise<PreparedImage>
 
 export interface Prefetched<T> {
   task: T
@@ -25,11 +34,11 @@ export function isFailure(prepared: PreparedImage | ErrorData): prepared is Erro
 export async function* prefetchImages<T extends { path: string }>(
   tasks: readonly T[],
   pre: Preprocessing,
-  options: PrepareOptions & { depth?: number; signal?: AbortSignal } = {},
+  options: PrepareOptions & { depth?: number; signal?: AbortSignal; prepare?: Prepare } = {},
 ): AsyncGenerator<Prefetched<T>> {
-  const { depth = 3, signal, ...prepareOptions } = options
+  const { depth = 3, signal, prepare: run = prepareImage, ...prepareOptions } = options
   const prepare = (task: T): Promise<PreparedImage | ErrorData> =>
-    prepareImage(task.path, pre, prepareOptions).catch((err: unknown) => toErrorData(err))
+    run(task.path, pre, prepareOptions).catch((err: unknown) => toErrorData(err))
   const pending: Promise<PreparedImage | ErrorData>[] = []
   let next = 0
   for (let index = 0; index < tasks.length; index++) {

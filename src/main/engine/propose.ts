@@ -1,7 +1,9 @@
 /**
- * The proposal pipeline: decode → tensor → forward → CAM per label → upscale → boxes. Decoding runs on
- * sharp's thread pool a few images ahead of the forward pass, so the two overlap; the CAM and box work
- * is pure and runs between forward passes.
+ * The proposal pipeline: decode → tensor → forward → each label's low-resolution map → upscale →
+ * boxes. Decoding runs a few images ahead of the forward pass (prefetch.ts). Only the forward pass
+ * and the label maps need the model; decoding and the box stage (upscaling and boxes, the costly
+ * part with guided upscaling: a pure function of a plain BoxJob) can run on other threads, which
+ * the inference worker does (jobs/imagePool.ts) so that its forward passes never wait for them.
  */
 import { CamlabelError, toErrorData, type ErrorData } from '../../shared/errors.ts'
 import { agnosticCam, camForClass, camFromFeatures, weightedCam } from './cam.ts'
@@ -10,7 +12,7 @@ import { normaliseByMax, upscaleForBoxes } from '../../shared/cam/proposals.ts'
 import type { LabelSource } from './labels.ts'
 import { poolFeatureMaps } from './features.ts'
 import { combineMaps, objectnessMap, type ObjectnessHead } from './objectness.ts'
-import { isFailure, prefetchImages } from './prefetch.ts'
+import { isFailure, prefetchImages, type Prepare } from './prefetch.ts'
 import type { PreparedImage } from './preprocess.ts'
 import { refineCam, type GuideImage, type RefineParams } from './refine.ts'
 import type { LoadedModel } from './session.ts'
@@ -26,15 +28,37 @@ export interface ImageTask {
   plain?: boolean
 }
 
-export interface LabelProposals {
+/** One label's low-resolution map, before upscaling. */
+export interface LabelMap {
   label: string
   source: LabelSource['kind']
   /** How sure the classifier is that the label is present (0..1). */
   confidence: number
   /** The low-resolution CAM, divided by its max (so the max is 1), kept to recompute boxes later. */
   cam: Map2D
+}
+
+export interface LabelProposals extends LabelMap {
   proposals: RawProposal[]
 }
+
+/** The box stage's input for one image: plain data, so it can be posted to another thread. */
+export interface BoxJob {
+  /** The image's displayed size: boxes are in its pixels. */
+  width: number
+  height: number
+  /** The image at the working size (guided upscaling only). */
+  guide?: GuideImage
+  /** Each label's map and confidence; `boxesFor` answers one proposal list per entry, in order. */
+  maps: { cam: Map2D; confidence: number }[]
+  /** The box procedure's options (a learned head's level already set as the threshold). */
+  proposal: ProposalOptions
+  upscale?: UpscaleMode
+  refine?: Partial<RefineParams>
+}
+
+/** Runs the box stage somewhere (another thread); resolves to boxesFor(job). */
+export type BoxStage = (job: BoxJob) => Promise<RawProposal[][]>
 
 export interface ImageResult {
   key: string
@@ -62,39 +86,69 @@ export interface ProposeOptions {
   objectness?: ObjectnessHead
   /** How many images are decoded ahead of the forward pass. */
   prefetch?: number
+  /** Where images are decoded; prepareImage on this thread when not given. */
+  prepare?: Prepare
+  /** Where the box stage runs; on this thread, between forward passes, when not given. */
+  boxes?: BoxStage
+  /** How many images may be in the box stage at once (with `boxes`; default 4). */
+  inFlight?: number
   signal?: AbortSignal
   onProgress?: (progress: { done: number; total: number; failed: number }) => void
 }
 
-/** Runs the pipeline over `tasks` in order, yielding one result per task. */
+/**
+ * Runs the pipeline over `tasks`, yielding one result per task in task order. With `options.boxes`
+ * the box stage of up to `inFlight` images runs elsewhere while the next forward passes run here.
+ */
 export async function* proposeImages(
   model: LoadedModel,
   tasks: readonly ImageTask[],
   options: ProposeOptions,
 ): AsyncGenerator<ImageResult> {
   const guideSize = options.upscale === 'guided' ? options.proposal.workingSize : undefined
+  const stage: BoxStage = options.boxes ?? ((job) => Promise.resolve(boxesFor(job)))
+  const window = options.boxes ? Math.max(1, options.inFlight ?? 4) : 1
   let failed = 0
+  let done = 0
   const images = prefetchImages(tasks, model.spec.preprocessing, {
     depth: options.prefetch ?? 3,
     ...(guideSize ? { guideSize } : {}),
+    ...(options.prepare ? { prepare: options.prepare } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   })
-  for await (const { task, index, prepared } of images) {
-    let result: ImageResult
-    if (isFailure(prepared)) {
-      result = failure(task, prepared)
-    } else {
-      try {
-        const fwd = await model.forward(prepared.tensor)
-        result = proposeFromForward(task, prepared, fwd, model, options)
-      } catch (err) {
-        result = failure(task, toErrorData(err), prepared)
-      }
-    }
+  const pending: Promise<ImageResult>[] = []
+  const settle = (result: ImageResult): ImageResult => {
     if (result.error) failed++
-    options.onProgress?.({ done: index + 1, total: tasks.length, failed })
-    yield result
+    options.onProgress?.({ done: ++done, total: tasks.length, failed })
+    return result
   }
+  for await (const { task, prepared } of images) {
+    pending.push(startImage(task, prepared, model, options, stage))
+    if (pending.length >= window) yield settle(await pending.shift()!)
+  }
+  while (pending.length > 0) yield settle(await pending.shift()!)
+}
+
+/** The forward pass and label maps now; the box stage's promise for the rest. Never rejects. */
+async function startImage(
+  task: ImageTask,
+  prepared: PreparedImage | ErrorData,
+  model: LoadedModel,
+  options: ProposeOptions,
+  stage: BoxStage,
+): Promise<ImageResult> {
+  if (isFailure(prepared)) return failure(task, prepared)
+  let maps: { labels: LabelMap[]; job: BoxJob }
+  try {
+    const fwd = await model.forward(prepared.tensor)
+    maps = labelMaps(task, prepared, fwd, model, options)
+  } catch (err) {
+    return failure(task, toErrorData(err), prepared)
+  }
+  return stage(maps.job).then(
+    (proposals) => imageResult(task, prepared, maps.labels, proposals),
+    (err: unknown) => failure(task, toErrorData(err), prepared),
+  )
 }
 
 function failure(task: ImageTask, error: ErrorData, prepared?: PreparedImage): ImageResult {
@@ -109,7 +163,23 @@ function failure(task: ImageTask, error: ErrorData, prepared?: PreparedImage): I
   }
 }
 
-/** The CAM and box stage for one image, given its forward pass. Pure apart from `refineCam`'s cost. */
+function imageResult(
+  task: ImageTask,
+  prepared: PreparedImage,
+  labels: LabelMap[],
+  proposals: RawProposal[][],
+): ImageResult {
+  return {
+    key: task.key,
+    path: task.path,
+    width: prepared.width,
+    height: prepared.height,
+    labels: labels.map((l, i) => ({ ...l, proposals: proposals[i] ?? [] })),
+    warnings: prepared.warnings,
+  }
+}
+
+/** The whole pipeline after the forward pass for one image, on this thread. */
 export function proposeFromForward(
   task: ImageTask,
   prepared: PreparedImage,
@@ -117,14 +187,28 @@ export function proposeFromForward(
   model: Pick<LoadedModel, 'head'>,
   options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine' | 'objectness'>,
 ): ImageResult {
+  const { labels, job } = labelMaps(task, prepared, fwd, model, options)
+  return imageResult(task, prepared, labels, boxesFor(job))
+}
+
+/**
+ * Each label's low-resolution map from the forward pass (with a head learned from reviews, the CAM
+ * combined with its objectness map), and the box stage's job for them.
+ */
+export function labelMaps(
+  task: ImageTask,
+  prepared: PreparedImage,
+  fwd: ForwardResult,
+  model: Pick<LoadedModel, 'head'>,
+  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine' | 'objectness'>,
+): { labels: LabelMap[]; job: BoxJob } {
   // Learned heads need the pooled features for their confidence; other sources do not.
   const features = needsPooled(task.labels, options.sources)
     ? poolFeatureMaps(fwd.features)
     : undefined
   const head = task.plain ? undefined : options.objectness
   const objectness = head ? objectnessMap(fwd.features, head) : undefined
-  const proposal = head ? { ...options.proposal, threshold: head.level } : options.proposal
-  const labels: LabelProposals[] = []
+  const labels: LabelMap[] = []
   for (const label of new Set(task.labels)) {
     const source = options.sources(label)
     const { cam, confidence } = labelCam(source, fwd, model, features)
@@ -133,26 +217,29 @@ export function proposeFromForward(
     const normalised = objectness
       ? combineMaps(normaliseByMax(cam), objectness, head!.alpha)
       : normaliseByMax(cam)
-    const full =
-      options.upscale === 'guided'
-        ? guidedMap(normalised, guideOf(prepared), proposal, options.refine)
-        : upscaleForBoxes(normalised, prepared.width, prepared.height, proposal.workingSize)
-    labels.push({
-      label,
-      source: source.kind,
-      confidence,
-      cam: normalised,
-      proposals: proposalsFromMap(full, proposal, prepared.width, prepared.height, confidence),
-    })
+    labels.push({ label, source: source.kind, confidence, cam: normalised })
   }
-  return {
-    key: task.key,
-    path: task.path,
+  const job: BoxJob = {
     width: prepared.width,
     height: prepared.height,
-    labels,
-    warnings: prepared.warnings,
+    maps: labels.map((l) => ({ cam: l.cam, confidence: l.confidence })),
+    proposal: head ? { ...options.proposal, threshold: head.level } : options.proposal,
   }
+  if (options.upscale) job.upscale = options.upscale
+  if (options.refine) job.refine = options.refine
+  if (options.upscale === 'guided') job.guide = guideOf(prepared)
+  return { labels, job }
+}
+
+/** The box stage: each map upscaled (bilinear or guided) and cut into boxes. Pure. */
+export function boxesFor(job: BoxJob): RawProposal[][] {
+  return job.maps.map(({ cam, confidence }) => {
+    const full =
+      job.upscale === 'guided'
+        ? guidedMap(cam, guideOf(job), job.proposal, job.refine)
+        : upscaleForBoxes(cam, job.width, job.height, job.proposal.workingSize)
+    return proposalsFromMap(full, job.proposal, job.width, job.height, confidence)
+  })
 }
 
 /**
@@ -171,7 +258,7 @@ export function guidedMap(
 }
 
 /** The guide image; prepareImage makes one when asked for guided upscaling. */
-function guideOf(prepared: PreparedImage): GuideImage {
+function guideOf(prepared: { guide?: GuideImage | undefined }): GuideImage {
   if (!prepared.guide) {
     throw new CamlabelError(
       'INTERNAL',

@@ -29,6 +29,7 @@ import {
   type RefineRequest,
   type TrainRequest,
 } from './protocol.ts'
+import { ImagePool } from './imagePool.ts'
 
 const port = parentPort
 if (!port) throw new Error('inferenceWorker must run in a worker thread')
@@ -44,6 +45,8 @@ function post(id: number, message: Reply, transfer: ArrayBuffer[] = []): void {
 }
 
 let loaded: { key: string; model: LoadedModel } | undefined
+/** Decoding and the box stage, off this thread (see imagePool.ts); kept, like the model. */
+const images = new ImagePool()
 let batches: Promise<void> = Promise.resolve()
 let guide: { key: string; guide: GuideImage } | undefined
 const controllers = new Map<number, AbortController>()
@@ -85,6 +88,11 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
     sources: sourceLookup(req.sources),
     upscale: req.upscale,
     ...(req.objectness ? { objectness: req.objectness } : {}),
+    prepare: images.prepare,
+    boxes: images.boxes,
+    // Enough images decoding and in the box stage to keep each image thread busy.
+    inFlight: 2 * images.size,
+    prefetch: 2 * images.size + 2,
     signal,
   })
   for await (const result of results) {
@@ -95,7 +103,8 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
 
 async function features(req: FeaturesRequest, signal: AbortSignal): Promise<void> {
   const model = await ready(req.id, req)
-  const options = req.cells ? { signal, cells: sourceLookup(req.cells) } : { signal }
+  const base = { signal, prepare: images.prepare, prefetch: 2 * images.size + 2 }
+  const options = req.cells ? { ...base, cells: sourceLookup(req.cells) } : base
   for await (const result of extractFeatures(model, req.tasks, options)) {
     const transfer = [
       result.features,
@@ -176,6 +185,7 @@ async function close(id: number): Promise<void> {
   // onnxruntime must not be torn down in the middle of a release.
   if (loaded) await loaded.model.dispose().catch(() => undefined)
   loaded = undefined
+  await images.close()
   post(id, { type: 'closed' })
   port!.close()
 }

@@ -8,9 +8,7 @@
  * does not end in time is terminated. A thread that dies fails its open requests; the next request
  * starts a new one.
  */
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { UpscaleMode } from '../../shared/cam/types.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../../shared/cam/types.ts'
 import { CamlabelError } from '../../shared/errors.ts'
@@ -36,6 +34,7 @@ import {
   type RefineRequest,
   type ToWorker,
 } from './protocol.ts'
+import { startWorker } from './threads.ts'
 
 /** How long a stopping thread may take to finish its image and release the model. */
 const EXIT_TIMEOUT_MS = 30_000
@@ -68,29 +67,6 @@ export type RefineInput = Omit<RefineRequest, 'v' | 'id' | 'type'>
 
 type Message = FromWorker
 type Request = ToWorker extends infer M ? (M extends ToWorker ? Omit<M, 'v' | 'id'> : never) : never
-
-/**
- * The worker's entry: from the sources, `inferenceWorker.ts` beside this module (through tsx); in
- * the bundle, `out/main/inferenceWorker.js`, which is beside this code or one folder up when it
- * lies in a shared chunk (out/main/chunks/). Exported for the packaging test.
- */
-export function workerEntry(here: string = import.meta.url): { file: URL; viaTsx: boolean } {
-  if (here.endsWith('.ts')) return { file: new URL('./inferenceWorker.ts', here), viaTsx: true }
-  const beside = new URL('./inferenceWorker.js', here)
-  const up = new URL('../inferenceWorker.js', here)
-  return { file: existsSync(fileURLToPath(beside)) ? beside : up, viaTsx: false }
-}
-
-/** Starts the thread (see workerEntry). */
-function startThread(): Worker {
-  const { file, viaTsx } = workerEntry()
-  if (viaTsx) {
-    return new Worker(new URL('./workerBootstrap.mjs', import.meta.url), {
-      workerData: { entry: file.href },
-    })
-  }
-  return new Worker(file)
-}
 
 export class InferenceWorker {
   private thread: Worker | undefined
@@ -182,7 +158,7 @@ export class InferenceWorker {
 
   private ensureThread(): Worker {
     if (this.thread) return this.thread
-    const thread = startThread()
+    const thread = startWorker('inferenceWorker')
     const failAll = (err: Error) => {
       if (this.thread === thread) this.thread = undefined
       for (const listener of [...this.listeners.values()]) listener(err)
