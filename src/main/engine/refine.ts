@@ -144,8 +144,8 @@ export function colourLogRatio(
   const bshift = Math.log2(bins)
   const nb = bins * bins * bins
   const binOf = new Uint16Array(n)
-  const fg = new Float32Array(nb)
-  const bg = new Float32Array(nb)
+  const fg = new Int32Array(nb)
+  const bg = new Int32Array(nb)
   let nf = 0
   let nbg = 0
   const rgb = guide.data
@@ -235,41 +235,38 @@ export function domainTransformWeights(
   return { h, v }
 }
 
-/** In-place edge-aware smoothing of `f` (w × h) with precomputed domain-transform weights. */
+/**
+ * In-place edge-aware smoothing of `f` (w × h) with precomputed domain-transform weights. The
+ * horizontal sweeps carry the running value in a local (rounded to float32 as the array would
+ * store it, so the result is the same), which keeps a load off each step's dependency chain.
+ */
 export function domainTransformFilter(
   f: Float32Array,
   w: number,
   ht: number,
   weights: { h: Float32Array[]; v: Float32Array[] },
 ): void {
+  const fround = Math.fround
   for (let k = 0; k < weights.h.length; k++) {
     const hk = weights.h[k]!
     const vk = weights.v[k]!
     for (let y = 0; y < ht; y++) {
       const row = y * w
-      for (let x = 1; x < w; x++) {
-        const i = row + x
-        f[i] = f[i]! + hk[i]! * (f[i - 1]! - f[i]!)
+      let prev = f[row]!
+      for (let i = row + 1; i < row + w; i++) {
+        const v = f[i]!
+        prev = fround(v + hk[i]! * (prev - v))
+        f[i] = prev
       }
-      for (let x = w - 2; x >= 0; x--) {
-        const i = row + x
-        f[i] = f[i]! + hk[i + 1]! * (f[i + 1]! - f[i]!)
-      }
-    }
-    for (let y = 1; y < ht; y++) {
-      const row = y * w
-      for (let x = 0; x < w; x++) {
-        const i = row + x
-        f[i] = f[i]! + vk[i]! * (f[i - w]! - f[i]!)
+      prev = f[row + w - 1]!
+      for (let i = row + w - 2; i >= row; i--) {
+        const v = f[i]!
+        prev = fround(v + hk[i + 1]! * (prev - v))
+        f[i] = prev
       }
     }
-    for (let y = ht - 2; y >= 0; y--) {
-      const row = y * w
-      for (let x = 0; x < w; x++) {
-        const i = row + x
-        f[i] = f[i]! + vk[i + w]! * (f[i + w]! - f[i]!)
-      }
-    }
+    for (let i = w; i < w * ht; i++) f[i] = f[i]! + vk[i]! * (f[i - w]! - f[i]!)
+    for (let i = w * (ht - 1) - 1; i >= 0; i--) f[i] = f[i]! + vk[i + w]! * (f[i + w]! - f[i]!)
   }
 }
 
