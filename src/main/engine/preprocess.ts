@@ -91,23 +91,36 @@ export async function prepareImage(
     meta.depth === 'ushort'
       ? await sixteenBitTo8(buffer, decodeOptions, meta, name)
       : sharp(buffer, decodeOptions).rotate().flatten({ background: WHITE }).toColourspace('srgb')
-  const network = base
-    .clone()
-    .resize(pre.width, pre.height, { fit: 'fill', kernel: 'linear' })
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true })
   const guideDims = opts.guideSize ? workingSize(width, height, opts.guideSize) : undefined
-  const guide = guideDims
-    ? base
-        .clone()
-        .resize(guideDims.width, guideDims.height, { fit: 'fill', kernel: 'linear' })
+  let decoded: { data: Buffer; info: OutputInfo }
+  let guideDecoded: { data: Buffer; info: OutputInfo } | undefined
+  try {
+    if (guideDims && guideDims.width === width && guideDims.height === height) {
+      // The guide is the whole image: decode it once and resize those pixels for the network
+      // (the same pixels libvips would resize from the file: no shrink-on-load below 2×).
+      guideDecoded = await base.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
+      const { info } = guideDecoded
+      decoded = await sharp(guideDecoded.data, {
+        raw: { width: info.width, height: info.height, channels: info.channels },
+      })
+        .resize(pre.width, pre.height, { fit: 'fill', kernel: 'linear' })
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true })
-    : undefined
-  let decoded: Awaited<typeof network>
-  let guideDecoded: Awaited<typeof network> | undefined
-  try {
-    ;[decoded, guideDecoded] = await Promise.all([network, guide])
+    } else {
+      const network = base
+        .clone()
+        .resize(pre.width, pre.height, { fit: 'fill', kernel: 'linear' })
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true })
+      const guide = guideDims
+        ? base
+            .clone()
+            .resize(guideDims.width, guideDims.height, { fit: 'fill', kernel: 'linear' })
+            .raw({ depth: 'uchar' })
+            .toBuffer({ resolveWithObject: true })
+        : undefined
+      ;[decoded, guideDecoded] = await Promise.all([network, guide])
+    }
   } catch (err) {
     throw decodeError(err, name)
   }
@@ -361,7 +374,9 @@ function fileError(err: unknown, name: string): CamlabelError {
 /** Maps libvips/sharp decode failures to a per-file error that says what is wrong. */
 function decodeError(err: unknown, name: string): CamlabelError {
   if (err instanceof CamlabelError) return err
-  const message = err instanceof Error ? err.message : String(err)
+  // libvips may repeat a line (its error buffer is per thread and outlives one pipeline).
+  const raw = err instanceof Error ? err.message : String(err)
+  const message = [...new Set(raw.trim().split('\n'))].join('\n')
   if (/pixel limit/i.test(message)) {
     return new CamlabelError(
       'IMAGE_TOO_LARGE',
