@@ -64,9 +64,15 @@ describe('proposals through the image threads', () => {
   const worker = new InferenceWorker()
   afterAll(() => worker.close())
 
-  test.each(['bilinear', 'guided'] as const)(
-    '%s: the worker gives exactly the boxes of the pipeline run on one thread',
-    async (upscale) => {
+  test.each([
+    { id: 'squeezenet1.1-fp16', upscale: 'bilinear' },
+    { id: 'squeezenet1.1-fp16', upscale: 'guided' },
+    // Batched forward passes in the worker (this model takes any batch size), one at a time inline.
+    { id: 'mobilenetv2-12-int8', upscale: 'bilinear' },
+  ] as const)(
+    '$id, $upscale: the worker gives exactly the boxes of the pipeline run image by image on one thread',
+    async ({ id, upscale }) => {
+      const model = modelIdentity(id)
       const tasks = [
         ...(await tasksOf('imagenet-val-dev', 6)),
         ...(await tasksOf('raccoon', 4)),

@@ -12,7 +12,7 @@ import { normaliseByMax, upscaleForBoxes } from '../../shared/cam/proposals.ts'
 import type { LabelSource } from './labels.ts'
 import { poolFeatureMaps } from './features.ts'
 import { combineMaps, objectnessMap, type ObjectnessHead } from './objectness.ts'
-import { isFailure, prefetchImages, type Prepare } from './prefetch.ts'
+import { isFailure, prefetchImages, type Prefetched, type Prepare } from './prefetch.ts'
 import type { PreparedImage } from './preprocess.ts'
 import { refineCam, type GuideImage, type RefineParams } from './refine.ts'
 import type { LoadedModel } from './session.ts'
@@ -92,6 +92,11 @@ export interface ProposeOptions {
   boxes?: BoxStage
   /** How many images may be in the box stage at once (with `boxes`; default 4). */
   inFlight?: number
+  /**
+   * Images per forward pass, for models that take any batch size (MobileNetV2: about a fifth less
+   * CPU per image at 4 than at 1, and the same outputs); 1 for a model with a fixed batch.
+   */
+  batch?: number
   signal?: AbortSignal
   onProgress?: (progress: { done: number; total: number; failed: number }) => void
 }
@@ -107,11 +112,12 @@ export async function* proposeImages(
 ): AsyncGenerator<ImageResult> {
   const guideSize = options.upscale === 'guided' ? options.proposal.workingSize : undefined
   const stage: BoxStage = options.boxes ?? ((job) => Promise.resolve(boxesFor(job)))
-  const window = options.boxes ? Math.max(1, options.inFlight ?? 4) : 1
+  const batch = model.spec.fixedBatch === undefined ? Math.max(1, options.batch ?? 1) : 1
+  const window = Math.max(batch, options.boxes ? (options.inFlight ?? 4) : 1)
   let failed = 0
   let done = 0
   const images = prefetchImages(tasks, model.spec.preprocessing, {
-    depth: options.prefetch ?? 3,
+    depth: Math.max(batch, options.prefetch ?? 3),
     ...(guideSize ? { guideSize } : {}),
     ...(options.prepare ? { prepare: options.prepare } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -122,17 +128,53 @@ export async function* proposeImages(
     options.onProgress?.({ done: ++done, total: tasks.length, failed })
     return result
   }
-  for await (const { task, prepared } of images) {
-    pending.push(startImage(task, prepared, model, options, stage))
-    if (pending.length >= window) yield settle(await pending.shift()!)
+  let group: Prefetched<ImageTask>[] = []
+  for await (const item of images) {
+    group.push(item)
+    if (group.length < batch && item.index < tasks.length - 1) continue
+    const forwards = forwardGroup(model, group)
+    group.forEach((g, k) =>
+      pending.push(startImage(g.task, g.prepared, forwards[k], model, options, stage)),
+    )
+    group = []
+    while (pending.length >= window) yield settle(await pending.shift()!)
   }
   while (pending.length > 0) yield settle(await pending.shift()!)
 }
 
-/** The forward pass and label maps now; the box stage's promise for the rest. Never rejects. */
+/**
+ * One forward pass over the group's decoded images (stacked when there are several): a promise of
+ * each one's forward result, in group order; undefined where decoding failed.
+ */
+function forwardGroup(
+  model: LoadedModel,
+  group: Prefetched<ImageTask>[],
+): (Promise<ForwardResult> | undefined)[] {
+  const ready = group.flatMap((g) => (isFailure(g.prepared) ? [] : [g.prepared]))
+  let results: Promise<ForwardResult[]> = Promise.resolve([])
+  if (ready.length === 1) results = model.forward(ready[0]!.tensor).then((r) => [r])
+  else if (ready.length > 1) {
+    const size = ready[0]!.tensor.length
+    const stacked =
+      ready[0]!.tensor instanceof Uint16Array
+        ? new Uint16Array(size * ready.length)
+        : new Float32Array(size * ready.length)
+    ready.forEach((p, b) => stacked.set(p.tensor, b * size))
+    results = model.forwardBatch(stacked, ready.length)
+  }
+  let next = 0
+  return group.map((g) => {
+    if (isFailure(g.prepared)) return undefined
+    const index = next++
+    return results.then((r) => r[index]!)
+  })
+}
+
+/** The label maps once the forward pass is done, then the box stage. Never rejects. */
 async function startImage(
   task: ImageTask,
   prepared: PreparedImage | ErrorData,
+  forward: Promise<ForwardResult> | undefined,
   model: LoadedModel,
   options: ProposeOptions,
   stage: BoxStage,
@@ -140,8 +182,7 @@ async function startImage(
   if (isFailure(prepared)) return failure(task, prepared)
   let maps: { labels: LabelMap[]; job: BoxJob }
   try {
-    const fwd = await model.forward(prepared.tensor)
-    maps = labelMaps(task, prepared, fwd, model, options)
+    maps = labelMaps(task, prepared, await forward!, model, options)
   } catch (err) {
     return failure(task, toErrorData(err), prepared)
   }

@@ -46,6 +46,8 @@ export interface OpenOptions {
   providers?: ProviderChoice
   /** Folder with the manifest's model files (default: models/ or env CAMLABEL_MODELS_DIR). */
   modelsDir?: string
+  /** Threads of one CPU forward pass (default onnxruntime's: one per physical core). */
+  threads?: number
 }
 
 /** What the engine knows about an opened model, from the manifest or read from the graph. */
@@ -175,7 +177,11 @@ export async function openModel(
 
   const outputs = [head.featureTensor, ...(head.classMapTensor ? [head.classMapTensor] : [])]
   const runBytes = withExtraOutputs(bytes, outputs)
-  const { session, provider, note } = await createSession(runBytes, opts.providers ?? 'auto')
+  const { session, provider, note } = await createSession(
+    runBytes,
+    opts.providers ?? 'auto',
+    opts.threads,
+  )
   const inputName = input.name
   const fetches = [head.scoresTensor, ...outputs]
 
@@ -343,14 +349,12 @@ function candidates(choice: ProviderChoice): { list: string[]; skipped: string[]
 async function createSession(
   bytes: Uint8Array,
   choice: ProviderChoice,
+  threads: number | undefined,
 ): Promise<{ session: ort.InferenceSession; provider: string; note?: string }> {
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    ...(process.env.XT ? { intraOpNumThreads: Number(process.env.XT) } : {}),
-    ...(process.env.XS
-      ? { extra: { session: { intra_op: { allow_spinning: process.env.XS } } } }
-      : {}),
+    ...(threads ? { intraOpNumThreads: threads } : {}),
   }
   const { list, skipped } = candidates(choice)
   const failures: string[] = [...skipped]

@@ -7,14 +7,13 @@
  * the thread with the fewest open jobs; a thread that dies fails its open jobs (those images fail,
  * the batch goes on) and is replaced at the next job.
  */
-import { availableParallelism } from 'node:os'
 import type { Worker } from 'node:worker_threads'
 import { CamlabelError, type ErrorData } from '../../shared/errors.ts'
 import type { Prepare } from '../engine/prefetch.ts'
 import type { PrepareOptions, PreparedImage } from '../engine/preprocess.ts'
 import type { BoxJob, BoxStage } from '../engine/propose.ts'
 import type { Preprocessing, RawProposal } from '../engine/types.ts'
-import { startWorker } from './threads.ts'
+import { coreShare, startWorker } from './threads.ts'
 
 /** A job for an image thread. */
 export type ImageJob =
@@ -31,19 +30,11 @@ interface Slot {
   open: Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>
 }
 
-/**
- * Image threads for a machine: one per core but the one the forward pass keeps busy, and at least
- * two, so that one thread's guided refinement does not hold up the next image's decoding.
- */
-export function imageThreads(cores: number = availableParallelism()): number {
-  return Math.max(2, cores - 1)
-}
-
 export class ImagePool {
   private readonly slots: Slot[]
   private nextId = 1
 
-  constructor(size: number = imageThreads()) {
+  constructor(size: number = coreShare().image) {
     this.slots = Array.from({ length: Math.max(1, size) }, () => ({
       thread: undefined,
       open: new Map(),

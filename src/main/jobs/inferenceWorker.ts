@@ -30,6 +30,7 @@ import {
   type TrainRequest,
 } from './protocol.ts'
 import { ImagePool } from './imagePool.ts'
+import { coreShare } from './threads.ts'
 
 const port = parentPort
 if (!port) throw new Error('inferenceWorker must run in a worker thread')
@@ -45,8 +46,9 @@ function post(id: number, message: Reply, transfer: ArrayBuffer[] = []): void {
 }
 
 let loaded: { key: string; model: LoadedModel } | undefined
+const cores = coreShare()
 /** Decoding and the box stage, off this thread (see imagePool.ts); kept, like the model. */
-const images = new ImagePool()
+const images = new ImagePool(cores.image)
 let batches: Promise<void> = Promise.resolve()
 let guide: { key: string; guide: GuideImage } | undefined
 const controllers = new Map<number, AbortController>()
@@ -60,7 +62,7 @@ async function modelFor(req: ModelRequest): Promise<{ model: LoadedModel; reused
     loaded = undefined
     await old.dispose()
   }
-  const model = await openModel(req.model, { providers: req.providers })
+  const model = await openModel(req.model, { providers: req.providers, threads: cores.inference })
   loaded = { key, model }
   return { model, reused: false }
 }
@@ -93,6 +95,7 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
     // Enough images decoding and in the box stage to keep each image thread busy.
     inFlight: 2 * images.size,
     prefetch: 2 * images.size + 2,
+    batch: 4,
     signal,
   })
   for await (const result of results) {

@@ -5,6 +5,7 @@
  * beside this code or one folder up when this module lies in a shared chunk (out/main/chunks/).
  */
 import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 
@@ -31,4 +32,20 @@ export function startWorker(name: WorkerName): Worker {
     })
   }
   return new Worker(file)
+}
+
+/**
+ * How the inference worker shares the machine's cores: `inference`, the threads of one CPU forward
+ * pass, and `image`, the image threads that decode and run the box stage (imagePool.ts) meanwhile.
+ * A forward pass on its own is fastest on every core, but beside the image threads the cores are
+ * taken anyway: on 2 cores one forward thread gave 4% (SqueezeNet) to 16% (MobileNetV2) more
+ * images/s than two (bench/propose.bench.ts). At least two image threads, so that one image's
+ * guided refinement does not hold up the next one's decoding.
+ */
+export function coreShare(cores: number = availableParallelism()): {
+  inference: number
+  image: number
+} {
+  const inference = Math.max(1, Math.round(cores / 4))
+  return { inference, image: Math.max(2, cores - inference) }
 }
