@@ -94,6 +94,42 @@ describe('the proposal job in the inference worker', () => {
     expect(ready?.reused).toBe(true)
   })
 
+  test('a model loaded ahead (load) is the one the next batch uses; a model that cannot load says why', async () => {
+    const fresh = new InferenceWorker()
+    try {
+      const mobile = modelIdentity('mobilenetv2-12-int8')
+      expect(await fresh.load(mobile, 'cpu')).toMatchObject({
+        modelId: 'mobilenetv2-12-int8',
+        provider: 'cpu',
+        reused: false,
+      })
+      const tasks = await imagenetTasks(2)
+      const info = await describeModel(mobile)
+      const { sources } = planLabels(
+        tasks.flatMap((t) => t.labels),
+        { classes: info.classes, mode: 'auto', mappings: new Map() },
+      )
+      let ready: ReadyInfo | undefined
+      const results = await collect(
+        fresh.propose(tasks, {
+          model: mobile,
+          providers: 'cpu',
+          sources,
+          onReady: (i) => (ready = i),
+        }),
+      )
+      expect(ready?.reused).toBe(true)
+      expect(results.every((r) => r.labels[0]!.proposals.length > 0)).toBe(true)
+      const dir = mkdtempSync(path.join(tmpdir(), 'camlabel-load-'))
+      writeFileSync(path.join(dir, 'fake.onnx'), 'not a model')
+      await expect(
+        fresh.load(modelIdentity(path.join(dir, 'fake.onnx')), 'cpu'),
+      ).rejects.toMatchObject({ code: 'MODEL_UNUSABLE' })
+    } finally {
+      await fresh.close()
+    }
+  })
+
   test('an unknown model is refused before the worker; a file that is not a model fails the job, and the worker goes on', async () => {
     expect(() => modelIdentity('nope-model')).toThrow(
       expect.objectContaining({ code: 'UNKNOWN_MODEL' }),

@@ -16,6 +16,7 @@ import { modelIdentity, modelName, type ModelIdentity } from '../../main/engine/
 import { importProject, type ImportReport } from '../../main/project/importProject.ts'
 import { proposable } from '../../main/project/labelPlan.ts'
 import { proposeProject, type ProposeProjectResult } from '../../main/project/proposeProject.ts'
+import { InferenceWorker } from '../../main/jobs/worker.ts'
 import { ProjectStore } from '../../main/store/projectStore.ts'
 import { parseCommandArgs } from '../args.ts'
 import type { Command, CommandIO } from '../io.ts'
@@ -127,6 +128,11 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   process.once('SIGINT', onSignal)
   const store = ProjectStore.createInMemory(images)
   const report = cliReport(io)
+  const identity = settings.model ?? modelIdentity()
+  // The model loads in the worker while the images are imported here; a model that cannot load
+  // fails the run below, with its reason.
+  const worker = new InferenceWorker()
+  void worker.load(identity, settings.providers).catch(() => undefined)
   try {
     let failures: Failure[]
     try {
@@ -140,7 +146,6 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       io.stderr('cancelled before any image was proposed; nothing written\n')
       return 130
     }
-    const identity = settings.model ?? modelIdentity()
     const labelled = store.runs
       .toPropose(identity.ref, identity.revision)
       .filter((t) => proposable(t.labels).length > 0).length
@@ -163,6 +168,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
       ...(settings.mappings.size ? { mappings: settings.mappings } : {}),
       signal: abort.signal,
       report,
+      worker,
     })
     report.finish()
     if (r.sources.agnostic.length > 0)
@@ -192,6 +198,7 @@ async function run(argv: string[], io: CommandIO): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     store.close()
+    await worker.close()
   }
 }
 

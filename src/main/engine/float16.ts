@@ -51,15 +51,21 @@ export function float32ToFloat16(
   return dst
 }
 
-const halfTable = (() => {
-  const t = new Float32Array(65536)
-  for (let i = 0; i < 65536; i++) t[i] = fromHalf(i)
-  return t
-})()
+/** Every float16 bit pattern's value, built at first use (65 536 fromHalf calls: each thread that
+ * only encodes, as the image threads do, is spared them). */
+let halfTable: Float32Array | undefined
+
+function table(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536)
+    for (let i = 0; i < 65536; i++) halfTable[i] = fromHalf(i)
+  }
+  return halfTable
+}
 
 /** One float16 bit pattern → its value, through the lookup table (fromHalf, fast). */
 export function halfValue(h: number): number {
-  return halfTable[h]!
+  return table()[h]!
 }
 
 /** Float16 bit patterns → float32, through a 64 K lookup table (the hot path for model outputs). */
@@ -67,6 +73,7 @@ export function float16ToFloat32(
   src: Uint16Array,
   dst = new Float32Array(src.length),
 ): Float32Array {
-  for (let i = 0; i < src.length; i++) dst[i] = halfTable[src[i]!]!
+  const t = table()
+  for (let i = 0; i < src.length; i++) dst[i] = t[src[i]!]!
   return dst
 }

@@ -59,6 +59,11 @@ export class ImagePool {
     return (reply as { proposals: RawProposal[][] }).proposals
   }
 
+  /** Starts every thread now rather than at its first job (their start-up overlaps other work). */
+  start(): void {
+    for (const slot of this.slots) this.threadOf(slot)
+  }
+
   /** Ends every thread; open jobs fail. */
   async close(): Promise<void> {
     await Promise.all(

@@ -210,6 +210,15 @@ port.on('message', (message: unknown) => {
   if (message.type === 'train') return void handle(message.id, (s) => train(message, s), false)
   if (message.type === 'fit') return void handle(message.id, (s) => fit(message, s), false)
   if (message.type === 'refine') return void handle(message.id, () => refine(message), false)
+  if (message.type === 'load') {
+    // In the batch queue: two loads of one model at once would open it twice.
+    const load = async () => {
+      images.start()
+      await ready(message.id, message)
+    }
+    batches = batches.then(() => handle(message.id, load, false))
+    return
+  }
   const run =
     message.type === 'propose'
       ? (s: AbortSignal) => propose(message, s)

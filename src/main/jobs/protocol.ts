@@ -23,7 +23,7 @@ import type { ImageResult, ImageTask } from '../engine/propose.ts'
 import type { ProviderChoice } from '../engine/session.ts'
 import type { Preprocessing } from '../engine/types.ts'
 
-export const PROTOCOL_VERSION = 5
+export const PROTOCOL_VERSION = 6
 
 interface Versioned {
   v: typeof PROTOCOL_VERSION
@@ -55,6 +55,14 @@ export interface FeaturesRequest extends Versioned, ModelRequest {
   type: 'features'
   tasks: ImageTask[]
   cells?: Record<string, LabelSource>
+}
+
+/**
+ * Loads a model ahead of the batch requests that will use it (and starts the image threads), so
+ * the load overlaps the caller's own preparation; answered with `ready`.
+ */
+export interface LoadRequest extends Versioned, ModelRequest {
+  type: 'load'
 }
 
 /** Fits the head learned from reviewed boxes (fitObjectness) off the main thread. */
@@ -98,6 +106,7 @@ export interface CloseMessage extends Versioned {
 }
 
 export type ToWorker =
+  | LoadRequest
   | ProposeRequest
   | FeaturesRequest
   | TrainRequest
@@ -137,7 +146,16 @@ export type FromWorker = Versioned &
     | { type: 'closed' }
   )
 
-const TO_WORKER = new Set(['propose', 'features', 'train', 'fit', 'refine', 'cancel', 'close'])
+const TO_WORKER = new Set([
+  'load',
+  'propose',
+  'features',
+  'train',
+  'fit',
+  'refine',
+  'cancel',
+  'close',
+])
 const FROM_WORKER = new Set([
   'ready',
   'result',

@@ -111,6 +111,20 @@ export class InferenceWorker {
     )
   }
 
+  /**
+   * Loads the model now, so that its load overlaps what the caller does before its first batch;
+   * resolves with what the batch's onReady would say.
+   */
+  async load(
+    model: ModelIdentity,
+    providers: ProviderChoice = 'auto',
+    signal?: AbortSignal,
+  ): Promise<ReadyInfo> {
+    const m = await this.once({ type: 'load', model, providers }, signal)
+    if (m.type !== 'ready') throw unexpected(m)
+    return m.info
+  }
+
   /** Trains a learned head in the worker (see trainHead). */
   async train(
     samples: HeadSample[],
