@@ -48,7 +48,17 @@ function post(id: number, message: Reply, transfer: ArrayBuffer[] = []): void {
 let loaded: { key: string; model: LoadedModel } | undefined
 const cores = coreShare()
 /** Decoding and the box stage, off this thread (see imagePool.ts); kept, like the model. */
-const images = new ImagePool(cores.image)
+const images = cores.image > 0 ? new ImagePool(cores.image) : undefined
+/** How the batch requests use the image threads (none: everything on this thread). */
+const offThread = images
+  ? {
+      prepare: images.prepare,
+      boxes: images.boxes,
+      // Enough images decoding and in the box stage to keep each image thread busy.
+      inFlight: 2 * images.size,
+      prefetch: 2 * images.size + 2,
+    }
+  : {}
 let batches: Promise<void> = Promise.resolve()
 let guide: { key: string; guide: GuideImage } | undefined
 const controllers = new Map<number, AbortController>()
@@ -90,11 +100,7 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
     sources: sourceLookup(req.sources),
     upscale: req.upscale,
     ...(req.objectness ? { objectness: req.objectness } : {}),
-    prepare: images.prepare,
-    boxes: images.boxes,
-    // Enough images decoding and in the box stage to keep each image thread busy.
-    inFlight: 2 * images.size,
-    prefetch: 2 * images.size + 2,
+    ...offThread,
     batch: 4,
     signal,
   })
@@ -106,7 +112,10 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
 
 async function features(req: FeaturesRequest, signal: AbortSignal): Promise<void> {
   const model = await ready(req.id, req)
-  const base = { signal, prepare: images.prepare, prefetch: 2 * images.size + 2 }
+  const base = {
+    signal,
+    ...(images ? { prepare: images.prepare, prefetch: 2 * images.size + 2 } : {}),
+  }
   const options = req.cells ? { ...base, cells: sourceLookup(req.cells) } : base
   for await (const result of extractFeatures(model, req.tasks, options)) {
     const transfer = [
@@ -188,7 +197,7 @@ async function close(id: number): Promise<void> {
   // onnxruntime must not be torn down in the middle of a release.
   if (loaded) await loaded.model.dispose().catch(() => undefined)
   loaded = undefined
-  await images.close()
+  await images?.close()
   post(id, { type: 'closed' })
   port!.close()
 }
@@ -213,7 +222,7 @@ port.on('message', (message: unknown) => {
   if (message.type === 'load') {
     // In the batch queue: two loads of one model at once would open it twice.
     const load = async () => {
-      images.start()
+      images?.start()
       await ready(message.id, message)
     }
     batches = batches.then(() => handle(message.id, load, false))

@@ -39,13 +39,15 @@ export function startWorker(name: WorkerName): Worker {
  * pass, and `image`, the image threads that decode and run the box stage (imagePool.ts) meanwhile.
  * A forward pass on its own is fastest on every core, but beside the image threads the cores are
  * taken anyway: on 2 cores one forward thread gave 4% (SqueezeNet) to 16% (MobileNetV2) more
- * images/s than two (bench/propose.bench.ts). At least two image threads, so that one image's
- * guided refinement does not hold up the next one's decoding.
+ * images/s than two, and two image threads 13% (imagenet) to 29% (raccoon) more than one with guided
+ * upscaling (bench/propose.bench.ts). On one core there is nothing to overlap, and threads only
+ * cost: no image threads, the worker does everything (0).
  */
 export function coreShare(cores: number = availableParallelism()): {
   inference: number
   image: number
 } {
+  if (cores <= 1) return { inference: 1, image: 0 }
   const inference = Math.max(1, Math.round(cores / 4))
   return { inference, image: Math.max(2, cores - inference) }
 }
