@@ -191,46 +191,45 @@ export function domainTransformWeights(
 ): { h: Float32Array[]; v: Float32Array[] } {
   const { width: w, height: ht, data: rgb } = guide
   const n = w * ht
-  const dh = new Uint16Array(n)
-  const dv = new Uint16Array(n)
+  const ratio = sigmaSpatialPx / sigmaColour
+  const tables: Float32Array[] = []
+  for (let k = 0; k < passes; k++) {
+    // σ of pass k, so that the passes together have variance σs² (Gastal & Oliveira, eq. 14).
+    const sigmaK =
+      (sigmaSpatialPx * Math.sqrt(3) * 2 ** (passes - k - 1)) / Math.sqrt(4 ** passes - 1)
+    const lnA = -Math.SQRT2 / sigmaK
+    const table = new Float32Array(766)
+    for (let d = 0; d < 766; d++) table[d] = Math.exp(lnA * (1 + ratio * d))
+    tables.push(table)
+  }
+  const h = tables.map(() => new Float32Array(n))
+  const v = tables.map(() => new Float32Array(n))
+  // One walk over the image: each pixel's colour differences index every pass's table.
   for (let y = 0; y < ht; y++) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x
       const j = i * 3
+      let dh = 0
+      let dv = 0
       if (x > 0) {
         const k = j - 3
-        dh[i] =
+        dh =
           Math.abs(rgb[j]! - rgb[k]!) +
           Math.abs(rgb[j + 1]! - rgb[k + 1]!) +
           Math.abs(rgb[j + 2]! - rgb[k + 2]!)
       }
       if (y > 0) {
         const k = j - 3 * w
-        dv[i] =
+        dv =
           Math.abs(rgb[j]! - rgb[k]!) +
           Math.abs(rgb[j + 1]! - rgb[k + 1]!) +
           Math.abs(rgb[j + 2]! - rgb[k + 2]!)
       }
+      for (let p = 0; p < tables.length; p++) {
+        h[p]![i] = tables[p]![dh]!
+        v[p]![i] = tables[p]![dv]!
+      }
     }
-  }
-  const ratio = sigmaSpatialPx / sigmaColour
-  const table = new Float32Array(766)
-  const h: Float32Array[] = []
-  const v: Float32Array[] = []
-  for (let k = 0; k < passes; k++) {
-    // σ of pass k, so that the passes together have variance σs² (Gastal & Oliveira, eq. 14).
-    const sigmaK =
-      (sigmaSpatialPx * Math.sqrt(3) * 2 ** (passes - k - 1)) / Math.sqrt(4 ** passes - 1)
-    const lnA = -Math.SQRT2 / sigmaK
-    for (let d = 0; d < 766; d++) table[d] = Math.exp(lnA * (1 + ratio * d))
-    const hk = new Float32Array(n)
-    const vk = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      hk[i] = table[dh[i]!]!
-      vk[i] = table[dv[i]!]!
-    }
-    h.push(hk)
-    v.push(vk)
   }
   return { h, v }
 }
@@ -394,14 +393,16 @@ export function refineCam(
       p.sigmaColour,
       p.filterPasses,
     )
-    const msg = new Float32Array(n)
+    const pairwise = p.pairwiseWeight
     for (let it = 0; it < p.iterations; it++) {
-      msg.set(q)
-      domainTransformFilter(msg, w, ht, weights)
-      // Binary Potts mean field: the message is the smoothed foreground belief, centred at 1/2.
+      // Binary Potts mean field: the message is the smoothed foreground belief, centred at 1/2;
+      // q is smoothed in place, then each pixel's message is replaced by its new belief.
+      domainTransformFilter(q, w, ht, weights)
       for (let i = 0; i < n; i++) {
-        logits[i] = unary[i]! + p.pairwiseWeight * (2 * msg[i]! - 1)
-        q[i] = sigmoid(logits[i]!)
+        // Rounded as the logits array stores it, so the belief is that of the stored logit.
+        const l = Math.fround(unary[i]! + pairwise * (2 * q[i]! - 1))
+        logits[i] = l
+        q[i] = sigmoid(l)
       }
     }
   }
