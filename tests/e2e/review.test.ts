@@ -379,16 +379,20 @@ describe('a day of review', () => {
     expect(await page.getByTestId('label-item').locator('kbd').textContent()).toBe('1')
     await page.getByTestId('tab-gallery').click()
     await page.getByTestId('gallery-item').first().click()
-    const stroke = await page
-      .locator('[data-testid=stage] g.box rect')
-      .first()
-      .evaluate((r) => getComputedStyle(r).stroke)
     const swatch = await page
       .getByTestId('label-row')
       .first()
       .locator('.swatch')
       .evaluate((s) => getComputedStyle(s).backgroundColor)
-    expect(stroke).toBe(swatch)
+    // Polled: the opened image's boxes are drawn a frame after the click (under load, later).
+    await expect
+      .poll(() =>
+        page
+          .locator('[data-testid=stage] g.box rect')
+          .first()
+          .evaluate((r) => getComputedStyle(r).stroke),
+      )
+      .toBe(swatch)
     // A box of a new label, while annotating.
     await page.getByTestId('new-label').click()
     await page.getByTestId('new-label-name').fill('lookalike')

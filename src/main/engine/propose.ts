@@ -220,13 +220,19 @@ function imageResult(
   }
 }
 
+/** What the stages after the forward pass need of the options. */
+type StageOptions = Pick<
+  ProposeOptions,
+  'proposal' | 'sources' | 'upscale' | 'refine' | 'objectness'
+>
+
 /** The whole pipeline after the forward pass for one image, on this thread. */
 export function proposeFromForward(
   task: ImageTask,
   prepared: PreparedImage,
   fwd: ForwardResult,
   model: Pick<LoadedModel, 'head'>,
-  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine' | 'objectness'>,
+  options: StageOptions,
 ): ImageResult {
   const { labels, job } = labelMaps(task, prepared, fwd, model, options)
   return imageResult(task, prepared, labels, boxesFor(job))
@@ -241,7 +247,7 @@ export function labelMaps(
   prepared: PreparedImage,
   fwd: ForwardResult,
   model: Pick<LoadedModel, 'head'>,
-  options: Pick<ProposeOptions, 'proposal' | 'sources' | 'upscale' | 'refine' | 'objectness'>,
+  options: StageOptions,
 ): { labels: LabelMap[]; job: BoxJob } {
   // Learned heads need the pooled features for their confidence; other sources do not.
   const features = needsPooled(task.labels, options.sources)
