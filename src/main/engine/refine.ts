@@ -235,9 +235,10 @@ export function domainTransformWeights(
 }
 
 /**
- * In-place edge-aware smoothing of `f` (w × h) with precomputed domain-transform weights. The
- * horizontal sweeps carry the running value in a local (rounded to float32 as the array would
- * store it, so the result is the same), which keeps a load off each step's dependency chain.
+ * In-place edge-aware smoothing of `f` (w × h) with precomputed domain-transform weights. Each row's
+ * horizontal sweep is one chain of dependent steps, so rows are swept four at a time (four chains
+ * the processor can overlap), each carrying its running value in a local rounded to float32 as the
+ * array stores it: the result is that of sweeping the rows one by one.
  */
 export function domainTransformFilter(
   f: Float32Array,
@@ -245,27 +246,83 @@ export function domainTransformFilter(
   ht: number,
   weights: { h: Float32Array[]; v: Float32Array[] },
 ): void {
-  const fround = Math.fround
   for (let k = 0; k < weights.h.length; k++) {
     const hk = weights.h[k]!
     const vk = weights.v[k]!
-    for (let y = 0; y < ht; y++) {
-      const row = y * w
-      let prev = f[row]!
-      for (let i = row + 1; i < row + w; i++) {
-        const v = f[i]!
-        prev = fround(v + hk[i]! * (prev - v))
-        f[i] = prev
-      }
-      prev = f[row + w - 1]!
-      for (let i = row + w - 2; i >= row; i--) {
-        const v = f[i]!
-        prev = fround(v + hk[i + 1]! * (prev - v))
-        f[i] = prev
-      }
-    }
+    let y = 0
+    for (; y + 4 <= ht; y += 4) sweepRows4(f, hk, y * w, w)
+    for (; y < ht; y++) sweepRow(f, hk, y * w, w)
     for (let i = w; i < w * ht; i++) f[i] = f[i]! + vk[i]! * (f[i - w]! - f[i]!)
     for (let i = w * (ht - 1) - 1; i >= 0; i--) f[i] = f[i]! + vk[i + w]! * (f[i + w]! - f[i]!)
+  }
+}
+
+/** The left-to-right then right-to-left recursive sweep of the row starting at `row`. */
+function sweepRow(f: Float32Array, hk: Float32Array, row: number, w: number): void {
+  const fround = Math.fround
+  let prev = f[row]!
+  for (let i = row + 1; i < row + w; i++) {
+    const v = f[i]!
+    prev = fround(v + hk[i]! * (prev - v))
+    f[i] = prev
+  }
+  prev = f[row + w - 1]!
+  for (let i = row + w - 2; i >= row; i--) {
+    const v = f[i]!
+    prev = fround(v + hk[i + 1]! * (prev - v))
+    f[i] = prev
+  }
+}
+
+/** sweepRow on the four rows from `row`, interleaved. */
+function sweepRows4(f: Float32Array, hk: Float32Array, row: number, w: number): void {
+  const fround = Math.fround
+  const r1 = row + w
+  const r2 = r1 + w
+  const r3 = r2 + w
+  let p0 = f[row]!
+  let p1 = f[r1]!
+  let p2 = f[r2]!
+  let p3 = f[r3]!
+  for (let x = 1; x < w; x++) {
+    const i0 = row + x
+    const i1 = r1 + x
+    const i2 = r2 + x
+    const i3 = r3 + x
+    const v0 = f[i0]!
+    const v1 = f[i1]!
+    const v2 = f[i2]!
+    const v3 = f[i3]!
+    p0 = fround(v0 + hk[i0]! * (p0 - v0))
+    p1 = fround(v1 + hk[i1]! * (p1 - v1))
+    p2 = fround(v2 + hk[i2]! * (p2 - v2))
+    p3 = fround(v3 + hk[i3]! * (p3 - v3))
+    f[i0] = p0
+    f[i1] = p1
+    f[i2] = p2
+    f[i3] = p3
+  }
+  p0 = f[row + w - 1]!
+  p1 = f[r1 + w - 1]!
+  p2 = f[r2 + w - 1]!
+  p3 = f[r3 + w - 1]!
+  for (let x = w - 2; x >= 0; x--) {
+    const i0 = row + x
+    const i1 = r1 + x
+    const i2 = r2 + x
+    const i3 = r3 + x
+    const v0 = f[i0]!
+    const v1 = f[i1]!
+    const v2 = f[i2]!
+    const v3 = f[i3]!
+    p0 = fround(v0 + hk[i0 + 1]! * (p0 - v0))
+    p1 = fround(v1 + hk[i1 + 1]! * (p1 - v1))
+    p2 = fround(v2 + hk[i2 + 1]! * (p2 - v2))
+    p3 = fround(v3 + hk[i3 + 1]! * (p3 - v3))
+    f[i0] = p0
+    f[i1] = p1
+    f[i2] = p2
+    f[i3] = p3
   }
 }
 
