@@ -140,8 +140,9 @@ export function colourLogRatio(
   clip: number,
 ): Float32Array {
   const n = guide.width * guide.height
-  const shift = 8 - Math.log2(bins)
-  const bshift = Math.log2(bins)
+  // Integers, so the per-pixel shifts stay integer operations.
+  const bshift = Math.round(Math.log2(bins)) | 0
+  const shift = (8 - bshift) | 0
   const nb = bins * bins * bins
   const binOf = new Uint16Array(n)
   const fg = new Int32Array(nb)
@@ -192,44 +193,41 @@ export function domainTransformWeights(
   const { width: w, height: ht, data: rgb } = guide
   const n = w * ht
   const ratio = sigmaSpatialPx / sigmaColour
-  const tables: Float32Array[] = []
+  const table = new Float32Array(766)
+  const h: Float32Array[] = []
+  const v: Float32Array[] = []
   for (let k = 0; k < passes; k++) {
     // σ of pass k, so that the passes together have variance σs² (Gastal & Oliveira, eq. 14).
     const sigmaK =
       (sigmaSpatialPx * Math.sqrt(3) * 2 ** (passes - k - 1)) / Math.sqrt(4 ** passes - 1)
     const lnA = -Math.SQRT2 / sigmaK
-    const table = new Float32Array(766)
     for (let d = 0; d < 766; d++) table[d] = Math.exp(lnA * (1 + ratio * d))
-    tables.push(table)
-  }
-  const h = tables.map(() => new Float32Array(n))
-  const v = tables.map(() => new Float32Array(n))
-  // One walk over the image: each pixel's colour differences index every pass's table.
-  for (let y = 0; y < ht; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x
-      const j = i * 3
-      let dh = 0
-      let dv = 0
-      if (x > 0) {
-        const k = j - 3
-        dh =
-          Math.abs(rgb[j]! - rgb[k]!) +
-          Math.abs(rgb[j + 1]! - rgb[k + 1]!) +
-          Math.abs(rgb[j + 2]! - rgb[k + 2]!)
-      }
-      if (y > 0) {
-        const k = j - 3 * w
-        dv =
-          Math.abs(rgb[j]! - rgb[k]!) +
-          Math.abs(rgb[j + 1]! - rgb[k + 1]!) +
-          Math.abs(rgb[j + 2]! - rgb[k + 2]!)
-      }
-      for (let p = 0; p < tables.length; p++) {
-        h[p]![i] = tables[p]![dh]!
-        v[p]![i] = tables[p]![dv]!
+    const hk = new Float32Array(n)
+    const vk = new Float32Array(n)
+    // The first column has no left neighbour and the first row no upper one: difference 0.
+    for (let y = 0; y < ht; y++) hk[y * w] = table[0]!
+    for (let x = 0; x < w; x++) vk[x] = table[0]!
+    for (let y = 0; y < ht; y++) {
+      for (let i = y * w + 1, j = i * 3; i < (y + 1) * w; i++, j += 3) {
+        hk[i] =
+          table[
+            Math.abs(rgb[j]! - rgb[j - 3]!) +
+              Math.abs(rgb[j + 1]! - rgb[j - 2]!) +
+              Math.abs(rgb[j + 2]! - rgb[j - 1]!)
+          ]!
       }
     }
+    const up = 3 * w
+    for (let i = w, j = 3 * w; i < n; i++, j += 3) {
+      vk[i] =
+        table[
+          Math.abs(rgb[j]! - rgb[j - up]!) +
+            Math.abs(rgb[j + 1]! - rgb[j + 1 - up]!) +
+            Math.abs(rgb[j + 2]! - rgb[j + 2 - up]!)
+        ]!
+    }
+    h.push(hk)
+    v.push(vk)
   }
   return { h, v }
 }
