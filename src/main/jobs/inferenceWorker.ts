@@ -3,7 +3,8 @@
  * head training and guided refinement are tens to hundreds of milliseconds of arithmetic, so all of
  * it lives here, off the main thread. The loaded model is kept between requests (one app run loads
  * it once); batch requests run one after another, interactive ones (train, refine) are answered
- * between the images of a batch.
+ * between the images of a batch. Batches decode and run their box stage on image threads (see
+ * imagePool.ts), so this thread's forward passes do not wait for them.
  */
 import { parentPort } from 'node:worker_threads'
 import { proposalsFromMap } from '../../shared/cam/boxes.ts'
@@ -49,16 +50,10 @@ let loaded: { key: string; model: LoadedModel } | undefined
 const cores = coreShare()
 /** Decoding and the box stage, off this thread (see imagePool.ts); kept, like the model. */
 const images = cores.image > 0 ? new ImagePool(cores.image) : undefined
-/** How the batch requests use the image threads (none: everything on this thread). */
-const offThread = images
-  ? {
-      prepare: images.prepare,
-      boxes: images.boxes,
-      // Enough images decoding and in the box stage to keep each image thread busy.
-      inFlight: 2 * images.size,
-      prefetch: 2 * images.size + 2,
-    }
-  : {}
+/** How batch requests use the image threads (none: everything on this thread). */
+const decoding = images ? { prepare: images.prepare, prefetch: 2 * images.size + 2 } : {}
+// Enough images decoding and in the box stage to keep each image thread busy.
+const offThread = images ? { ...decoding, boxes: images.boxes, inFlight: 2 * images.size } : {}
 let batches: Promise<void> = Promise.resolve()
 let guide: { key: string; guide: GuideImage } | undefined
 const controllers = new Map<number, AbortController>()
@@ -112,10 +107,7 @@ async function propose(req: ProposeRequest, signal: AbortSignal): Promise<void> 
 
 async function features(req: FeaturesRequest, signal: AbortSignal): Promise<void> {
   const model = await ready(req.id, req)
-  const base = {
-    signal,
-    ...(images ? { prepare: images.prepare, prefetch: 2 * images.size + 2 } : {}),
-  }
+  const base = { signal, ...decoding }
   const options = req.cells ? { ...base, cells: sourceLookup(req.cells) } : base
   for await (const result of extractFeatures(model, req.tasks, options)) {
     const transfer = [
