@@ -46,7 +46,7 @@ export interface OpenOptions {
   providers?: ProviderChoice
   /** Folder with the manifest's model files (default: models/ or env CAMLABEL_MODELS_DIR). */
   modelsDir?: string
-  /** Threads of one CPU forward pass (default onnxruntime's: one per physical core). */
+  /** Threads of one CPU forward pass (0 or absent: onnxruntime's own choice, one per physical core). */
   threads?: number
 }
 

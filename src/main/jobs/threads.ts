@@ -36,18 +36,20 @@ export function startWorker(name: WorkerName): Worker {
 
 /**
  * How the inference worker shares the machine's cores: `inference`, the threads of one CPU forward
- * pass, and `image`, the image threads that decode and run the box stage (imagePool.ts) meanwhile.
- * A forward pass on its own is fastest on every core, but beside the image threads the cores are
- * taken anyway: on 2 cores one forward thread gave 4% (SqueezeNet) to 16% (MobileNetV2) more
- * images/s than two, and two image threads 13% (imagenet) to 29% (raccoon) more than one with guided
- * upscaling (bench/propose.bench.ts). On one core there is nothing to overlap, and threads only
- * cost: no image threads, the worker does everything (0).
+ * pass (0: onnxruntime's own choice), and `image`, the image threads that decode and run the box
+ * stage (imagePool.ts) meanwhile. A forward pass on its own is fastest on every core, but beside
+ * the image threads the cores are taken anyway: on 2 cores one forward thread gave 5% (SqueezeNet)
+ * to 20% (MobileNetV2) more images/s than onnxruntime's choice of two, and two image threads 13%
+ * (imagenet) to 29% (raccoon) more than one with guided upscaling (bench/propose.bench.ts). On one
+ * core there is nothing to overlap and threads only cost: no image threads (0, the worker does
+ * everything), and onnxruntime's choice, which pinned to one core ran 114–118 images/s where one
+ * thread asked for ran 88–91.
  */
 export function coreShare(cores: number = availableParallelism()): {
   inference: number
   image: number
 } {
-  if (cores <= 1) return { inference: 1, image: 0 }
+  if (cores <= 1) return { inference: 0, image: 0 }
   const inference = Math.max(1, Math.round(cores / 4))
   return { inference, image: Math.max(2, cores - inference) }
 }
