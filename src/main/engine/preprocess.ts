@@ -96,8 +96,9 @@ export async function prepareImage(
   let guideDecoded: { data: Buffer; info: OutputInfo } | undefined
   try {
     if (guideDims && guideDims.width === width && guideDims.height === height) {
-      // The guide is the whole image: decode it once and resize those pixels for the network
-      // (the same pixels libvips would resize from the file: no shrink-on-load below 2×).
+      // The guide is the whole image: decode it once and resize those pixels for the network.
+      // Byte-identical to resizing from the file on every shared photo; only a JPEG over twice the
+      // network's size on both sides (448–512 px here) could differ, by libvips' shrink-on-load.
       guideDecoded = await base.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true })
       const { info } = guideDecoded
       decoded = await sharp(guideDecoded.data, {
