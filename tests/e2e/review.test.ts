@@ -446,12 +446,21 @@ describe('a day of review', () => {
     await expect.poll(() => text.textContent()).toMatch(/starts once 2 images with boxes/)
     await propose()
     const before = await Promise.all((await ids()).map(async (id) => (await detail(id)).boxes))
-    // Review two images as a user does: open the first, Enter twice (accept all, next).
+    // Review two images as a user does: open the first, Enter twice (accept all, next), each
+    // once its boxes are shown (an Enter before they load would accept none).
+    const shown = async (): Promise<string> => {
+      const name = (await page.getByTestId('image-name').textContent()) ?? ''
+      const boxes = await page.getByTestId('box-list').locator('li').count()
+      return boxes > 0 ? name : ''
+    }
     await page.getByTestId('tab-gallery').click()
     await page.getByTestId('gallery-item').first().click()
     await waitSaved()
+    await expect.poll(shown).not.toBe('')
+    const first = await shown()
     await page.keyboard.press('Enter')
     await waitSaved()
+    await expect.poll(async () => ['', first].includes(await shown())).toBe(false)
     await page.keyboard.press('Enter')
     await waitSaved()
     const done = page.getByTestId('job-message')
