@@ -6,40 +6,17 @@
  *   a quarter reviewed) beside the same baseline, target under 0.5 s.
  * Runs interleaved, medians quoted. Run: `npm run bench -- cli`.
  */
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ProjectStore } from '../src/main/store/projectStore.ts'
 import { synthesise } from './store.bench.ts'
+import { buildBundle, interleaved, median, repo } from './timing.ts'
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const cli = path.join(repo, 'out/main/cli.js')
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
-
-/** Wall milliseconds of each command, run in turn `runs` times after one warm-up each. */
-function interleaved(commands: string[][], runs: number): number[][] {
-  const times = commands.map(() => [] as number[])
-  for (let r = -1; r < runs; r++)
-    commands.forEach((argv, i) => {
-      const t0 = performance.now()
-      const out = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' })
-      const ms = performance.now() - t0
-      if (out.status !== 0) throw new Error(`${argv.join(' ')} failed: ${out.stderr}`)
-      if (r >= 0) times[i]!.push(ms)
-    })
-  return times
-}
-
 export async function run(): Promise<void> {
-  // The bundle as `npm run build` makes it (without the type check, which is CI's).
-  const build = spawnSync('npx', ['electron-vite', 'build'], { cwd: repo, encoding: 'utf8' })
-  if (build.status !== 0) throw new Error(`electron-vite build failed: ${build.stderr}`)
+  buildBundle()
   const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-cli-bench-'))
   try {
     const root = path.join(tmp, 'images')

@@ -18,16 +18,12 @@ import {
 import { prepareImage } from '../src/main/engine/preprocess.ts'
 import { openModel } from '../src/main/engine/session.ts'
 import { readLabelsCsv } from '../src/main/formats/labelsCsv.ts'
+import { median } from './timing.ts'
 
 const root = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../../shared/data/imagenet-val-dev',
 )
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
 
 /** Milliseconds of wall time and of this process's CPU time (the machine may be shared). */
 function timed<T>(f: () => T): { value: T; wall: number; cpu: number } {

@@ -29,10 +29,10 @@ import { modelIdentity } from '../src/main/engine/modelIdentity.ts'
 import type { UpscaleMode } from '../src/shared/cam/types.ts'
 import { InferenceWorker } from '../src/main/jobs/worker.ts'
 import { planLabels } from '../src/main/project/labelPlan.ts'
+import { buildBundle, interleaved, median, repo } from './timing.ts'
 
 const ROUNDS = 2
 const here = path.dirname(fileURLToPath(import.meta.url))
-const repo = path.resolve(here, '..')
 const shared = path.resolve(repo, '../shared')
 const MODELS = ['squeezenet1.1-fp16', 'mobilenetv2-12-int8']
 const DATASETS = ['imagenet-val-dev', 'raccoon']
@@ -143,28 +143,8 @@ async function measure(modelId: string, dataset: string): Promise<Row> {
   return row
 }
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
-
-/** Wall seconds of each command, run in turn `runs` times after one warm-up round; medians. */
-function wholeProcess(commands: string[][], runs: number): number[] {
-  const times = commands.map(() => [] as number[])
-  for (let r = -1; r < runs; r++) {
-    commands.forEach((argv, i) => {
-      const t0 = performance.now()
-      const out = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' })
-      if (out.status !== 0) throw new Error(`${argv.join(' ')} failed: ${out.stderr}`)
-      if (r >= 0) times[i]!.push((performance.now() - t0) / 1000)
-    })
-  }
-  return times.map(median)
-}
-
 function compareWithReference(): void {
-  const build = spawnSync('npx', ['electron-vite', 'build'], { cwd: repo, encoding: 'utf8' })
-  if (build.status !== 0) throw new Error(`electron-vite build failed: ${build.stderr}`)
+  buildBundle()
   const tmp = mkdtempSync(path.join(tmpdir(), 'camlabel-propose-bench-'))
   try {
     const data = path.join(shared, 'data/imagenet-val-dev')
@@ -177,7 +157,7 @@ function compareWithReference(): void {
     )
     const labels = path.join(data, 'labels.csv')
     const node = process.execPath
-    const [camlabel, reference] = wholeProcess(
+    const [camlabel, reference] = interleaved(
       [
         [
           node,
@@ -203,7 +183,7 @@ function compareWithReference(): void {
         ],
       ],
       3,
-    )
+    ).map((times) => median(times) / 1000)
     console.log(
       '\npropose, whole process with start-up (imagenet-val-dev, 300 photos, SqueezeNet, CPU), median of 3',
     )

@@ -18,6 +18,7 @@ import { refineCam, type GuideImage } from '../src/main/engine/refine.ts'
 import { openModel } from '../src/main/engine/session.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type Map2D } from '../src/main/engine/types.ts'
 import { resizeBilinear } from '../src/shared/cam/upscale.ts'
+import { median } from './timing.ts'
 
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/data')
 const IMAGES = 24
@@ -67,11 +68,6 @@ async function cases(files: string[]): Promise<Case[]> {
   }
   await model.dispose()
   return out
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
 }
 
 /** Mean ms per image of `fn` over all cases, median over rounds (after one warm-up round). */

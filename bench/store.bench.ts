@@ -23,14 +23,10 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { importProject } from '../src/main/project/importProject.ts'
 import { ProjectStore, type GalleryQuery } from '../src/main/store/projectStore.ts'
+import { median } from './timing.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const data = path.resolve(here, '../../shared/data')
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
 
 function time(fn: () => unknown, reps = 15): number {
   fn()
