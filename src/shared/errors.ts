@@ -41,6 +41,11 @@ export interface ErrorData {
   hint?: string
 }
 
+/** The error an ErrorData stands for, as thrown on the side that receives it (a worker's reply). */
+export function fromErrorData(data: ErrorData): CamlabelError {
+  return new CamlabelError(data.code, data.message, data.hint)
+}
+
 export function toErrorData(err: unknown): ErrorData {
   if (err instanceof CamlabelError) {
     return err.hint === undefined

@@ -8,17 +8,17 @@
  * the batch goes on) and is replaced at the next job.
  */
 import type { Worker } from 'node:worker_threads'
-import { CamlabelError, type ErrorData } from '../../shared/errors.ts'
+import { CamlabelError, fromErrorData, type ErrorData } from '../../shared/errors.ts'
 import type { Prepare } from '../engine/prefetch.ts'
 import type { PrepareOptions, PreparedImage } from '../engine/preprocess.ts'
 import type { BoxJob, BoxStage } from '../engine/propose.ts'
 import type { Preprocessing, RawProposal } from '../engine/types.ts'
 import { coreShare, startWorker } from './threads.ts'
 
-/** A job for an image thread. */
+/** A job for an image thread; posted with the id its reply answers to. */
 export type ImageJob =
-  | { id: number; type: 'prepare'; path: string; pre: Preprocessing; options: PrepareOptions }
-  | { id: number; type: 'boxes'; job: BoxJob }
+  | { type: 'prepare'; path: string; pre: Preprocessing; options: PrepareOptions }
+  | { type: 'boxes'; job: BoxJob }
 
 type Reply =
   | { id: number; prepared: PreparedImage }
@@ -76,23 +76,14 @@ export class ImagePool {
     )
   }
 
-  private send(
-    job:
-      | { type: 'prepare'; path: string; pre: Preprocessing; options: PrepareOptions }
-      | { type: 'boxes'; job: BoxJob },
-    transfer: ArrayBuffer[] = [],
-  ): Promise<Reply> {
+  private send(job: ImageJob, transfer: ArrayBuffer[] = []): Promise<Reply> {
     const slot = this.slots.reduce((a, b) => (b.open.size < a.open.size ? b : a))
     const id = this.nextId++
     const thread = this.threadOf(slot)
     return new Promise<Reply>((resolve, reject) => {
       slot.open.set(id, {
         resolve: (reply) =>
-          'error' in reply
-            ? reject(
-                new CamlabelError(reply.error.code as never, reply.error.message, reply.error.hint),
-              )
-            : resolve(reply),
+          'error' in reply ? reject(fromErrorData(reply.error)) : resolve(reply),
         reject,
       })
       // A thread with open jobs keeps the process alive; an idle one does not.

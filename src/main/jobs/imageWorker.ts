@@ -12,7 +12,7 @@ import type { ImageJob } from './imagePool.ts'
 const port = parentPort
 if (!port) throw new Error('imageWorker must run in a worker thread')
 
-async function answer(message: ImageJob): Promise<void> {
+async function answer(message: ImageJob & { id: number }): Promise<void> {
   const { id } = message
   try {
     if (message.type === 'boxes') {
@@ -29,4 +29,4 @@ async function answer(message: ImageJob): Promise<void> {
   }
 }
 
-port.on('message', (message: ImageJob) => void answer(message))
+port.on('message', (message: ImageJob & { id: number }) => void answer(message))

@@ -11,7 +11,7 @@
 import type { Worker } from 'node:worker_threads'
 import type { UpscaleMode } from '../../shared/cam/types.ts'
 import { DEFAULT_PROPOSAL_OPTIONS, type ProposalOptions } from '../../shared/cam/types.ts'
-import { CamlabelError } from '../../shared/errors.ts'
+import { CamlabelError, fromErrorData, type ErrorData } from '../../shared/errors.ts'
 import type { FeatureResult } from '../engine/features.ts'
 import type { HeadSample, LearnedHead, TrainHeadOptions } from '../engine/head.ts'
 import type { LabelSource } from '../engine/labels.ts'
@@ -281,7 +281,7 @@ export class InferenceWorker {
   }
 }
 
-function failure(error: { code: string; message: string; hint?: string }, signal?: AbortSignal) {
+function failure(error: ErrorData, signal?: AbortSignal): Error {
   if (error.code === 'CANCELLED' && signal?.aborted) {
     // The caller's own cancel: the AbortError its signal carries.
     try {
@@ -290,7 +290,7 @@ function failure(error: { code: string; message: string; hint?: string }, signal
       return err as Error
     }
   }
-  return new CamlabelError(error.code as never, error.message, error.hint)
+  return fromErrorData(error)
 }
 
 function unexpected(m: Message): Error {
