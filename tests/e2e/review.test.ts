@@ -402,14 +402,19 @@ describe('a day of review', () => {
 
   test('the gallery by keyboard, the system theme, Getting started and empty states', async () => {
     await page.getByTestId('tab-gallery').click()
-    await page.keyboard.press('ArrowRight')
+    // Each key's move is awaited before the next read: under load the focus and the opened image
+    // follow a frame or more after the key.
+    const focusedId = () => page.locator('[data-focused]').getAttribute('data-image-id')
     await page.keyboard.press('ArrowRight')
     await expect.poll(() => page.locator('[data-focused]').count()).toBe(1)
-    const focused = await page.locator('[data-focused]').getAttribute('data-image-id')
+    const before = await focusedId()
+    await page.keyboard.press('ArrowRight')
+    await expect.poll(focusedId).not.toBe(before)
+    const focused = await focusedId()
     await page.keyboard.press('Enter')
     await page.getByTestId('file-current').waitFor()
-    const name = await page.getByTestId('image-name').textContent()
-    expect((await detail(Number(focused))).file).toBe(name)
+    const file = (await detail(Number(focused))).file
+    await expect.poll(() => page.getByTestId('image-name').textContent()).toBe(file)
     // The toolbar, propose button included, stays on one line at this width.
     await page.getByTestId('tab-gallery').click()
     const button = await page.getByTestId('run-proposals').boundingBox()
